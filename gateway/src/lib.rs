@@ -1,1 +1,11 @@
-//! Kezek gateway.
+//! Kezek: the verification gateway and queue core of Kazakhstan's paid electronic queue for
+//! freight vehicles leaving the country (Order 707). See ARCHITECTURE.md for the map.
+
+pub mod adapters;
+pub mod cli;
+pub mod config;
+pub mod domain;
+pub mod egress;
+pub mod host;
+pub mod schemas;
+pub mod server;

@@ -1,1 +1,6 @@
+//! End-to-end tests: one binary, one module per flow. Each test names the rule or the
+//! DESIGN.md invariant it enforces.
 
+mod adapter_packages;
+mod hot_reload;
+mod sandbox_faults;

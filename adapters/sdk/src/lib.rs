@@ -1,0 +1,62 @@
+//! Guest SDK shared by every Kezek registry adapter.
+//!
+//! Every adapter has the same anatomy (see `adapters/registries/vehicle-registration` for
+//! the one to read first):
+//!
+//! 1. `describe()` returns a [`Descriptor`] built from constants;
+//! 2. `check()` builds the registry's business request from the [`CheckRequest`],
+//! 3. sends it through the host ([`gateway::call`] for state databases behind the
+//!    e-government gateway, [`rest`] for registries reached directly),
+//! 4. reads the answer with [`xml::Element`] or `serde_json`, and
+//! 5. maps it to a [`Finding`] with [`finding`] — or to a [`CheckError`], never to a pass,
+//!    when the answer is unknown, malformed or ambiguous.
+//!
+//! The SDK never sees a credential: the envelope carries placeholders that the host fills
+//! in on the way out (`wit/registry@1.0.0`, interface `outbound`).
+
+wit_bindgen::generate!({
+    path: "../../wit/registry@1.0.0",
+    world: "adapter",
+    pub_export_macro: true,
+    export_macro_name: "export_adapter",
+    default_bindings_module: "kezek_adapter_sdk",
+});
+
+pub mod date;
+pub mod finding;
+pub mod gateway;
+pub mod rest;
+pub mod soap;
+pub mod xml;
+
+pub use exports::kezek::registry::checker::Guest as Adapter;
+pub use kezek::registry::outbound;
+pub use kezek::registry::types::{
+    CargoClass, CheckError, CheckRequest, Descriptor, Driver, Finding, Owner, PartyKind,
+    RequestFields, Residency, Trailer, Verdict, Vehicle, VehicleKind,
+};
+
+/// Maps the host's outbound failure to the check error the pipeline understands.
+/// A refused egress is reported as unavailable: the registry could not be asked.
+impl From<outbound::OutboundError> for CheckError {
+    fn from(e: outbound::OutboundError) -> Self {
+        use outbound::OutboundError as O;
+        match e {
+            O::Timeout(m) => CheckError::Timeout(m),
+            O::TooLarge(m) => CheckError::BadResponse(format!("response too large: {m}")),
+            O::Protocol(m) => CheckError::BadResponse(m),
+            O::Denied(m) => CheckError::Unavailable(format!("egress denied: {m}")),
+            O::ConnectFailed(m) => CheckError::Unavailable(m),
+            O::CredentialUnavailable(m) => {
+                CheckError::Unavailable(format!("credential unavailable: {m}"))
+            }
+        }
+    }
+}
+
+/// The IIN/BIN the adapter must send, or a `rejected-input` error naming the role.
+pub fn require_iin<'a>(iin: Option<&'a String>, role: &str) -> Result<&'a str, CheckError> {
+    iin.map(String::as_str)
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| CheckError::RejectedInput(format!("{role} has no IIN/BIN")))
+}

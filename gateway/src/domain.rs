@@ -1,0 +1,235 @@
+//! Typed values shared by the pipeline, the host and the booking engine.
+//!
+//! Nothing here knows HTTP, JSON Schema or wasmtime: the API layer parses into these types,
+//! the host converts them to and from the WIT bindings.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// An application to book (Order 707 P16): who, what, where and when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Application {
+    pub owner: Owner,
+    /// Trusted drivers (P16.2); every one is checked.
+    pub drivers: Vec<Driver>,
+    pub vehicle: Vehicle,
+    #[serde(default)]
+    pub trailer: Option<Trailer>,
+    pub cargo: Cargo,
+    /// Checkpoint code from the Order 707 appendix.
+    pub checkpoint: String,
+    /// ISO 8601 date of the planned crossing.
+    pub travel_date: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Residency {
+    Resident,
+    NonResident,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PartyKind {
+    NaturalPerson,
+    LegalEntity,
+}
+
+/// P16.3.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Owner {
+    pub residency: Residency,
+    pub kind: PartyKind,
+    pub name: String,
+    #[serde(default)]
+    pub iin_bin: Option<String>,
+    pub country: String,
+}
+
+/// P16.4.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdentityDocument {
+    pub kind: String,
+    pub issuing_country: String,
+    pub number: String,
+    pub expires: String,
+}
+
+/// P16.4.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Driver {
+    pub residency: Residency,
+    pub full_name: String,
+    pub birth_date: String,
+    #[serde(default)]
+    pub iin: Option<String>,
+    pub phone: String,
+    #[serde(default)]
+    pub email: Option<String>,
+    pub document: IdentityDocument,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VehicleKind {
+    Truck,
+    TractorUnit,
+    AgriculturalMachine,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Vehicle {
+    pub kind: VehicleKind,
+    pub country: String,
+    pub plate: String,
+    pub vin: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Trailer {
+    pub country: String,
+    pub plate: String,
+    pub vin: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CargoClass {
+    General,
+    Animal,
+    Plant,
+    Perishable,
+    Dangerous,
+    Empty,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Cargo {
+    pub classes: Vec<CargoClass>,
+    #[serde(default)]
+    pub hs_codes: Vec<String>,
+    #[serde(default)]
+    pub declaration_number: Option<String>,
+    #[serde(default)]
+    pub description: String,
+}
+
+/// One of the 18 automatic checks of P18.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "u8", into = "u8")]
+pub struct CheckId(u8);
+
+impl CheckId {
+    pub const ALL: std::ops::RangeInclusive<u8> = 1..=18;
+
+    pub fn new(n: u8) -> Option<Self> {
+        Self::ALL.contains(&n).then_some(Self(n))
+    }
+
+    pub fn number(self) -> u8 {
+        self.0
+    }
+
+    /// The rule behind the check, as REQUIREMENTS.md cites it: "P18.3".
+    pub fn rule_id(self) -> String {
+        format!("P18.{}", self.0)
+    }
+}
+
+impl TryFrom<u8> for CheckId {
+    type Error = String;
+    fn try_from(n: u8) -> Result<Self, String> {
+        Self::new(n).ok_or_else(|| format!("P18 has checks 1 to 18, not {n}"))
+    }
+}
+
+impl From<CheckId> for u8 {
+    fn from(c: CheckId) -> u8 {
+        c.0
+    }
+}
+
+impl fmt::Display for CheckId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "P18.{}", self.0)
+    }
+}
+
+/// Which parts of the application an adapter reads (it hashes into the cache key).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+pub struct RequestFields {
+    pub owner: bool,
+    pub drivers: bool,
+    pub vehicle: bool,
+    pub trailer: bool,
+    pub cargo: bool,
+    pub checkpoint: bool,
+    pub travel_date: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    Pass,
+    Fail,
+    Notice,
+}
+
+/// What a registry said, in words an officer and a driver both understand.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Finding {
+    pub verdict: Verdict,
+    pub reason_code: String,
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub registry_reference: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub valid_until: Option<String>,
+}
+
+/// Why a check produced no finding. None of these is ever a pass (DESIGN.md: unknown is
+/// never yes).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[serde(tag = "kind", content = "detail", rename_all = "snake_case")]
+pub enum CheckError {
+    /// Reported by the adapter: the registry could not be asked or said it is unavailable.
+    #[error("registry unavailable: {0}")]
+    Unavailable(String),
+    /// Reported by the adapter: the registry's answer could not be understood.
+    #[error("registry answer not understood: {0}")]
+    BadResponse(String),
+    /// Reported by the adapter: the application cannot be checked as given.
+    #[error("application rejected by the adapter: {0}")]
+    RejectedInput(String),
+    /// The registry, or the whole call, took too long.
+    #[error("timed out: {0}")]
+    Timeout(String),
+    /// The adapter trapped (a panic, an out-of-bounds access, an unreachable).
+    #[error("adapter trapped: {0}")]
+    Trapped(String),
+    /// The adapter used more CPU than its budget (epoch deadline).
+    #[error("adapter exceeded its CPU budget of {0} ms")]
+    CpuBudgetExceeded(u64),
+    /// The adapter tried to grow past its memory cap.
+    #[error("adapter exceeded its memory cap of {0} MiB")]
+    MemoryCapExceeded(u64),
+    /// No adapter serves this check.
+    #[error("no adapter is loaded for {0}")]
+    AdapterMissing(String),
+}
+
+impl CheckError {
+    /// Whether asking again later may give an answer (registry outages, timeouts), as opposed
+    /// to a fault that repeats until someone fixes an adapter or the input.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Self::Unavailable(_) | Self::Timeout(_))
+    }
+}
