@@ -18,13 +18,13 @@ pub(crate) fn handle(
     path: &str,
     body: &str,
     correlation_id: Option<String>,
-) -> Result<Routed, hyper::Response<super::Body>> {
-    let client_fault = |msg: String| {
-        super::response(
+) -> Result<Routed, super::Early> {
+    let client_fault = |msg: String| -> super::Early {
+        Box::new(super::response(
             StatusCode::INTERNAL_SERVER_ERROR,
             "text/xml; charset=utf-8",
             soap::write_fault("soap:Client", &msg, None),
-        )
+        ))
     };
     let root = xml::parse(body).map_err(|e| client_fault(e.to_string()))?;
     let op = soap::body_payload(&root).map_err(|e| client_fault(e.to_string()))?;

@@ -143,19 +143,15 @@ impl GatewayAnswer {
     }
 }
 
-fn client_fault(msg: &str) -> hyper::Response<super::Body> {
-    response(
+fn client_fault(msg: &str) -> super::Early {
+    Box::new(response(
         StatusCode::INTERNAL_SERVER_ERROR,
         "text/xml; charset=utf-8",
         soap::write_fault("soap:Client", msg, None),
-    )
+    ))
 }
 
-pub(crate) fn handle(
-    shared: &Arc<Shared>,
-    path: &str,
-    body: &str,
-) -> Result<Routed, hyper::Response<super::Body>> {
+pub(crate) fn handle(shared: &Arc<Shared>, path: &str, body: &str) -> Result<Routed, super::Early> {
     let req = soap::parse_gateway_request(body)
         .map_err(|e| client_fault(&format!("Invalid SendMessage envelope: {e}")))?;
     let service =

@@ -21,6 +21,7 @@ mod vehicles;
 
 use std::collections::{BTreeMap, HashMap};
 use std::convert::Infallible;
+use std::future::Future as _;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
@@ -403,6 +404,9 @@ async fn accept_loop(
 
 pub(crate) type Body = BoxBody<Bytes, std::io::Error>;
 
+/// An answer given before routing completes (client errors); boxed to keep `Result` small.
+pub(crate) type Early = Box<Response<Body>>;
+
 /// Returned by the service to make hyper drop the connection without answering.
 #[derive(Debug, thiserror::Error)]
 #[error("connection reset by fault injection")]
@@ -499,7 +503,7 @@ async fn handle(
     };
     let routed = match routed {
         Ok(r) => r,
-        Err(resp) => return Ok(resp),
+        Err(resp) => return Ok(*resp),
     };
     apply_faults(&shared, routed).await
 }
@@ -619,12 +623,23 @@ async fn truncated(resp: Response<Body>) -> Response<Body> {
     let promised = bytes.len() + 512;
     let sent = bytes.slice(..bytes.len() / 2);
     parts.headers.insert("content-length", promised.into());
-    Response::from_parts(parts, BoxBody::new(TruncatedBody { first: Some(sent) }))
+    Response::from_parts(parts, BoxBody::new(TruncatedBody::new(sent)))
 }
 
-/// Yields one data frame, then an error.
+/// Yields one data frame, lets hyper flush it, then fails so hyper closes the socket.
 struct TruncatedBody {
     first: Option<Bytes>,
+    pause: std::pin::Pin<Box<tokio::time::Sleep>>,
+}
+
+impl TruncatedBody {
+    fn new(first: Bytes) -> Self {
+        Self {
+            first: Some(first),
+            // hyper flushes the head and the first frame while the body is pending.
+            pause: Box::pin(tokio::time::sleep(Duration::from_millis(50))),
+        }
+    }
 }
 
 impl hyper::body::Body for TruncatedBody {
@@ -633,12 +648,15 @@ impl hyper::body::Body for TruncatedBody {
 
     fn poll_frame(
         mut self: std::pin::Pin<&mut Self>,
-        _cx: &mut std::task::Context<'_>,
+        cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, std::io::Error>>> {
-        std::task::Poll::Ready(Some(match self.first.take() {
-            Some(b) => Ok(hyper::body::Frame::data(b)),
-            None => Err(std::io::Error::other("body truncated by fault injection")),
-        }))
+        if let Some(b) = self.first.take() {
+            return std::task::Poll::Ready(Some(Ok(hyper::body::Frame::data(b))));
+        }
+        std::task::ready!(self.pause.as_mut().poll(cx));
+        std::task::Poll::Ready(Some(Err(std::io::Error::other(
+            "body truncated by fault injection",
+        ))))
     }
 }
 

@@ -22,12 +22,12 @@ fn plain(status: StatusCode, value: serde_json::Value, correlation_id: Option<St
     }
 }
 
-fn not_found() -> hyper::Response<super::Body> {
-    super::response(
+fn not_found() -> super::Early {
+    Box::new(super::response(
         StatusCode::NOT_FOUND,
         "application/json",
         json!({"error": "no-such-endpoint"}).to_string(),
-    )
+    ))
 }
 
 fn record(
@@ -64,13 +64,13 @@ pub(crate) fn consent(
     path: &str,
     body: &str,
     cid: Option<String>,
-) -> Result<Routed, hyper::Response<super::Body>> {
-    let req: TokenRequest = serde_json::from_str(body).map_err(|e| {
-        super::response(
+) -> Result<Routed, super::Early> {
+    let req: TokenRequest = serde_json::from_str(body).map_err(|e| -> super::Early {
+        Box::new(super::response(
             StatusCode::BAD_REQUEST,
             "application/json",
             json!({"error": "bad-request", "message": e.to_string()}).to_string(),
-        )
+        ))
     })?;
     let keys = BTreeMap::from([
         ("serviceId".to_string(), req.service_id.clone()),
@@ -124,7 +124,7 @@ pub(crate) fn toll(
     shared: &Arc<Shared>,
     path: &str,
     cid: Option<String>,
-) -> Result<Routed, hyper::Response<super::Body>> {
+) -> Result<Routed, super::Early> {
     let Some(plate) = path
         .strip_prefix("/toll/v1/accounts/")
         .filter(|p| !p.is_empty() && !p.contains('/'))
@@ -163,7 +163,7 @@ pub(crate) fn its(
     path: &str,
     query: &str,
     cid: Option<String>,
-) -> Result<Routed, hyper::Response<super::Body>> {
+) -> Result<Routed, super::Early> {
     let Some(plate) = path
         .strip_prefix("/its/v1/vehicles/")
         .and_then(|r| r.strip_suffix("/weighings"))
