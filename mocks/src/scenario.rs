@@ -15,15 +15,14 @@ const DEFAULT_POPULATION: &str = include_str!("../scenarios/default.json");
 /// Why a scenario could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum ScenarioError {
-    #[error("cannot read scenario file {path}: {source}")]
-    Read {
-        path: String,
-        source: std::io::Error,
-    },
-    #[error("scenario {origin} is not valid: {source}")]
+    // The cause is part of the message (one line for QA and the admin API), so it is
+    // deliberately not a `source` as well: anyhow would print it twice.
+    #[error("cannot read scenario file {path}: {error}")]
+    Read { path: String, error: std::io::Error },
+    #[error("scenario {origin} is not valid: {error}")]
     Parse {
         origin: String,
-        source: serde_json::Error,
+        error: serde_json::Error,
     },
     #[error("scenario {origin} is inconsistent: {message}")]
     Invalid { origin: String, message: String },
@@ -600,9 +599,9 @@ impl Scenario {
     /// Loads a scenario file; errors name the file and the JSON position.
     pub fn from_file(path: impl AsRef<Path>) -> Result<Self, ScenarioError> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {
+        let text = std::fs::read_to_string(path).map_err(|error| ScenarioError::Read {
             path: path.display().to_string(),
-            source,
+            error,
         })?;
         Self::from_json_str(&text, &path.display().to_string())
     }
@@ -610,9 +609,9 @@ impl Scenario {
     /// Parses and validates a scenario; `origin` names it in errors.
     pub fn from_json_str(text: &str, origin: &str) -> Result<Self, ScenarioError> {
         let scenario: Scenario =
-            serde_json::from_str(text).map_err(|source| ScenarioError::Parse {
+            serde_json::from_str(text).map_err(|error| ScenarioError::Parse {
                 origin: origin.to_string(),
-                source,
+                error,
             })?;
         scenario
             .validate()
