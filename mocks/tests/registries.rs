@@ -705,3 +705,30 @@ fn p18_p19_default_population_covers_every_check() {
         persona(&s, required);
     }
 }
+
+/// P16: an expired kdpToken is refused; `load_scenario` replaces data and forgets tokens.
+#[tokio::test]
+async fn p16_expired_token_refused_and_load_scenario_replaces_data() {
+    let config = MockConfig {
+        consent_token_ttl: Duration::ZERO,
+        ..MockConfig::default()
+    };
+    let mocks = registry::start(Scenario::default_population(), config).expect("start");
+    let s = Scenario::default_population();
+    let iin = persona(&s, "r-clean-tractor-unit").request.drivers[0]
+        .iin
+        .clone()
+        .unwrap();
+    let tok = consent_token(mocks.addr(), "GBDFL_PERSON_BY_IIN", &iin).await;
+    let v: serde_json::Value = serde_json::from_slice(&tok.body).unwrap();
+    let body = format!(
+        "<PersonRequest><iin>{iin}</iin><kdpToken>{}</kdpToken></PersonRequest>",
+        v["token"].as_str().unwrap()
+    );
+    let raw = gateway(mocks.addr(), "m-exp", "GBDFL_PERSON_BY_IIN", &body).await;
+    assert_eq!(gateway_answer(&raw).0, "CONSENT_REQUIRED");
+
+    mocks.load_scenario(Scenario::default());
+    let raw = consent_token(mocks.addr(), "GBDFL_PERSON_BY_IIN", &iin).await;
+    assert_eq!(raw.status, 404, "the new, empty scenario knows nobody");
+}
