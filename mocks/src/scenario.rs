@@ -637,9 +637,10 @@ impl Scenario {
             }
         }
         let mut iins = BTreeSet::new();
-        for p in &self.persons {
+        for (index, p) in self.persons.iter().enumerate() {
+            // The IIN itself is personal data: name the position instead.
             if !iins.insert(p.iin.as_str()) {
-                return Err(format!("person IIN at index {} is used twice", iins.len()));
+                return Err(format!("persons[{index}] repeats an IIN used earlier"));
             }
         }
         Ok(())

@@ -17,9 +17,8 @@ fn plate_vin(data: &Node) -> Result<(Option<String>, Option<String>), String> {
     Ok((plate, vin))
 }
 
-/// True when the record matches the given plate (if any) and VIN (if any): an adapter that
-/// sends both learns of a VIN mismatch as "not found" only if it sends both, so the mock
-/// matches on plate first and reports the VIN it holds.
+/// Matches on the plate when the request has one, else on the VIN. The record's own VIN is
+/// returned, so an adapter that sends both detects a VIN mismatch instead of "not found".
 fn matches(plate: &Option<String>, vin: &Option<String>, rp: &str, rv: &str) -> bool {
     match (plate, vin) {
         (Some(p), _) => *p == norm(rp),
