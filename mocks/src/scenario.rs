@@ -1,0 +1,648 @@
+//! Scenario data: what the mock registries know, plus personas (applications with their
+//! hand-derived expected findings). The JSON shape is documented in `mocks/SCENARIOS.md`.
+//!
+//! Every struct is `deny_unknown_fields` so a typo in a scenario file is an error, not a
+//! silently ignored fact. All field names are kebab-case, like the WIT `check-request`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+/// The built-in population, embedded so the binary and tests need no files.
+const DEFAULT_POPULATION: &str = include_str!("../scenarios/default.json");
+
+/// Why a scenario could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ScenarioError {
+    // The cause is part of the message (one line for QA and the admin API), so it is
+    // deliberately not a `source` as well: anyhow would print it twice.
+    #[error("cannot read scenario file {path}: {error}")]
+    Read { path: String, error: std::io::Error },
+    #[error("scenario {origin} is not valid: {error}")]
+    Parse {
+        origin: String,
+        error: serde_json::Error,
+    },
+    #[error("scenario {origin} is inconsistent: {message}")]
+    Invalid { origin: String, message: String },
+}
+
+/// Residency (P16.3, P16.4); decides the rule set (P19).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Residency {
+    Resident,
+    NonResident,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PartyKind {
+    NaturalPerson,
+    LegalEntity,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum VehicleKind {
+    Truck,
+    TractorUnit,
+    AgriculturalMachine,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CargoClass {
+    General,
+    Animal,
+    Plant,
+    Perishable,
+    Dangerous,
+    Empty,
+}
+
+/// Verdicts as in the WIT `verdict` enum.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Verdict {
+    Pass,
+    Fail,
+    Notice,
+}
+
+/// The whole world the mocks answer from.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Scenario {
+    #[serde(default)]
+    pub description: String,
+    /// ГБД ФЛ (P18.1) and the consent service (P16).
+    #[serde(default)]
+    pub persons: Vec<Person>,
+    /// ГБД ЮЛ (P18.1).
+    #[serde(default)]
+    pub companies: Vec<Company>,
+    /// "Automobile" registrations of power vehicles (P18.2).
+    #[serde(default)]
+    pub vehicles: Vec<VehicleRecord>,
+    /// "Automobile" registrations of trailers and semi-trailers (P18.2).
+    #[serde(default)]
+    pub trailers: Vec<TrailerRecord>,
+    /// "Automobile" driver licences (P18.3).
+    #[serde(default)]
+    pub licences: Vec<Licence>,
+    /// Interior-ministry wanted vehicles (P18.4).
+    #[serde(default)]
+    pub wanted_vehicles: Vec<WantedVehicle>,
+    /// Special-records wanted persons (P18.5).
+    #[serde(default)]
+    pub wanted_persons: Vec<WantedPerson>,
+    /// Agricultural machinery register (P18.6).
+    #[serde(default)]
+    pub agri_machines: Vec<AgriMachine>,
+    /// E-licensing international road permits (P18.7).
+    #[serde(default)]
+    pub permits: Vec<Permit>,
+    /// ЕСБД motor third-party liability policies (P18.8).
+    #[serde(default)]
+    pub policies: Vec<Policy>,
+    /// Taxpayer cabinet: one record per taxpayer (P18.9).
+    #[serde(default)]
+    pub taxpayers: Vec<Taxpayer>,
+    /// ЕРАП administrative fines (P18.10).
+    #[serde(default)]
+    pub fines: Vec<Fine>,
+    /// Mobile-government digital documents (P18.11).
+    #[serde(default)]
+    pub digital_documents: Vec<DigitalDocument>,
+    /// Biometric identification results (P18.12).
+    #[serde(default)]
+    pub biometrics: Vec<BiometricRecord>,
+    /// Mobile citizens base (P18.13).
+    #[serde(default)]
+    pub phones: Vec<PhoneRegistration>,
+    /// Technical inspection records (P18.14).
+    #[serde(default)]
+    pub inspections: Vec<Inspection>,
+    /// e-Agriculture veterinary / phytosanitary certificates (P18.15).
+    #[serde(default)]
+    pub certificates: Vec<Certificate>,
+    /// ASTANA-1 customs declarations (P18.16).
+    #[serde(default)]
+    pub declarations: Vec<Declaration>,
+    /// Toll-road operator accounts (P18.17).
+    #[serde(default)]
+    pub toll_accounts: Vec<TollAccount>,
+    /// Weigh-station records (P18.18).
+    #[serde(default)]
+    pub weighings: Vec<Weighing>,
+    /// Named applications with expected findings.
+    #[serde(default)]
+    pub personas: Vec<Persona>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Person {
+    pub iin: String,
+    pub last_name: String,
+    pub first_name: String,
+    #[serde(default)]
+    pub middle_name: Option<String>,
+    pub birth_date: String,
+    pub residency: Residency,
+    /// ISO 3166-1 alpha-2.
+    pub citizenship: String,
+    /// `alive` or `deceased`.
+    #[serde(default = "alive")]
+    pub status: String,
+    /// Whether the person gave consent in the state consent service (P16).
+    #[serde(default = "yes")]
+    pub consent_given: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Company {
+    pub bin: String,
+    pub name: String,
+    pub registration_date: String,
+    /// `active` or `liquidated`.
+    #[serde(default = "active")]
+    pub status: String,
+    #[serde(default)]
+    pub head_iin: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct VehicleRecord {
+    pub plate: String,
+    pub vin: String,
+    /// `truck` or `tractor-unit`.
+    pub kind: String,
+    pub make: String,
+    pub model: String,
+    pub owner_iin_bin: String,
+    /// `registered` or `deregistered`.
+    #[serde(default = "registered")]
+    pub status: String,
+    pub registration_date: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct TrailerRecord {
+    pub plate: String,
+    pub vin: String,
+    /// `trailer` or `semi-trailer`.
+    pub kind: String,
+    pub owner_iin_bin: String,
+    #[serde(default = "registered")]
+    pub status: String,
+    pub registration_date: String,
+    pub max_mass_kg: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Licence {
+    pub iin: String,
+    pub number: String,
+    pub categories: Vec<String>,
+    pub issue_date: String,
+    pub expiry_date: String,
+    /// `valid` or `revoked`.
+    #[serde(default = "valid")]
+    pub status: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct WantedVehicle {
+    #[serde(default)]
+    pub plate: Option<String>,
+    #[serde(default)]
+    pub vin: Option<String>,
+    pub since: String,
+    pub reason: String,
+    pub initiator: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct WantedPerson {
+    #[serde(default)]
+    pub iin: Option<String>,
+    pub full_name: String,
+    pub birth_date: String,
+    #[serde(default)]
+    pub document_number: Option<String>,
+    pub since: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct AgriMachine {
+    pub plate: String,
+    pub vin: String,
+    pub kind: String,
+    pub owner_iin_bin: String,
+    #[serde(default = "registered")]
+    pub status: String,
+    pub registration_date: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Permit {
+    pub number: String,
+    pub carrier_iin_bin: String,
+    pub plate: String,
+    /// `bilateral`, `transit`, `third-country` or `ecmt`.
+    pub kind: String,
+    pub country: String,
+    pub valid_from: String,
+    pub valid_to: String,
+    /// `active`, `used` or `revoked`.
+    #[serde(default = "active")]
+    pub status: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct InsuredDriver {
+    #[serde(default)]
+    pub iin: Option<String>,
+    pub full_name: String,
+    pub birth_date: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Policy {
+    pub number: String,
+    pub insurer_name: String,
+    pub insurer_bin: String,
+    pub holder_iin_bin: Option<String>,
+    pub holder_name: String,
+    pub plate: String,
+    pub vin: String,
+    pub start: String,
+    pub end: String,
+    /// Any driver is insured ("без ограничения").
+    #[serde(default)]
+    pub unlimited: bool,
+    #[serde(default)]
+    pub insured_drivers: Vec<InsuredDriver>,
+    #[serde(default)]
+    pub rescinded: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct TaxDebt {
+    /// e.g. `vehicle-tax`, `property-tax`, `personal-income-tax`, `vat`, `social`.
+    pub kind: String,
+    /// KZT, integer.
+    pub amount: u64,
+    /// KZT, integer.
+    #[serde(default)]
+    pub penalty: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Taxpayer {
+    pub iin_bin: String,
+    pub as_of: String,
+    #[serde(default)]
+    pub debts: Vec<TaxDebt>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Fine {
+    pub protocol_number: String,
+    #[serde(default)]
+    pub subject_iin: Option<String>,
+    #[serde(default)]
+    pub plate: Option<String>,
+    pub article: String,
+    pub offence_date: String,
+    /// KZT, integer.
+    pub amount: u64,
+    pub due_date: String,
+    #[serde(default)]
+    pub paid: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct DigitalDocument {
+    pub iin: String,
+    /// `identity-card`, `passport`, `driver-licence` or `vehicle-registration`.
+    #[serde(rename = "type")]
+    pub doc_type: String,
+    pub number: String,
+    pub issue_date: String,
+    #[serde(default)]
+    pub expiry_date: Option<String>,
+    /// `active` or `revoked`.
+    #[serde(default = "active")]
+    pub status: String,
+    #[serde(default)]
+    pub vehicle_plate: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct BiometricRecord {
+    pub iin: String,
+    /// Whether the state holds a reference photo for the person.
+    pub has_reference: bool,
+    /// Match score 0..=100 of the latest identification, if any.
+    #[serde(default)]
+    pub score: Option<u8>,
+    #[serde(default = "threshold")]
+    pub threshold: u8,
+    #[serde(default)]
+    pub verified_at: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct PhoneRegistration {
+    /// E.164, e.g. `+77011234567`.
+    pub phone: String,
+    pub iin: String,
+    pub operator: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Inspection {
+    pub number: String,
+    pub plate: String,
+    pub vin: String,
+    pub date: String,
+    pub valid_until: String,
+    /// `passed` or `failed`.
+    pub result: String,
+    pub operator: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Certificate {
+    pub number: String,
+    /// `veterinary` or `phytosanitary`.
+    #[serde(rename = "type")]
+    pub cert_type: String,
+    pub plate: String,
+    pub hs_codes: Vec<String>,
+    pub issue_date: String,
+    pub valid_until: String,
+    /// `active` or `cancelled`.
+    #[serde(default = "active")]
+    pub status: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct DeclaredVehicle {
+    pub plate: String,
+    pub vin: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Declaration {
+    pub number: String,
+    /// `export`, `transit`, `re-export` or `temporary-import`.
+    pub procedure: String,
+    /// `registered`, `released`, `rejected` or `cancelled`.
+    pub status: String,
+    pub registration_date: String,
+    pub declarant_iin_bin: String,
+    pub vehicles: Vec<DeclaredVehicle>,
+    #[serde(default)]
+    pub hs_codes: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct TollDebt {
+    pub id: String,
+    pub road_section: String,
+    pub passage_date: String,
+    /// KZT, integer.
+    pub amount: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct TollAccount {
+    pub plate: String,
+    /// KZT, integer.
+    pub balance: i64,
+    #[serde(default)]
+    pub debts: Vec<TollDebt>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct AxleLoad {
+    pub index: u8,
+    pub load_kg: u32,
+    pub limit_kg: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Weighing {
+    pub id: String,
+    pub plate: String,
+    pub station: String,
+    /// ISO 8601 date-time.
+    pub measured_at: String,
+    pub gross_mass_kg: u32,
+    pub gross_limit_kg: u32,
+    pub axles: Vec<AxleLoad>,
+    /// `none`, `open` or `paid`.
+    pub violation_status: String,
+}
+
+/// A named application in the exact shape of the WIT `check-request` (kebab-case), minus
+/// `check` and `correlation-id`, which the host sets per call.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Persona {
+    pub id: String,
+    pub description: String,
+    pub request: PersonaRequest,
+    /// Expected finding per P18 check number that applies (P19 + plan conditions).
+    pub expect: BTreeMap<u8, Expectation>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Expectation {
+    pub verdict: Verdict,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct PersonaRequest {
+    pub owner: Owner,
+    pub drivers: Vec<Driver>,
+    pub vehicle: Vehicle,
+    #[serde(default)]
+    pub trailer: Option<Trailer>,
+    pub cargo: Cargo,
+    pub checkpoint: String,
+    pub travel_date: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Owner {
+    pub residency: Residency,
+    pub kind: PartyKind,
+    pub name: String,
+    #[serde(default)]
+    pub iin_bin: Option<String>,
+    pub country: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct IdentityDocument {
+    pub kind: String,
+    pub issuing_country: String,
+    pub number: String,
+    pub expires: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Driver {
+    pub residency: Residency,
+    pub full_name: String,
+    pub birth_date: String,
+    #[serde(default)]
+    pub iin: Option<String>,
+    pub phone: String,
+    #[serde(default)]
+    pub email: Option<String>,
+    pub document: IdentityDocument,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Vehicle {
+    pub kind: VehicleKind,
+    pub country: String,
+    pub plate: String,
+    pub vin: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Trailer {
+    pub country: String,
+    pub plate: String,
+    pub vin: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Cargo {
+    pub classes: Vec<CargoClass>,
+    #[serde(default)]
+    pub hs_codes: Vec<String>,
+    #[serde(default)]
+    pub declaration_number: Option<String>,
+    pub description: String,
+}
+
+fn alive() -> String {
+    "alive".into()
+}
+fn active() -> String {
+    "active".into()
+}
+fn registered() -> String {
+    "registered".into()
+}
+fn valid() -> String {
+    "valid".into()
+}
+fn yes() -> bool {
+    true
+}
+fn threshold() -> u8 {
+    80
+}
+
+impl Scenario {
+    /// The built-in population (`mocks/scenarios/default.json`).
+    pub fn default_population() -> Self {
+        // The embedded file is checked by a test; failing here is a build defect.
+        Self::from_json_str(DEFAULT_POPULATION, "default.json")
+            .expect("embedded default population must be valid")
+    }
+
+    /// Loads a scenario file; errors name the file and the JSON position.
+    pub fn from_file(path: impl AsRef<Path>) -> Result<Self, ScenarioError> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|error| ScenarioError::Read {
+            path: path.display().to_string(),
+            error,
+        })?;
+        Self::from_json_str(&text, &path.display().to_string())
+    }
+
+    /// Parses and validates a scenario; `origin` names it in errors.
+    pub fn from_json_str(text: &str, origin: &str) -> Result<Self, ScenarioError> {
+        let scenario: Scenario =
+            serde_json::from_str(text).map_err(|error| ScenarioError::Parse {
+                origin: origin.to_string(),
+                error,
+            })?;
+        scenario
+            .validate()
+            .map_err(|message| ScenarioError::Invalid {
+                origin: origin.to_string(),
+                message,
+            })?;
+        Ok(scenario)
+    }
+
+    /// Structural checks serde cannot express.
+    fn validate(&self) -> Result<(), String> {
+        let mut ids = BTreeSet::new();
+        for p in &self.personas {
+            if !ids.insert(p.id.as_str()) {
+                return Err(format!("persona id {:?} is used twice", p.id));
+            }
+            if let Some(bad) = p.expect.keys().find(|c| !(1..=18).contains(*c)) {
+                return Err(format!(
+                    "persona {:?} expects check {bad}, but P18 checks are 1..=18",
+                    p.id
+                ));
+            }
+        }
+        let mut iins = BTreeSet::new();
+        for (index, p) in self.persons.iter().enumerate() {
+            // The IIN itself is personal data: name the position instead.
+            if !iins.insert(p.iin.as_str()) {
+                return Err(format!("persons[{index}] repeats an IIN used earlier"));
+            }
+        }
+        Ok(())
+    }
+}
