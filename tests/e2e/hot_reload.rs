@@ -43,6 +43,9 @@ async fn reload_under_load_fails_no_call_and_rollback_restores() {
                 let adapter = set.for_check(CheckId::new(1).unwrap()).expect("check 1 is always served").clone();
                 let _ = echo(&gateway, &adapter).await;
                 calls.fetch_add(1, Ordering::Relaxed);
+                // An instance call may complete without ever yielding; let the other
+                // tasks (the upstream servers among them) run.
+                tokio::task::yield_now().await;
             }
         }));
     }
