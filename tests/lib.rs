@@ -9,7 +9,10 @@ use std::path::{Path, PathBuf};
 
 /// The workspace root (this crate lives in `tests/`).
 pub fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ has a parent").to_owned()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent")
+        .to_owned()
 }
 
 fn built(dir: &str) -> PathBuf {
@@ -45,7 +48,11 @@ impl Staging {
         let key = signing::generate_key().expect("key");
         let stem = dir.path().join(".keys").join("test");
         signing::write_key_pair(&key, &stem).expect("write key");
-        Self { public_key: stem.with_extension("pub"), dir, key }
+        Self {
+            public_key: stem.with_extension("pub"),
+            dir,
+            key,
+        }
     }
 
     pub fn adapters(&self) -> PathBuf {
@@ -57,13 +64,18 @@ impl Staging {
         let out = self.stage_unsigned(package);
         let component = std::fs::read(out.join("adapter.wasm")).unwrap();
         let manifest = std::fs::read(out.join("manifest.json")).unwrap();
-        std::fs::write(out.join("adapter.sig"), signing::sign(&self.key, &component, &manifest)).unwrap();
+        std::fs::write(
+            out.join("adapter.sig"),
+            signing::sign(&self.key, &component, &manifest),
+        )
+        .unwrap();
         out
     }
 
     /// Copies a package into the staging directory under its manifest id, without signature.
     pub fn stage_unsigned(&self, package: &Path) -> PathBuf {
-        let manifest = std::fs::read(package.join("manifest.json")).expect("package has a manifest");
+        let manifest =
+            std::fs::read(package.join("manifest.json")).expect("package has a manifest");
         let id = serde_json::from_slice::<serde_json::Value>(&manifest).unwrap()["id"]
             .as_str()
             .unwrap()
@@ -71,7 +83,10 @@ impl Staging {
         let out = self.adapters().join(id);
         // Write into a sibling first and rename, as a deployment tool would: a reload never
         // sees half a package.
-        let tmp = self.dir.path().join(format!(".staging-{}", std::process::id()));
+        let tmp = self
+            .dir
+            .path()
+            .join(format!(".staging-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&tmp);
         std::fs::create_dir_all(&tmp).unwrap();
         std::fs::write(tmp.join("manifest.json"), &manifest).unwrap();
@@ -104,16 +119,16 @@ impl Default for Staging {
 /// A resident owner-driver with a tractor unit and trailer: enough for any fixture.
 pub fn sample_application() -> Application {
     serde_json::from_value(serde_json::json!({
-        "owner": { "residency": "resident", "kind": "legal_entity", "name": "ТОО Тест",
-                   "iin_bin": "123456789012", "country": "KZ" },
-        "drivers": [{ "residency": "resident", "full_name": "Тестов Тест", "birth_date": "1980-01-01",
+        "owner": { "residency": "resident", "kind": "legal-entity", "name": "ТОО Тест",
+                   "iin-bin": "123456789012", "country": "KZ" },
+        "drivers": [{ "residency": "resident", "full-name": "Тестов Тест", "birth-date": "1980-01-01",
                       "iin": "800101300123", "phone": "+77010000000",
-                      "document": { "kind": "id-card", "issuing_country": "KZ", "number": "012345678", "expires": "2030-01-01" } }],
-        "vehicle": { "kind": "tractor_unit", "country": "KZ", "plate": "123ABC02", "vin": "XTA00000000000001" },
+                      "document": { "kind": "id-card", "issuing-country": "KZ", "number": "012345678", "expires": "2030-01-01" } }],
+        "vehicle": { "kind": "tractor-unit", "country": "KZ", "plate": "123ABC02", "vin": "XTA00000000000001" },
         "trailer": { "country": "KZ", "plate": "45AB02", "vin": "XTA00000000000002" },
-        "cargo": { "classes": ["general"], "hs_codes": ["8708"], "description": "spare parts" },
+        "cargo": { "classes": ["general"], "hs-codes": ["8708"], "description": "spare parts" },
         "checkpoint": "KZ-KHORGOS",
-        "travel_date": "2026-12-01"
+        "travel-date": "2026-12-01"
     }))
     .expect("sample application is valid")
 }
@@ -137,11 +152,15 @@ pub mod upstream {
 
     /// Serves until the runtime ends; returns the base URL.
     pub async fn start(behaviour: Behaviour) -> String {
-        let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await.unwrap();
+        let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
+            .await
+            .unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move {
             loop {
-                let Ok((stream, _)) = listener.accept().await else { return };
+                let Ok((stream, _)) = listener.accept().await else {
+                    return;
+                };
                 let behaviour = behaviour.clone();
                 tokio::spawn(async move {
                     let service = hyper::service::service_fn(move |_req| {
@@ -154,7 +173,9 @@ pub mod upstream {
                                     b"late".to_vec()
                                 }
                             };
-                            Ok::<_, std::convert::Infallible>(hyper::Response::new(Full::new(Bytes::from(body))))
+                            Ok::<_, std::convert::Infallible>(hyper::Response::new(Full::new(
+                                Bytes::from(body),
+                            )))
                         }
                     });
                     let _ = hyper::server::conn::http1::Builder::new()
@@ -164,5 +185,125 @@ pub mod upstream {
             }
         });
         format!("http://{addr}")
+    }
+}
+
+pub mod registries {
+    //! The registry world: every packaged adapter on a gateway whose endpoints point at the
+    //! mock registries (default population unless told otherwise).
+
+    use super::Staging;
+    use kezek::domain::{Application, CheckError, CheckId, Finding};
+    use kezek::server::Gateway;
+    use kezek_mocks::registry::{MockConfig, RegistryId, RegistryMocks};
+    use kezek_mocks::scenario::{Persona, Scenario};
+    use std::time::Duration;
+
+    pub struct World {
+        pub mocks: RegistryMocks,
+        pub gateway: Gateway,
+        pub scenario: Scenario,
+        _staging: Staging,
+    }
+
+    impl World {
+        pub async fn start() -> Self {
+            let scenario = Scenario::default_population();
+            let mocks = kezek_mocks::registry::start(scenario.clone(), MockConfig::default())
+                .expect("mocks start");
+            let staging = Staging::new();
+            for entry in std::fs::read_dir(super::adapters_dir()).unwrap() {
+                staging.stage_signed(&entry.unwrap().path());
+            }
+            let config = staging.config(&endpoints_toml(&mocks));
+            let gateway = Gateway::start(&config).await.expect("gateway starts");
+            Self {
+                mocks,
+                gateway,
+                scenario,
+                _staging: staging,
+            }
+        }
+
+        pub async fn check(
+            &self,
+            check: CheckId,
+            application: &Application,
+            deadline: Duration,
+        ) -> Result<Finding, CheckError> {
+            let set = self.gateway.catalogue.snapshot();
+            let Some(adapter) = set.for_check(check) else {
+                return Err(CheckError::AdapterMissing(check.to_string()));
+            };
+            self.gateway
+                .host
+                .check(
+                    adapter,
+                    check,
+                    application,
+                    "6f1c2d3e-8d4b-4b0e-9a51-2f7d1c0e9b11",
+                    deadline,
+                )
+                .await
+                .result
+        }
+    }
+
+    /// The `[egress]` config that points every logical endpoint at the mocks, exactly as an
+    /// operator's config would (deploy/dev/kezek.toml has the same shape).
+    pub fn endpoints_toml(mocks: &RegistryMocks) -> String {
+        let base = format!("http://{}", mocks.addr());
+        format!(
+            "[egress.endpoints.egov-gateway]\nurl = \"{gateway}\"\n\
+             sender = {{ id = \"kezek-dev\", password = {{ value = \"kezek-dev-secret\" }} }}\n\
+             [egress.endpoints.esbd]\nurl = \"{base}/esbd\"\n\
+             [egress.endpoints.toll-operator]\nurl = \"{base}/toll\"\n\
+             [egress.endpoints.its-weighing]\nurl = \"{base}/its\"\n\
+             [egress.consent]\nendpoint = {{ url = \"{base}\" }}\n",
+            gateway = mocks.url(RegistryId::GbdFl).trim_end_matches('/'),
+        )
+    }
+
+    /// A persona's request as the domain application.
+    pub fn application(persona: &Persona) -> Application {
+        let json = serde_json::to_value(&persona.request).expect("persona serialises");
+        serde_json::from_value(json)
+            .unwrap_or_else(|e| panic!("persona {} is not a valid application: {e}", persona.id))
+    }
+
+    /// Checks to exercise: all, or those in `KEZEK_CHECKS=1,2,3` while adapters are written.
+    pub fn selected_checks() -> Vec<CheckId> {
+        match std::env::var("KEZEK_CHECKS") {
+            Ok(list) => list
+                .split(',')
+                .filter_map(|n| n.trim().parse().ok())
+                .filter_map(CheckId::new)
+                .collect(),
+            Err(_) => CheckId::ALL.filter_map(CheckId::new).collect(),
+        }
+    }
+
+    /// The registries a check's adapter talks to (PROTOCOLS.md §1).
+    pub fn registries_for(check: CheckId) -> &'static [RegistryId] {
+        use RegistryId::*;
+        match check.number() {
+            1 => &[GbdFl, GbdUl],
+            2 | 3 => &[Automobile],
+            4 => &[WantedVehicles],
+            5 => &[WantedPersons],
+            6 => &[AgriMachinery],
+            7 => &[ELicensing],
+            8 => &[Esbd],
+            9 => &[Tax],
+            10 => &[Erap],
+            11 => &[DigitalDocuments],
+            12 => &[Biometrics],
+            13 => &[MobileCitizens],
+            14 => &[TechInspection],
+            15 => &[EAgriculture],
+            16 => &[Astana1],
+            17 => &[Toll],
+            _ => &[Its],
+        }
     }
 }

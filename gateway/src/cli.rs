@@ -12,7 +12,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 #[derive(Debug, Parser)]
-#[command(name = "kezek", version, about = "Kezek verification gateway for the electronic border queue (Order 707)")]
+#[command(
+    name = "kezek",
+    version,
+    about = "Kezek verification gateway for the electronic border queue (Order 707)"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -87,7 +91,10 @@ struct AdminArgs {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: starting the runtime: {e}");
@@ -106,20 +113,31 @@ pub fn main() -> ExitCode {
 fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("KEZEK_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).json().try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .json()
+        .try_init();
 }
 
 async fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Serve { config } => serve(&config).await,
         Command::Adapters { command } => adapters(command).await,
-        Command::Check { config, adapter, check, request } => {
-            check_once(&config, &adapter, check, request.as_deref()).await
-        }
+        Command::Check {
+            config,
+            adapter,
+            check,
+            request,
+        } => check_once(&config, &adapter, check, request.as_deref()).await,
         Command::Keygen { out } => {
             let key = signing::generate_key()?;
             signing::write_key_pair(&key, &out)?;
-            println!("wrote {} (keep private) and {}", out.with_extension("key").display(), out.with_extension("pub").display());
+            println!(
+                "wrote {} (keep private) and {}",
+                out.with_extension("key").display(),
+                out.with_extension("pub").display()
+            );
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -163,7 +181,12 @@ async fn adapters(command: AdaptersCommand) -> anyhow::Result<ExitCode> {
             println!("generation {}", list["generation"]);
             println!("{:<28} {:<10} {:<10} REGISTRY", "ID", "VERSION", "CHECKS");
             for a in list["adapters"].as_array().into_iter().flatten() {
-                let checks: Vec<String> = a["checks"].as_array().into_iter().flatten().map(|c| format!("P18.{c}")).collect();
+                let checks: Vec<String> = a["checks"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|c| format!("P18.{c}"))
+                    .collect();
                 println!(
                     "{:<28} {:<10} {:<10} {}",
                     a["id"].as_str().unwrap_or("?"),
@@ -176,7 +199,11 @@ async fn adapters(command: AdaptersCommand) -> anyhow::Result<ExitCode> {
         }
         AdaptersCommand::Inspect { admin, id } => {
             let list = admin_call(&admin, "GET", "/admin/adapters").await?;
-            let found = list["adapters"].as_array().into_iter().flatten().find(|a| a["id"] == id.as_str());
+            let found = list["adapters"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|a| a["id"] == id.as_str());
             match found {
                 Some(a) => {
                     println!("{}", serde_json::to_string_pretty(a)?);
@@ -188,8 +215,12 @@ async fn adapters(command: AdaptersCommand) -> anyhow::Result<ExitCode> {
                 }
             }
         }
-        AdaptersCommand::Reload(admin) => print_report(admin_call(&admin, "POST", "/admin/adapters/reload").await?),
-        AdaptersCommand::Rollback(admin) => print_report(admin_call(&admin, "POST", "/admin/adapters/rollback").await?),
+        AdaptersCommand::Reload(admin) => {
+            print_report(admin_call(&admin, "POST", "/admin/adapters/reload").await?)
+        }
+        AdaptersCommand::Rollback(admin) => {
+            print_report(admin_call(&admin, "POST", "/admin/adapters/rollback").await?)
+        }
         AdaptersCommand::Sign { key, packages } => {
             let key = signing::read_signing_key(&key)?;
             for package in packages {
@@ -199,7 +230,10 @@ async fn adapters(command: AdaptersCommand) -> anyhow::Result<ExitCode> {
                     .map_err(|e| anyhow::anyhow!("{}: {e}", package.display()))?;
                 let component = std::fs::read(package.join("adapter.wasm"))
                     .map_err(|e| anyhow::anyhow!("{}: adapter.wasm: {e}", package.display()))?;
-                std::fs::write(package.join("adapter.sig"), signing::sign(&key, &component, &manifest))?;
+                std::fs::write(
+                    package.join("adapter.sig"),
+                    signing::sign(&key, &component, &manifest),
+                )?;
                 println!("signed {}", package.display());
             }
             Ok(ExitCode::SUCCESS)
@@ -210,28 +244,45 @@ async fn adapters(command: AdaptersCommand) -> anyhow::Result<ExitCode> {
 fn print_report(report: serde_json::Value) -> anyhow::Result<ExitCode> {
     let report: crate::adapters::ReloadReport = serde_json::from_value(report)?;
     print!("{report}");
-    Ok(if report.refused.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(2) })
+    Ok(if report.refused.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(2)
+    })
 }
 
-async fn admin_call(admin: &AdminArgs, method: &str, path: &str) -> anyhow::Result<serde_json::Value> {
+async fn admin_call(
+    admin: &AdminArgs,
+    method: &str,
+    path: &str,
+) -> anyhow::Result<serde_json::Value> {
     use http_body_util::{BodyExt, Empty};
     let uri: hyper::Uri = format!("{}{path}", admin.url.trim_end_matches('/')).parse()?;
-    let authority = uri.authority().ok_or_else(|| anyhow::anyhow!("--url needs a host"))?.clone();
+    let authority = uri
+        .authority()
+        .ok_or_else(|| anyhow::anyhow!("--url needs a host"))?
+        .clone();
     let stream = tokio::net::TcpStream::connect(authority.as_str())
         .await
         .map_err(|e| anyhow::anyhow!("connecting to {authority}: {e} (is the gateway running?)"))?;
     let (mut sender, connection) =
         hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await?;
     tokio::spawn(connection);
-    let mut request = hyper::Request::builder().method(method).uri(path).header("host", authority.as_str());
+    let mut request = hyper::Request::builder()
+        .method(method)
+        .uri(path)
+        .header("host", authority.as_str());
     if let Some(token) = &admin.token {
         request = request.header("authorization", format!("Bearer {token}"));
     }
-    let response = sender.send_request(request.body(Empty::<bytes::Bytes>::new())?).await?;
+    let response = sender
+        .send_request(request.body(Empty::<bytes::Bytes>::new())?)
+        .await?;
     let status = response.status();
     let body = response.into_body().collect().await?.to_bytes();
-    let value: serde_json::Value = serde_json::from_slice(&body)
-        .map_err(|_| anyhow::anyhow!("the gateway answered HTTP {status} with a body that is not JSON"))?;
+    let value: serde_json::Value = serde_json::from_slice(&body).map_err(|_| {
+        anyhow::anyhow!("the gateway answered HTTP {status} with a body that is not JSON")
+    })?;
     if !status.is_success() {
         anyhow::bail!("{}", value["detail"].as_str().unwrap_or("request failed"));
     }
@@ -249,31 +300,45 @@ async fn check_once(
     let mut text = String::new();
     match request {
         Some(p) if p != Path::new("-") => {
-            text = std::fs::read_to_string(p).map_err(|e| anyhow::anyhow!("reading {}: {e}", p.display()))?
+            text = std::fs::read_to_string(p)
+                .map_err(|e| anyhow::anyhow!("reading {}: {e}", p.display()))?
         }
         _ => {
             std::io::stdin().read_to_string(&mut text)?;
         }
     }
-    let application: Application =
-        serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("the application is not valid: {e}"))?;
+    let application: Application = serde_json::from_str(&text)
+        .map_err(|e| anyhow::anyhow!("the application is not valid: {e}"))?;
     let gateway = Gateway::start(&config).await?;
     let catalogue: Arc<Catalogue> = gateway.catalogue.clone();
     let set = catalogue.snapshot();
-    let adapter = set
-        .adapters
-        .get(adapter_id)
-        .ok_or_else(|| anyhow::anyhow!("no adapter {adapter_id} loaded from {}", catalogue.dir().display()))?;
+    let adapter = set.adapters.get(adapter_id).ok_or_else(|| {
+        anyhow::anyhow!(
+            "no adapter {adapter_id} loaded from {}",
+            catalogue.dir().display()
+        )
+    })?;
     let check = match check {
-        Some(n) => CheckId::new(n).ok_or_else(|| anyhow::anyhow!("P18 has checks 1 to 18, not {n}"))?,
+        Some(n) => {
+            CheckId::new(n).ok_or_else(|| anyhow::anyhow!("P18 has checks 1 to 18, not {n}"))?
+        }
         None => adapter.descriptor.checks[0],
     };
     let correlation = uuid::Uuid::new_v4().to_string();
     let outcome = gateway
         .host
-        .check(adapter, check, &application, &correlation, Duration::from_secs(30))
+        .check(
+            adapter,
+            check,
+            &application,
+            &correlation,
+            Duration::from_secs(30),
+        )
         .await;
-    println!("{} {} — {check}", adapter.descriptor.id, adapter.descriptor.version);
+    println!(
+        "{} {} — {check}",
+        adapter.descriptor.id, adapter.descriptor.version
+    );
     for exchange in &outcome.exchanges {
         println!(
             "  exchange  {} HTTP {} in {} ms",
@@ -284,7 +349,10 @@ async fn check_once(
     }
     match outcome.result {
         Ok(finding) => {
-            println!("  {:?}: {} ({})", finding.verdict, finding.message, finding.reason_code);
+            println!(
+                "  {:?}: {} ({})",
+                finding.verdict, finding.message, finding.reason_code
+            );
             Ok(ExitCode::SUCCESS)
         }
         Err(e) => {

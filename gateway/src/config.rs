@@ -22,8 +22,8 @@ impl Config {
     pub fn from_file(path: &Path) -> anyhow::Result<Self> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| anyhow::anyhow!("reading config {}: {e}", path.display()))?;
-        let mut config: Config = toml::from_str(&text)
-            .map_err(|e| anyhow::anyhow!("config {}: {e}", path.display()))?;
+        let mut config: Config =
+            toml::from_str(&text).map_err(|e| anyhow::anyhow!("config {}: {e}", path.display()))?;
         // Relative paths are relative to the config file, so a config works from any cwd.
         let base = path.parent().unwrap_or(Path::new("."));
         config.resolve_paths(base);
@@ -47,9 +47,13 @@ impl Config {
             .values_mut()
             .chain(self.egress.consent.iter_mut().map(|c| &mut c.endpoint));
         for endpoint in endpoints {
-            for p in [&mut endpoint.ca_file, &mut endpoint.client_cert, &mut endpoint.client_key]
-                .into_iter()
-                .flatten()
+            for p in [
+                &mut endpoint.ca_file,
+                &mut endpoint.client_cert,
+                &mut endpoint.client_key,
+            ]
+            .into_iter()
+            .flatten()
             {
                 fix(p)
             }
@@ -71,7 +75,10 @@ pub struct ApiConfig {
 
 impl Default for ApiConfig {
     fn default() -> Self {
-        Self { listen: default_listen(), admin_token: None }
+        Self {
+            listen: default_listen(),
+            admin_token: None,
+        }
     }
 }
 

@@ -1,5 +1,8 @@
 //! Typed values shared by the pipeline, the host and the booking engine.
 //!
+//! JSON spellings are kebab-case, as in the WIT contract and the scenario files: one
+//! spelling of every field everywhere.
+//!
 //! Nothing here knows HTTP, JSON Schema or wasmtime: the API layer parses into these types,
 //! the host converts them to and from the WIT bindings.
 
@@ -8,7 +11,7 @@ use std::fmt;
 
 /// An application to book (Order 707 P16): who, what, where and when.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct Application {
     pub owner: Owner,
     /// Trusted drivers (P16.2); every one is checked.
@@ -24,14 +27,14 @@ pub struct Application {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[serde(rename_all = "kebab-case")]
 pub enum Residency {
     Resident,
     NonResident,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[serde(rename_all = "kebab-case")]
 pub enum PartyKind {
     NaturalPerson,
     LegalEntity,
@@ -39,7 +42,7 @@ pub enum PartyKind {
 
 /// P16.3.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct Owner {
     pub residency: Residency,
     pub kind: PartyKind,
@@ -51,7 +54,7 @@ pub struct Owner {
 
 /// P16.4.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct IdentityDocument {
     pub kind: String,
     pub issuing_country: String,
@@ -61,7 +64,7 @@ pub struct IdentityDocument {
 
 /// P16.4.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct Driver {
     pub residency: Residency,
     pub full_name: String,
@@ -75,7 +78,7 @@ pub struct Driver {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[serde(rename_all = "kebab-case")]
 pub enum VehicleKind {
     Truck,
     TractorUnit,
@@ -83,7 +86,7 @@ pub enum VehicleKind {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct Vehicle {
     pub kind: VehicleKind,
     pub country: String,
@@ -92,7 +95,7 @@ pub struct Vehicle {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct Trailer {
     pub country: String,
     pub plate: String,
@@ -100,7 +103,7 @@ pub struct Trailer {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[serde(rename_all = "kebab-case")]
 pub enum CargoClass {
     General,
     Animal,
@@ -111,7 +114,7 @@ pub enum CargoClass {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct Cargo {
     pub classes: Vec<CargoClass>,
     #[serde(default)]
@@ -165,6 +168,7 @@ impl fmt::Display for CheckId {
 
 /// Which parts of the application an adapter reads (it hashes into the cache key).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub struct RequestFields {
     pub owner: bool,
     pub drivers: bool,
@@ -176,7 +180,7 @@ pub struct RequestFields {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[serde(rename_all = "kebab-case")]
 pub enum Verdict {
     Pass,
     Fail,
@@ -185,6 +189,7 @@ pub enum Verdict {
 
 /// What a registry said, in words an officer and a driver both understand.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub struct Finding {
     pub verdict: Verdict,
     pub reason_code: String,
@@ -198,7 +203,7 @@ pub struct Finding {
 /// Why a check produced no finding. None of these is ever a pass (DESIGN.md: unknown is
 /// never yes).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
-#[serde(tag = "kind", content = "detail", rename_all = "snake_case")]
+#[serde(tag = "kind", content = "detail", rename_all = "kebab-case")]
 pub enum CheckError {
     /// Reported by the adapter: the registry could not be asked or said it is unavailable.
     #[error("registry unavailable: {0}")]

@@ -5,7 +5,7 @@
 //! does not define, injects credentials the adapter never sees, and enforces connect and
 //! response timeouts and a response-size cap. It knows nothing about wasmtime.
 
-use crate::config::{EndpointConfig, EgressConfig};
+use crate::config::{EgressConfig, EndpointConfig};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper_rustls::HttpsConnector;
@@ -132,13 +132,19 @@ impl Egress {
             Some(c) => Some(consent::ConsentClient::new(c)?),
             None => None,
         };
-        Ok(Self { config: config.clone(), consent })
+        Ok(Self {
+            config: config.clone(),
+            consent,
+        })
     }
 
     /// Builds one adapter's policy from its manifest and the operator's config. Endpoints
     /// the operator did not configure stay unreachable: the adapter loads, but a call to them
     /// is denied (the manifest declares, the operator allows — both are needed).
-    pub fn policy_for(&self, manifest: &crate::adapters::manifest::Manifest) -> anyhow::Result<EgressPolicy> {
+    pub fn policy_for(
+        &self,
+        manifest: &crate::adapters::manifest::Manifest,
+    ) -> anyhow::Result<EgressPolicy> {
         let overrides = self.config.adapter_overrides.get(&manifest.id);
         let connect_timeout = Duration::from_millis(manifest.timeouts.connect_ms);
         let mut reachable = HashMap::new();
@@ -147,15 +153,22 @@ impl Egress {
             let mut config = match self.config.endpoints.get(name) {
                 Some(c) => c.clone(),
                 None => match overrides.and_then(|o| o.get(name)) {
-                    Some(url) => EndpointConfig { url: url.clone(), ca_file: None, client_cert: None, client_key: None, sender: None },
+                    Some(url) => EndpointConfig {
+                        url: url.clone(),
+                        ca_file: None,
+                        client_cert: None,
+                        client_key: None,
+                        sender: None,
+                    },
                     None => continue,
                 },
             };
             if let Some(url) = overrides.and_then(|o| o.get(name)) {
                 config.url = url.clone();
             }
-            let endpoint = Endpoint::new(name, &config, connect_timeout)
-                .map_err(|e| e.context(format!("endpoint \"{name}\" for adapter {}", manifest.id)))?;
+            let endpoint = Endpoint::new(name, &config, connect_timeout).map_err(|e| {
+                e.context(format!("endpoint \"{name}\" for adapter {}", manifest.id))
+            })?;
             reachable.insert(name.clone(), endpoint);
         }
         Ok(EgressPolicy {
@@ -202,15 +215,12 @@ impl Egress {
                 policy.adapter_id, req.endpoint
             ))
         })?;
-        let endpoint = policy
-            .reachable
-            .get(&req.endpoint)
-            .ok_or_else(|| {
-                EgressError::Denied(format!(
-                    "endpoint \"{}\" is not configured by the operator",
-                    req.endpoint
-                ))
-            })?;
+        let endpoint = policy.reachable.get(&req.endpoint).ok_or_else(|| {
+            EgressError::Denied(format!(
+                "endpoint \"{}\" is not configured by the operator",
+                req.endpoint
+            ))
+        })?;
         let method = hyper::Method::from_bytes(req.method.as_bytes())
             .map_err(|_| EgressError::Protocol(format!("bad method {:?}", req.method)))?;
         if !req.path.is_empty() && !req.path.starts_with('/') {
@@ -251,8 +261,13 @@ impl Egress {
                 .collect()
                 .await
                 .map_err(|e| {
-                    if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() {
-                        EgressError::TooLarge(format!("{} answered more than {limit} bytes", endpoint.name))
+                    if e.downcast_ref::<http_body_util::LengthLimitError>()
+                        .is_some()
+                    {
+                        EgressError::TooLarge(format!(
+                            "{} answered more than {limit} bytes",
+                            endpoint.name
+                        ))
                     } else {
                         EgressError::Protocol(format!("{}: reading answer: {e}", endpoint.name))
                     }
@@ -329,9 +344,15 @@ impl Egress {
 
 /// Headers the host sets itself; an adapter cannot choose where the request goes.
 fn is_hop_or_host_header(name: &str) -> bool {
-    ["host", "connection", "content-length", "transfer-encoding", "upgrade"]
-        .iter()
-        .any(|h| name.eq_ignore_ascii_case(h))
+    [
+        "host",
+        "connection",
+        "content-length",
+        "transfer-encoding",
+        "upgrade",
+    ]
+    .iter()
+    .any(|h| name.eq_ignore_ascii_case(h))
 }
 
 fn xml_escape(value: &str) -> String {
@@ -446,7 +467,11 @@ mod consent {
             })
         }
 
-        pub(super) async fn token(&self, service_id: &str, iin: &str) -> Result<String, EgressError> {
+        pub(super) async fn token(
+            &self,
+            service_id: &str,
+            iin: &str,
+        ) -> Result<String, EgressError> {
             let key: [u8; 32] = Sha256::digest(format!("{service_id}\u{0}{iin}")).into();
             self.tokens
                 .try_get_with(key, self.fetch(service_id, iin))
@@ -460,9 +485,14 @@ mod consent {
                 .header("content-type", "application/json")
                 .body(Full::new(Bytes::from(body)))
                 .map_err(|e| EgressError::Protocol(e.to_string()))?;
-            let unavailable = |why: String| EgressError::CredentialUnavailable(format!("consent service: {why}"));
+            let unavailable =
+                |why: String| EgressError::CredentialUnavailable(format!("consent service: {why}"));
             let answer = async {
-                let response = self.client.request(request).await.map_err(|e| unavailable(e.to_string()))?;
+                let response = self
+                    .client
+                    .request(request)
+                    .await
+                    .map_err(|e| unavailable(e.to_string()))?;
                 let status = response.status();
                 let bytes = Limited::new(response.into_body(), 64 * 1024)
                     .collect()
@@ -470,10 +500,25 @@ mod consent {
                     .map_err(|e| unavailable(e.to_string()))?
                     .to_bytes();
                 if !status.is_success() {
-                    return Err(unavailable(format!("consent refused (HTTP {})", status.as_u16())));
+                    // The refusal's own code leads the message ("consent-not-given: …"), so
+                    // an adapter can tell a refused consent from an outage (PROTOCOLS.md §3).
+                    let refusal: serde_json::Value =
+                        serde_json::from_slice(&bytes).unwrap_or_default();
+                    return Err(match refusal.get("error").and_then(|e| e.as_str()) {
+                        Some(code) if status.is_client_error() => {
+                            EgressError::CredentialUnavailable(format!(
+                                "{code}: {}",
+                                refusal
+                                    .get("message")
+                                    .and_then(|m| m.as_str())
+                                    .unwrap_or("refused")
+                            ))
+                        }
+                        _ => unavailable(format!("HTTP {}", status.as_u16())),
+                    });
                 }
-                let value: serde_json::Value =
-                    serde_json::from_slice(&bytes).map_err(|e| unavailable(format!("bad answer: {e}")))?;
+                let value: serde_json::Value = serde_json::from_slice(&bytes)
+                    .map_err(|e| unavailable(format!("bad answer: {e}")))?;
                 value
                     .get("token")
                     .and_then(|t| t.as_str())
@@ -487,4 +532,3 @@ mod consent {
         }
     }
 }
-

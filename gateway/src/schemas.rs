@@ -37,7 +37,11 @@ pub struct Violation {
 
 impl std::fmt::Display for Violation {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let at = if self.pointer.is_empty() { "/" } else { &self.pointer };
+        let at = if self.pointer.is_empty() {
+            "/"
+        } else {
+            &self.pointer
+        };
         write!(f, "{at}: {}", self.message)
     }
 }
@@ -47,7 +51,10 @@ pub fn violations(schema: Schema, document: &serde_json::Value) -> Vec<Violation
     schema
         .validator()
         .iter_errors(document)
-        .map(|e| Violation { pointer: e.instance_path().to_string(), message: e.to_string() })
+        .map(|e| Violation {
+            pointer: e.instance_path().to_string(),
+            message: e.to_string(),
+        })
         .collect()
 }
 

@@ -31,8 +31,17 @@ impl Gateway {
         let catalogue = Arc::new(Catalogue::new(host.clone(), &config.adapters)?);
         let report = catalogue.reload().await?;
         tracing::info!(%report, "adapters loaded");
-        let admin_token = config.api.admin_token.as_ref().map(|s| s.resolve()).transpose()?;
-        Ok(Self { host, catalogue, admin_token })
+        let admin_token = config
+            .api
+            .admin_token
+            .as_ref()
+            .map(|s| s.resolve())
+            .transpose()?;
+        Ok(Self {
+            host,
+            catalogue,
+            admin_token,
+        })
     }
 }
 
@@ -85,16 +94,27 @@ async fn route(gateway: &Gateway, req: Request<Incoming>, loopback_only: bool) -
     let path = req.uri().path().to_owned();
     let method = req.method().clone();
     if path.starts_with("/admin/") && !admin_allowed(gateway, &req, loopback_only) {
-        return problem(StatusCode::UNAUTHORIZED, "admin endpoints need the admin bearer token", None);
+        return problem(
+            StatusCode::UNAUTHORIZED,
+            "admin endpoints need the admin bearer token",
+            None,
+        );
     }
     match (&method, path.as_str()) {
         (&Method::GET, "/healthz") => json(StatusCode::OK, &serde_json::json!({ "status": "ok" })),
         (&Method::GET, "/readyz") => {
             let set = gateway.catalogue.snapshot();
             if set.adapters.is_empty() {
-                problem(StatusCode::SERVICE_UNAVAILABLE, "no adapters are loaded", None)
+                problem(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "no adapters are loaded",
+                    None,
+                )
             } else {
-                json(StatusCode::OK, &serde_json::json!({ "status": "ready", "generation": set.generation }))
+                json(
+                    StatusCode::OK,
+                    &serde_json::json!({ "status": "ready", "generation": set.generation }),
+                )
             }
         }
         (&Method::GET, "/admin/adapters") => json(StatusCode::OK, &adapter_list(gateway)),
@@ -108,7 +128,11 @@ async fn route(gateway: &Gateway, req: Request<Incoming>, loopback_only: bool) -
         },
         _ => {
             let _ = read_body(req).await;
-            problem(StatusCode::NOT_FOUND, &format!("no route for {method} {path}"), None)
+            problem(
+                StatusCode::NOT_FOUND,
+                &format!("no route for {method} {path}"),
+                None,
+            )
         }
     }
 }
@@ -178,8 +202,9 @@ fn problem(status: StatusCode, detail: &str, pointer: Option<&str>) -> Response<
         doc["pointer"] = pointer.into();
     }
     let mut response = json(status, &doc);
-    response
-        .headers_mut()
-        .insert("content-type", hyper::header::HeaderValue::from_static("application/problem+json"));
+    response.headers_mut().insert(
+        "content-type",
+        hyper::header::HeaderValue::from_static("application/problem+json"),
+    );
     response
 }

@@ -5,9 +5,15 @@ use kezek::server::Gateway;
 use kezek_tests::{Staging, fixture};
 
 async fn reload_refusals(staging: &Staging, extra_config: &str) -> Vec<String> {
-    let gateway = Gateway::start(&staging.config(extra_config)).await.expect("gateway starts");
+    let gateway = Gateway::start(&staging.config(extra_config))
+        .await
+        .expect("gateway starts");
     let report = gateway.catalogue.reload().await.expect("reload runs");
-    report.refused.iter().map(|r| format!("{}: {}", r.package, r.reason)).collect()
+    report
+        .refused
+        .iter()
+        .map(|r| format!("{}: {}", r.package, r.reason))
+        .collect()
 }
 
 #[tokio::test]
@@ -26,7 +32,10 @@ async fn unsigned_adapters_are_refused_when_signatures_are_required() {
     let staging = Staging::new();
     staging.stage_unsigned(&fixture("echo"));
     let refusals = reload_refusals(&staging, "").await;
-    assert!(refusals.iter().any(|r| r.contains("not signed")), "{refusals:?}");
+    assert!(
+        refusals.iter().any(|r| r.contains("not signed")),
+        "{refusals:?}"
+    );
 }
 
 #[tokio::test]
@@ -34,12 +43,26 @@ async fn unsigned_adapters_load_only_where_the_operator_allows_them() {
     let staging = Staging::new();
     staging.stage_unsigned(&fixture("echo"));
     let config = staging.config("").adapters;
-    assert!(config.require_signatures, "signatures are required by default");
-    let text = format!("[adapters]\ndir = {:?}\nrequire_signatures = false\nwatch = false\n", staging.adapters());
+    assert!(
+        config.require_signatures,
+        "signatures are required by default"
+    );
+    let text = format!(
+        "[adapters]\ndir = {:?}\nrequire_signatures = false\nwatch = false\n",
+        staging.adapters()
+    );
     let path = staging.dir.path().join("open.toml");
     std::fs::write(&path, text).unwrap();
-    let gateway = Gateway::start(&kezek::config::Config::from_file(&path).unwrap()).await.unwrap();
-    assert!(gateway.catalogue.snapshot().adapters.contains_key("fixture-echo"));
+    let gateway = Gateway::start(&kezek::config::Config::from_file(&path).unwrap())
+        .await
+        .unwrap();
+    assert!(
+        gateway
+            .catalogue
+            .snapshot()
+            .adapters
+            .contains_key("fixture-echo")
+    );
 }
 
 #[tokio::test]
@@ -51,14 +74,28 @@ async fn a_tampered_component_or_manifest_is_refused() {
     component[last] ^= 0x01;
     std::fs::write(package.join("adapter.wasm"), &component).unwrap();
     let refusals = reload_refusals(&staging, "").await;
-    assert!(refusals.iter().any(|r| r.contains("signature does not match")), "{refusals:?}");
+    assert!(
+        refusals
+            .iter()
+            .any(|r| r.contains("signature does not match")),
+        "{refusals:?}"
+    );
 
     let package = staging.stage_signed(&fixture("echo"));
     let manifest = std::fs::read_to_string(package.join("manifest.json")).unwrap();
     // Widen the memory limit after signing.
-    std::fs::write(package.join("manifest.json"), manifest.replace("\"memory_mib\": 8", "\"memory_mib\": 64")).unwrap();
+    std::fs::write(
+        package.join("manifest.json"),
+        manifest.replace("\"memory_mib\": 8", "\"memory_mib\": 64"),
+    )
+    .unwrap();
     let refusals = reload_refusals(&staging, "").await;
-    assert!(refusals.iter().any(|r| r.contains("signature does not match")), "{refusals:?}");
+    assert!(
+        refusals
+            .iter()
+            .any(|r| r.contains("signature does not match")),
+        "{refusals:?}"
+    );
 }
 
 #[tokio::test]
@@ -67,7 +104,9 @@ async fn a_component_built_against_another_wit_version_is_refused() {
     staging.stage_signed(&fixture("wrong-wit"));
     let refusals = reload_refusals(&staging, "").await;
     assert!(
-        refusals.iter().any(|r| r.contains("fixture-wrong-wit") && r.contains("kezek:registry@1.0.0")),
+        refusals
+            .iter()
+            .any(|r| r.contains("fixture-wrong-wit") && r.contains("kezek:registry@1.0.0")),
         "{refusals:?}"
     );
 }
@@ -77,9 +116,16 @@ async fn a_manifest_that_breaks_its_schema_is_refused_with_the_field() {
     let staging = Staging::new();
     let package = staging.stage_unsigned(&fixture("echo"));
     let manifest = std::fs::read_to_string(package.join("manifest.json")).unwrap();
-    std::fs::write(package.join("manifest.json"), manifest.replace("\"checks\": [1]", "\"checks\": [42]")).unwrap();
+    std::fs::write(
+        package.join("manifest.json"),
+        manifest.replace("\"checks\": [1]", "\"checks\": [42]"),
+    )
+    .unwrap();
     let refusals = reload_refusals(&staging, "").await;
-    assert!(refusals.iter().any(|r| r.contains("/checks/0")), "{refusals:?}");
+    assert!(
+        refusals.iter().any(|r| r.contains("/checks/0")),
+        "{refusals:?}"
+    );
 }
 
 #[tokio::test]
@@ -87,12 +133,25 @@ async fn a_manifest_that_disagrees_with_the_component_fails_the_self_test() {
     let staging = Staging::new();
     let package = staging.stage_unsigned(&fixture("echo"));
     let manifest = std::fs::read_to_string(package.join("manifest.json")).unwrap();
-    std::fs::write(package.join("manifest.json"), manifest.replace("\"1.0.0\"", "\"1.0.1\"")).unwrap();
+    std::fs::write(
+        package.join("manifest.json"),
+        manifest.replace("\"1.0.0\"", "\"1.0.1\""),
+    )
+    .unwrap();
     let component = std::fs::read(package.join("adapter.wasm")).unwrap();
     let manifest = std::fs::read(package.join("manifest.json")).unwrap();
-    std::fs::write(package.join("adapter.sig"), kezek::adapters::signing::sign(&staging.key, &component, &manifest)).unwrap();
+    std::fs::write(
+        package.join("adapter.sig"),
+        kezek::adapters::signing::sign(&staging.key, &component, &manifest),
+    )
+    .unwrap();
     let refusals = reload_refusals(&staging, "").await;
-    assert!(refusals.iter().any(|r| r.contains("self-test") && r.contains("1.0.1")), "{refusals:?}");
+    assert!(
+        refusals
+            .iter()
+            .any(|r| r.contains("self-test") && r.contains("1.0.1")),
+        "{refusals:?}"
+    );
 }
 
 #[tokio::test]
@@ -103,10 +162,16 @@ async fn the_precompiled_cache_is_used_and_gives_the_same_adapter() {
     let extra = format!("precompiled_cache = {cache:?}\n");
     // `extra` lands in the [adapters] table because it follows it directly.
     let first = Gateway::start(&staging.config(&extra)).await.unwrap();
-    let cached: Vec<_> = std::fs::read_dir(&cache).unwrap().filter_map(Result::ok).collect();
+    let cached: Vec<_> = std::fs::read_dir(&cache)
+        .unwrap()
+        .filter_map(Result::ok)
+        .collect();
     assert_eq!(cached.len(), 1, "one precompiled component is written");
     let second = Gateway::start(&staging.config(&extra)).await.unwrap();
     let a = first.catalogue.snapshot();
     let b = second.catalogue.snapshot();
-    assert_eq!(a.adapters["fixture-echo"].component_sha256, b.adapters["fixture-echo"].component_sha256);
+    assert_eq!(
+        a.adapters["fixture-echo"].component_sha256,
+        b.adapters["fixture-echo"].component_sha256
+    );
 }

@@ -12,7 +12,13 @@ use std::time::Duration;
 async fn echo(gateway: &Gateway, adapter: &LoadedAdapter) -> Finding {
     gateway
         .host
-        .check(adapter, CheckId::new(1).unwrap(), &sample_application(), "c", Duration::from_secs(5))
+        .check(
+            adapter,
+            CheckId::new(1).unwrap(),
+            &sample_application(),
+            "c",
+            Duration::from_secs(5),
+        )
         .await
         .result
         .expect("echo answers")
@@ -20,8 +26,18 @@ async fn echo(gateway: &Gateway, adapter: &LoadedAdapter) -> Finding {
 
 async fn serving_version(gateway: &Gateway) -> String {
     let set = gateway.catalogue.snapshot();
-    let finding = echo(gateway, set.for_check(CheckId::new(1).unwrap()).expect("check 1 served")).await;
-    finding.message.split_whitespace().nth(1).unwrap().to_owned()
+    let finding = echo(
+        gateway,
+        set.for_check(CheckId::new(1).unwrap())
+            .expect("check 1 served"),
+    )
+    .await;
+    finding
+        .message
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .to_owned()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -40,7 +56,10 @@ async fn reload_under_load_fails_no_call_and_rollback_restores() {
             while !stop.load(Ordering::Relaxed) {
                 // Each call resolves the adapter from the current set, as a request does.
                 let set = gateway.catalogue.snapshot();
-                let adapter = set.for_check(CheckId::new(1).unwrap()).expect("check 1 is always served").clone();
+                let adapter = set
+                    .for_check(CheckId::new(1).unwrap())
+                    .expect("check 1 is always served")
+                    .clone();
                 let _ = echo(&gateway, &adapter).await;
                 calls.fetch_add(1, Ordering::Relaxed);
                 // An instance call may complete without ever yielding; let the other
@@ -53,35 +72,63 @@ async fn reload_under_load_fails_no_call_and_rollback_restores() {
     // Deploy v2 while the stream runs.
     staging.stage_signed(&fixture("echo-v2"));
     let report = gateway.catalogue.reload().await.unwrap();
-    assert_eq!(report.loaded, vec![("fixture-echo".to_owned(), "2.0.0".to_owned())], "{report}");
+    assert_eq!(
+        report.loaded,
+        vec![("fixture-echo".to_owned(), "2.0.0".to_owned())],
+        "{report}"
+    );
     assert_eq!(serving_version(&gateway).await, "2.0.0");
 
     // A broken build of the same adapter is refused; v2 keeps serving.
     let broken = staging.stage_signed(&fixture("echo-v2"));
-    std::fs::copy(fixture("wrong-wit").join("adapter.wasm"), broken.join("adapter.wasm")).unwrap();
+    std::fs::copy(
+        fixture("wrong-wit").join("adapter.wasm"),
+        broken.join("adapter.wasm"),
+    )
+    .unwrap();
     let component = std::fs::read(broken.join("adapter.wasm")).unwrap();
     let manifest = std::fs::read(broken.join("manifest.json")).unwrap();
-    std::fs::write(broken.join("adapter.sig"), kezek::adapters::signing::sign(&staging.key, &component, &manifest)).unwrap();
+    std::fs::write(
+        broken.join("adapter.sig"),
+        kezek::adapters::signing::sign(&staging.key, &component, &manifest),
+    )
+    .unwrap();
     let report = gateway.catalogue.reload().await.unwrap();
     assert_eq!(report.refused.len(), 1, "{report}");
-    assert!(report.refused[0].reason.contains("kezek:registry@1.0.0"), "{report}");
+    assert!(
+        report.refused[0].reason.contains("kezek:registry@1.0.0"),
+        "{report}"
+    );
     assert_eq!(serving_version(&gateway).await, "2.0.0");
 
     // Roll back to v1.
     staging.stage_signed(&fixture("echo-v2"));
     let report = gateway.catalogue.rollback().await.unwrap();
-    assert_eq!(report.loaded, vec![("fixture-echo".to_owned(), "1.0.0".to_owned())], "{report}");
+    assert_eq!(
+        report.loaded,
+        vec![("fixture-echo".to_owned(), "1.0.0".to_owned())],
+        "{report}"
+    );
     assert_eq!(serving_version(&gateway).await, "1.0.0");
     // The rolled-back build stays out on the next reload, and says why.
     let report = gateway.catalogue.reload().await.unwrap();
-    assert!(report.refused.iter().any(|r| r.reason.contains("rolled back")), "{report}");
+    assert!(
+        report
+            .refused
+            .iter()
+            .any(|r| r.reason.contains("rolled back")),
+        "{report}"
+    );
     assert_eq!(serving_version(&gateway).await, "1.0.0");
 
     stop.store(true, Ordering::Relaxed);
     for task in stream {
         task.await.expect("no call failed during reloads");
     }
-    assert!(calls.load(Ordering::Relaxed) > 20, "the call stream barely ran");
+    assert!(
+        calls.load(Ordering::Relaxed) > 20,
+        "the call stream barely ran"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -120,7 +167,11 @@ async fn rollback_without_history_is_a_clear_error() {
     let staging = Staging::new();
     staging.stage_signed(&fixture("echo"));
     let gateway = Gateway::start(&staging.config("")).await.unwrap();
-    gateway.catalogue.rollback().await.expect("one rollback: to the empty start set");
+    gateway
+        .catalogue
+        .rollback()
+        .await
+        .expect("one rollback: to the empty start set");
     let err = gateway.catalogue.rollback().await.unwrap_err();
     assert!(err.to_string().contains("no earlier adapter set"));
 }

@@ -3,4 +3,5 @@
 
 mod adapter_packages;
 mod hot_reload;
+mod registry_adapters;
 mod sandbox_faults;

@@ -16,7 +16,13 @@ const CONTAINED_WITHIN: Duration = Duration::from_millis(1000);
 
 async fn gateway_with_faults() -> (Gateway, Staging) {
     let staging = Staging::new();
-    for name in ["echo", "trap", "infinite-loop", "memory-bomb", "egress-probe"] {
+    for name in [
+        "echo",
+        "trap",
+        "infinite-loop",
+        "memory-bomb",
+        "egress-probe",
+    ] {
         staging.stage_signed(&fixture(name));
     }
     let huge = upstream::start(Behaviour::Bytes(1 << 20)).await;
@@ -27,19 +33,35 @@ async fn gateway_with_faults() -> (Gateway, Staging) {
          [egress.endpoints.slow-answer]\nurl = \"{slow}\"\n\
          [egress.endpoints.plain-answer]\nurl = \"{plain}\"\n"
     ));
-    (Gateway::start(&config).await.expect("gateway starts"), staging)
+    (
+        Gateway::start(&config).await.expect("gateway starts"),
+        staging,
+    )
 }
 
-async fn call(gateway: &Gateway, adapter: &str, checkpoint: &str) -> (Result<Verdict, CheckError>, Duration) {
+async fn call(
+    gateway: &Gateway,
+    adapter: &str,
+    checkpoint: &str,
+) -> (Result<Verdict, CheckError>, Duration) {
     let set = gateway.catalogue.snapshot();
-    let adapter = set.adapters.get(adapter).unwrap_or_else(|| panic!("{adapter} is loaded"));
+    let adapter = set
+        .adapters
+        .get(adapter)
+        .unwrap_or_else(|| panic!("{adapter} is loaded"));
     let check = adapter.descriptor.checks[0];
     let mut application = sample_application();
     application.checkpoint = checkpoint.to_owned();
     let started = Instant::now();
     let outcome = gateway
         .host
-        .check(adapter, check, &application, "6f1c2d3e-0000-4000-8000-000000000001", Duration::from_secs(10))
+        .check(
+            adapter,
+            check,
+            &application,
+            "6f1c2d3e-0000-4000-8000-000000000001",
+            Duration::from_secs(10),
+        )
         .await;
     (outcome.result.map(|f| f.verdict), started.elapsed())
 }
@@ -58,7 +80,11 @@ async fn every_fault_is_a_typed_error_and_good_calls_keep_succeeding() {
         stream.push(tokio::spawn(async move {
             while !stop.load(Ordering::Relaxed) {
                 let (result, _) = call(&gateway, "fixture-echo", "KZ-KHORGOS").await;
-                assert_eq!(result, Ok(Verdict::Pass), "a good call failed while faults ran");
+                assert_eq!(
+                    result,
+                    Ok(Verdict::Pass),
+                    "a good call failed while faults ran"
+                );
                 good.fetch_add(1, Ordering::Relaxed);
                 // An instance call may complete without ever yielding; let the other
                 // tasks (the upstream servers among them) run.
@@ -69,20 +95,44 @@ async fn every_fault_is_a_typed_error_and_good_calls_keep_succeeding() {
 
     let faults: Vec<(&str, &str, fn(&CheckError) -> bool)> = vec![
         ("fixture-trap", "-", |e| matches!(e, CheckError::Trapped(_))),
-        ("fixture-infinite-loop", "-", |e| matches!(e, CheckError::CpuBudgetExceeded(50))),
-        ("fixture-memory-bomb", "-", |e| matches!(e, CheckError::MemoryCapExceeded(8))),
+        ("fixture-infinite-loop", "-", |e| {
+            matches!(e, CheckError::CpuBudgetExceeded(50))
+        }),
+        ("fixture-memory-bomb", "-", |e| {
+            matches!(e, CheckError::MemoryCapExceeded(8))
+        }),
         // Not in the manifest at all.
-        ("fixture-egress-probe", "exfiltrate", |e| matches!(e, CheckError::Unavailable(m) if m.contains("did not declare"))),
+        (
+            "fixture-egress-probe",
+            "exfiltrate",
+            |e| matches!(e, CheckError::Unavailable(m) if m.contains("did not declare")),
+        ),
         // In the manifest, but the operator configured no such endpoint.
-        ("fixture-egress-probe", "declared-but-not-configured", |e| matches!(e, CheckError::Unavailable(m) if m.contains("not configured"))),
-        ("fixture-egress-probe", "huge-answer", |e| matches!(e, CheckError::BadResponse(m) if m.contains("too large"))),
-        ("fixture-egress-probe", "slow-answer", |e| matches!(e, CheckError::Timeout(_))),
+        (
+            "fixture-egress-probe",
+            "declared-but-not-configured",
+            |e| matches!(e, CheckError::Unavailable(m) if m.contains("not configured")),
+        ),
+        (
+            "fixture-egress-probe",
+            "huge-answer",
+            |e| matches!(e, CheckError::BadResponse(m) if m.contains("too large")),
+        ),
+        ("fixture-egress-probe", "slow-answer", |e| {
+            matches!(e, CheckError::Timeout(_))
+        }),
     ];
     for (adapter, endpoint, expected) in faults {
         let (result, took) = call(&gateway, adapter, endpoint).await;
         let error = result.expect_err(&format!("{adapter} via {endpoint} must not pass"));
-        assert!(expected(&error), "{adapter} via {endpoint}: unexpected error {error:?}");
-        assert!(took < CONTAINED_WITHIN, "{adapter} via {endpoint} took {took:?}");
+        assert!(
+            expected(&error),
+            "{adapter} via {endpoint}: unexpected error {error:?}"
+        );
+        assert!(
+            took < CONTAINED_WITHIN,
+            "{adapter} via {endpoint} took {took:?}"
+        );
     }
     // And the probe itself works when the endpoint is allowed and well-behaved.
     let (result, _) = call(&gateway, "fixture-egress-probe", "plain-answer").await;
@@ -92,7 +142,10 @@ async fn every_fault_is_a_typed_error_and_good_calls_keep_succeeding() {
     for task in stream {
         task.await.expect("good-call stream panicked");
     }
-    assert!(good.load(Ordering::Relaxed) > 10, "the good stream barely ran");
+    assert!(
+        good.load(Ordering::Relaxed) > 10,
+        "the good stream barely ran"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -117,7 +170,17 @@ async fn the_callers_deadline_bounds_the_whole_call() {
     application.checkpoint = "slow-answer".into();
     let outcome = gateway
         .host
-        .check(adapter, adapter.descriptor.checks[0], &application, "c", Duration::from_millis(100))
+        .check(
+            adapter,
+            adapter.descriptor.checks[0],
+            &application,
+            "c",
+            Duration::from_millis(100),
+        )
         .await;
-    assert!(matches!(outcome.result, Err(CheckError::Timeout(_))), "{:?}", outcome.result);
+    assert!(
+        matches!(outcome.result, Err(CheckError::Timeout(_))),
+        "{:?}",
+        outcome.result
+    );
 }

@@ -7,8 +7,15 @@ pub fn iso_date<'a>(value: &'a str, what: &str) -> Result<&'a str, String> {
     let ok = b.len() >= 10
         && b[4] == b'-'
         && b[7] == b'-'
-        && b[..10].iter().enumerate().all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit());
-    if ok { Ok(&value[..10]) } else { Err(format!("{what} is not an ISO date: {value:?}")) }
+        && b[..10]
+            .iter()
+            .enumerate()
+            .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit());
+    if ok {
+        Ok(&value[..10])
+    } else {
+        Err(format!("{what} is not an ISO date: {value:?}"))
+    }
 }
 
 /// Days since 1970-01-01 of an ISO date (proleptic Gregorian).
@@ -40,7 +47,12 @@ pub fn now_rfc3339() -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
 }
 
 /// "45 000 KZT": tenge with thin grouping, as officers write it (P26).

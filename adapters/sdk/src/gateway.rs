@@ -1,6 +1,6 @@
 //! Calls to state databases through the e-government gateway (ШЭП / SmartBridge).
 
-use crate::outbound::{self, Credential, ConsentSubject};
+use crate::outbound::{self, ConsentSubject, Credential};
 use crate::soap::{self, Body};
 use crate::xml::Element;
 use crate::{CheckError, date};
@@ -10,7 +10,7 @@ use std::cell::Cell;
 pub const ENDPOINT: &str = "egov-gateway";
 
 /// Status codes the gateway uses for a delivered answer.
-const SUCCESS_CODES: &[&str] = &["SCE000", "SCE001", "OK", "0"];
+const SUCCESS_CODES: &[&str] = &["SCE000"];
 
 thread_local! {
     static SENT: Cell<u32> = const { Cell::new(0) };
@@ -34,7 +34,12 @@ pub struct Call<'a> {
 /// correlated to another message, or business data that is not XML.
 pub fn call(correlation_id: &str, call: Call<'_>) -> Result<Element, CheckError> {
     let message_id = message_id(correlation_id);
-    let envelope = soap::send_message(&message_id, call.service_id, &date::now_rfc3339(), &call.data);
+    let envelope = soap::send_message(
+        &message_id,
+        call.service_id,
+        &date::now_rfc3339(),
+        &call.data,
+    );
     let mut credentials = vec![Credential::GatewaySender];
     if let Some(iin) = call.consent_iin {
         credentials.push(Credential::ConsentToken(ConsentSubject {
@@ -45,9 +50,12 @@ pub fn call(correlation_id: &str, call: Call<'_>) -> Result<Element, CheckError>
     let response = outbound::send(&outbound::Request {
         endpoint: ENDPOINT.to_owned(),
         method: "POST".to_owned(),
-        path: String::new(),
+        path: "/".to_owned(),
         headers: vec![
-            ("content-type".to_owned(), "text/xml; charset=utf-8".to_owned()),
+            (
+                "content-type".to_owned(),
+                "text/xml; charset=utf-8".to_owned(),
+            ),
             ("soapaction".to_owned(), "\"SendMessage\"".to_owned()),
         ],
         body: envelope.into_bytes(),
@@ -62,10 +70,16 @@ pub fn parse_answer(message_id: &str, status: u16, body: &[u8]) -> Result<Elemen
         .map_err(|_| CheckError::BadResponse("gateway answer is not UTF-8".into()))?;
     let message = match (soap::parse_body(text), (200..300).contains(&status)) {
         (Ok(Body::Fault { code, message }), _) => {
-            return Err(CheckError::Unavailable(format!("gateway SOAP fault {code}: {message}")));
+            return Err(CheckError::Unavailable(format!(
+                "gateway SOAP fault {code}: {message}"
+            )));
         }
         (Ok(Body::Content(message)), true) => message,
-        (_, false) => return Err(CheckError::Unavailable(format!("gateway answered HTTP {status}"))),
+        (_, false) => {
+            return Err(CheckError::Unavailable(format!(
+                "gateway answered HTTP {status}"
+            )));
+        }
         (Err(e), true) => return Err(CheckError::BadResponse(format!("gateway answer: {e}"))),
     };
     let info = message
@@ -76,7 +90,10 @@ pub fn parse_answer(message_id: &str, status: u16, body: &[u8]) -> Result<Elemen
         .and_then(|s| s.text_of("code"))
         .ok_or_else(|| CheckError::BadResponse("gateway answer has no status code".into()))?;
     if !SUCCESS_CODES.contains(&code) {
-        let detail = info.find("status").and_then(|s| s.text_of("message")).unwrap_or("");
+        let detail = info
+            .find("status")
+            .and_then(|s| s.text_of("message"))
+            .unwrap_or("");
         return Err(status_error(code, detail));
     }
     match info.text_of("correlationId") {
@@ -86,7 +103,11 @@ pub fn parse_answer(message_id: &str, status: u16, body: &[u8]) -> Result<Elemen
                 "gateway answer belongs to another message (correlationId mismatch)".into(),
             ));
         }
-        None => return Err(CheckError::BadResponse("gateway answer has no correlationId".into())),
+        None => {
+            return Err(CheckError::BadResponse(
+                "gateway answer has no correlationId".into(),
+            ));
+        }
     }
     let data = message
         .find("responseData")
@@ -100,14 +121,15 @@ pub fn parse_answer(message_id: &str, status: u16, body: &[u8]) -> Result<Elemen
 }
 
 fn status_error(code: &str, detail: &str) -> CheckError {
-    let what = match code {
-        "SCE004" => "registry service unavailable",
-        "SCE909" => "gateway processing error",
-        "SCE005" | "SCE006" | "SCE007" => "gateway refused the transport signature",
-        "SCE015" | "SCE016" | "SCE017" => "gateway refused the data signature",
-        _ => return CheckError::BadResponse(format!("unknown gateway status {code}: {detail}")),
-    };
-    CheckError::Unavailable(format!("{what} ({code}): {detail}"))
+    let unavailable = |what: &str| CheckError::Unavailable(format!("{what} ({code}): {detail}"));
+    match code {
+        "SCE004" => unavailable("registry service unavailable"),
+        "SCE005" | "SCE006" | "SCE007" => unavailable("gateway refused the transport signature"),
+        "SCE015" | "SCE016" | "SCE017" => unavailable("gateway refused the data signature"),
+        "CONSENT_REQUIRED" => unavailable("registry refused the consent token"),
+        "SCE909" => CheckError::BadResponse(format!("gateway processing error (SCE909): {detail}")),
+        _ => CheckError::BadResponse(format!("unknown gateway status {code}: {detail}")),
+    }
 }
 
 /// A fresh UUID-shaped message id per gateway message, derived from the host's correlation
@@ -119,10 +141,15 @@ fn message_id(correlation_id: &str) -> String {
         c.set(n.wrapping_add(1));
         n
     });
-    let hex: String = correlation_id.chars().filter(char::is_ascii_hexdigit).collect();
+    let hex: String = correlation_id
+        .chars()
+        .filter(char::is_ascii_hexdigit)
+        .collect();
     let mut digits = format!("{hex:0>32}");
     digits.truncate(32);
-    let tail = u32::from_str_radix(&digits[24..], 16).unwrap_or(0).wrapping_add(n);
+    let tail = u32::from_str_radix(&digits[24..], 16)
+        .unwrap_or(0)
+        .wrapping_add(n);
     format!(
         "{}-{}-{}-{}-{}{tail:08x}",
         &digits[0..8],
@@ -149,27 +176,53 @@ mod tests {
 
     #[test]
     fn success_returns_business_data() {
-        let data = parse_answer("id", 200, &answer("SCE001", "id", "<person><iin>1</iin></person>")).unwrap();
+        let data = parse_answer(
+            "id",
+            200,
+            &answer("SCE000", "id", "<person><iin>1</iin></person>"),
+        )
+        .unwrap();
         assert_eq!(data.name, "person");
     }
 
     #[test]
     fn unavailable_and_processing_errors_are_never_answers() {
-        assert!(matches!(parse_answer("id", 200, &answer("SCE004", "id", "<a/>")), Err(CheckError::Unavailable(_))));
-        assert!(matches!(parse_answer("id", 200, &answer("SCE909", "id", "<a/>")), Err(CheckError::Unavailable(_))));
-        assert!(matches!(parse_answer("id", 200, &answer("XYZ", "id", "<a/>")), Err(CheckError::BadResponse(_))));
+        assert!(matches!(
+            parse_answer("id", 200, &answer("SCE004", "id", "<a/>")),
+            Err(CheckError::Unavailable(_))
+        ));
+        assert!(matches!(
+            parse_answer("id", 200, &answer("SCE909", "id", "<a/>")),
+            Err(CheckError::BadResponse(_))
+        ));
+        assert!(matches!(
+            parse_answer("id", 200, &answer("XYZ", "id", "<a/>")),
+            Err(CheckError::BadResponse(_))
+        ));
     }
 
     #[test]
     fn wrong_correlation_is_bad_response() {
-        assert!(matches!(parse_answer("id", 200, &answer("SCE001", "other", "<a/>")), Err(CheckError::BadResponse(_))));
+        assert!(matches!(
+            parse_answer("id", 200, &answer("SCE000", "other", "<a/>")),
+            Err(CheckError::BadResponse(_))
+        ));
     }
 
     #[test]
     fn garbage_and_http_errors() {
-        assert!(matches!(parse_answer("id", 200, b"<not-closed"), Err(CheckError::BadResponse(_))));
-        assert!(matches!(parse_answer("id", 500, b"oops"), Err(CheckError::Unavailable(_))));
-        assert!(matches!(parse_answer("id", 200, &answer("SCE001", "id", "<a>")), Err(CheckError::BadResponse(_))));
+        assert!(matches!(
+            parse_answer("id", 200, b"<not-closed"),
+            Err(CheckError::BadResponse(_))
+        ));
+        assert!(matches!(
+            parse_answer("id", 500, b"oops"),
+            Err(CheckError::Unavailable(_))
+        ));
+        assert!(matches!(
+            parse_answer("id", 200, &answer("SCE000", "id", "<a>")),
+            Err(CheckError::BadResponse(_))
+        ));
     }
 
     #[test]

@@ -33,7 +33,7 @@ pub use exports::kezek::registry::checker::Guest as Adapter;
 pub use kezek::registry::outbound;
 pub use kezek::registry::types::{
     CargoClass, CheckError, CheckRequest, Descriptor, Driver, Finding, Owner, PartyKind,
-    RequestFields, Residency, Trailer, Verdict, Vehicle, VehicleKind,
+    RequestFields, Residency, Trailer, Vehicle, VehicleKind, Verdict,
 };
 
 /// Maps the host's outbound failure to the check error the pipeline understands.
@@ -54,9 +54,57 @@ impl From<outbound::OutboundError> for CheckError {
     }
 }
 
+/// Plates and VINs compare after upper-casing and dropping everything but letters and
+/// digits (`101 KEB 02` = `101KEB02`), as the registries match them.
+pub fn same_id(a: &str, b: &str) -> bool {
+    let norm = |s: &str| -> String {
+        s.chars()
+            .filter(|c| c.is_alphanumeric())
+            .flat_map(char::to_uppercase)
+            .collect()
+    };
+    norm(a) == norm(b)
+}
+
+/// Reads a registry boolean; anything but `true`/`false` is a bad response, never a guess.
+pub fn flag(value: Option<&str>, what: &str) -> Result<bool, CheckError> {
+    match value {
+        Some("true") => Ok(true),
+        Some("false") => Ok(false),
+        other => Err(CheckError::BadResponse(format!(
+            "{what} is {other:?}, expected true or false"
+        ))),
+    }
+}
+
 /// The IIN/BIN the adapter must send, or a `rejected-input` error naming the role.
 pub fn require_iin<'a>(iin: Option<&'a String>, role: &str) -> Result<&'a str, CheckError> {
     iin.map(String::as_str)
         .filter(|s| !s.is_empty())
         .ok_or_else(|| CheckError::RejectedInput(format!("{role} has no IIN/BIN")))
+}
+
+/// Why the state consent service refused a token (PROTOCOLS.md §3): the host's
+/// `credential-unavailable` message starts with the service's error code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConsentRefusal {
+    /// The person has not consented to the processing of personal data (P16).
+    NotGiven,
+    /// The consent service does not know the IIN.
+    SubjectNotFound,
+}
+
+/// Reads a consent refusal out of the error a gateway call returned, if that is what it is.
+pub fn consent_refusal(error: &CheckError) -> Option<ConsentRefusal> {
+    let CheckError::Unavailable(message) = error else {
+        return None;
+    };
+    let code = message.strip_prefix("credential unavailable: ")?;
+    if code.starts_with("consent-not-given") {
+        Some(ConsentRefusal::NotGiven)
+    } else if code.starts_with("subject-not-found") {
+        Some(ConsentRefusal::SubjectNotFound)
+    } else {
+        None
+    }
 }

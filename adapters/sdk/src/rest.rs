@@ -30,6 +30,9 @@ pub fn call(
         body: body.map(|b| b.to_string().into_bytes()).unwrap_or_default(),
         credentials: Vec::new(),
     })?;
+    if (200..300).contains(&response.status) || response.status == 404 {
+        check_correlation(endpoint, &response.headers, correlation_id)?;
+    }
     match response.status {
         200..=299 => serde_json::from_slice(&response.body)
             .map(Some)
@@ -39,7 +42,31 @@ pub fn call(
             "{endpoint} answered HTTP {}",
             response.status
         ))),
-        s => Err(CheckError::BadResponse(format!("{endpoint} answered HTTP {s}"))),
+        s => Err(CheckError::BadResponse(format!(
+            "{endpoint} answered HTTP {s}"
+        ))),
+    }
+}
+
+/// Registries reached directly echo `X-Correlation-Id`; an answer that carries another
+/// request's id (or none) belongs to someone else and is never used.
+pub fn check_correlation(
+    endpoint: &str,
+    headers: &[(String, String)],
+    correlation_id: &str,
+) -> Result<(), CheckError> {
+    let echoed = headers
+        .iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case("x-correlation-id"))
+        .map(|(_, value)| value.as_str());
+    match echoed {
+        Some(id) if id == correlation_id => Ok(()),
+        Some(_) => Err(CheckError::BadResponse(format!(
+            "{endpoint} answered another request (X-Correlation-Id mismatch)"
+        ))),
+        None => Err(CheckError::BadResponse(format!(
+            "{endpoint} answer has no X-Correlation-Id"
+        ))),
     }
 }
 
@@ -57,7 +84,10 @@ pub fn segment(raw: &str) -> String {
 }
 
 /// A required field of a JSON answer, or a bad-response error naming it.
-pub fn field<'a>(value: &'a serde_json::Value, name: &str) -> Result<&'a serde_json::Value, CheckError> {
+pub fn field<'a>(
+    value: &'a serde_json::Value,
+    name: &str,
+) -> Result<&'a serde_json::Value, CheckError> {
     value
         .get(name)
         .filter(|v| !v.is_null())

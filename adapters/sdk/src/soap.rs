@@ -2,6 +2,7 @@
 //! envelope of registries that speak their own SOAP (ЕСБД).
 
 use crate::xml::{self, Element};
+use crate::{CheckError, outbound};
 
 pub const SOAP_ENV_NS: &str = "http://schemas.xmlsoap.org/soap/envelope/";
 /// Namespace of the gateway's synchronous channel as public clients use it.
@@ -64,6 +65,54 @@ pub fn parse_body(doc: &str) -> Result<Body, String> {
     Ok(Body::Content(first.clone()))
 }
 
+/// Calls a registry that speaks its own SOAP 1.1 (no gateway envelope, no credentials in
+/// the body: the host authenticates the connection). Returns the Body's first element.
+///
+/// The registry must echo `X-Correlation-Id`; an answer for another request is an error.
+pub fn call_direct(
+    endpoint: &str,
+    path: &str,
+    soap_action: &str,
+    body: &str,
+    correlation_id: &str,
+) -> Result<Element, CheckError> {
+    let response = outbound::send(&outbound::Request {
+        endpoint: endpoint.to_owned(),
+        method: "POST".to_owned(),
+        path: path.to_owned(),
+        headers: vec![
+            (
+                "content-type".to_owned(),
+                "text/xml; charset=utf-8".to_owned(),
+            ),
+            ("soapaction".to_owned(), format!("\"{soap_action}\"")),
+            ("x-correlation-id".to_owned(), correlation_id.to_owned()),
+        ],
+        body: envelope(body).into_bytes(),
+        credentials: Vec::new(),
+    })?;
+    let text = std::str::from_utf8(&response.body)
+        .map_err(|_| CheckError::BadResponse(format!("{endpoint} answer is not UTF-8")))?;
+    let ok = (200..300).contains(&response.status);
+    let content = match (parse_body(text), ok) {
+        (Ok(Body::Fault { code, message }), _) => {
+            return Err(CheckError::Unavailable(format!(
+                "{endpoint} SOAP fault {code}: {message}"
+            )));
+        }
+        (Ok(Body::Content(content)), true) => content,
+        (_, false) => {
+            return Err(CheckError::Unavailable(format!(
+                "{endpoint} answered HTTP {}",
+                response.status
+            )));
+        }
+        (Err(e), true) => return Err(CheckError::BadResponse(format!("{endpoint} answer: {e}"))),
+    };
+    crate::rest::check_correlation(endpoint, &response.headers, correlation_id)?;
+    Ok(content)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -92,7 +141,9 @@ mod tests {
 
     #[test]
     fn faults_are_recognised() {
-        let env = envelope("<soap:Fault><faultcode>soap:Server</faultcode><faultstring>boom</faultstring></soap:Fault>");
+        let env = envelope(
+            "<soap:Fault><faultcode>soap:Server</faultcode><faultstring>boom</faultstring></soap:Fault>",
+        );
         match parse_body(&env).unwrap() {
             Body::Fault { message, .. } => assert_eq!(message, "boom"),
             Body::Content(_) => panic!("fault not recognised"),

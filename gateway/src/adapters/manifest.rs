@@ -46,7 +46,10 @@ pub struct Timeouts {
 
 impl Default for Timeouts {
     fn default() -> Self {
-        Self { connect_ms: default_connect_ms(), response_ms: default_response_ms() }
+        Self {
+            connect_ms: default_connect_ms(),
+            response_ms: default_response_ms(),
+        }
     }
 }
 
@@ -90,7 +93,8 @@ pub enum ManifestError {
 
 impl Manifest {
     pub fn parse(bytes: &[u8]) -> Result<Self, ManifestError> {
-        let value: serde_json::Value = serde_json::from_slice(bytes).map_err(ManifestError::NotJson)?;
+        let value: serde_json::Value =
+            serde_json::from_slice(bytes).map_err(ManifestError::NotJson)?;
         let violations = schemas::violations(Schema::AdapterManifest, &value);
         if !violations.is_empty() {
             return Err(ManifestError::Schema(violations));
@@ -121,8 +125,16 @@ mod tests {
         let bad = GOOD.replace(r#""checks":[9]"#, r#""checks":[19]"#);
         let err = Manifest::parse(bad.as_bytes()).unwrap_err().to_string();
         assert!(err.contains("/checks/0"), "{err}");
-        let bad = GOOD.replace(r#""wit":"kezek:registry@1.0.0""#, r#""wit":"kezek:registry@2.0.0""#);
-        assert!(Manifest::parse(bad.as_bytes()).unwrap_err().to_string().contains("/wit"));
+        let bad = GOOD.replace(
+            r#""wit":"kezek:registry@1.0.0""#,
+            r#""wit":"kezek:registry@2.0.0""#,
+        );
+        assert!(
+            Manifest::parse(bad.as_bytes())
+                .unwrap_err()
+                .to_string()
+                .contains("/wit")
+        );
         let bad = GOOD.replace(r#""registry""#, r#""registyr""#);
         assert!(Manifest::parse(bad.as_bytes()).is_err());
     }

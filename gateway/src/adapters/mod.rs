@@ -45,7 +45,11 @@ impl AdapterSet {
                 by_check.insert(check, adapter.clone());
             }
         }
-        Self { generation, adapters, by_check }
+        Self {
+            generation,
+            adapters,
+            by_check,
+        }
     }
 
     /// The adapter serving a P18 check, if any.
@@ -122,7 +126,9 @@ struct History {
 
 impl fmt::Debug for Catalogue {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Catalogue").field("dir", &self.dir).finish_non_exhaustive()
+        f.debug_struct("Catalogue")
+            .field("dir", &self.dir)
+            .finish_non_exhaustive()
     }
 }
 
@@ -164,7 +170,10 @@ impl Catalogue {
         let mut seen_packages = HashSet::new();
 
         for folder in package_folders(&self.dir)? {
-            let package = folder.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let package = folder
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
             seen_packages.insert(package.clone());
             match self.prepare(&folder, &package, &current, &history).await {
                 Ok(Prepared::Unchanged(adapter)) => {
@@ -172,7 +181,10 @@ impl Catalogue {
                     next.insert(adapter.descriptor.id.clone(), adapter);
                 }
                 Ok(Prepared::Loaded(adapter)) => {
-                    report.loaded.push((adapter.descriptor.id.clone(), adapter.descriptor.version.clone()));
+                    report.loaded.push((
+                        adapter.descriptor.id.clone(),
+                        adapter.descriptor.version.clone(),
+                    ));
                     next.insert(adapter.descriptor.id.clone(), Arc::from(adapter));
                 }
                 Err(refusal) => {
@@ -198,13 +210,19 @@ impl Catalogue {
             if history.previous.len() > HISTORY {
                 history.previous.remove(0);
             }
-            self.current.store(Arc::new(AdapterSet::new(generation, next)));
+            self.current
+                .store(Arc::new(AdapterSet::new(generation, next)));
         }
         report.generation = self.snapshot().generation;
         for refusal in &report.refused {
             tracing::warn!(package = %refusal.package, reason = %refusal.reason, "adapter refused");
         }
-        tracing::info!(generation = report.generation, loaded = report.loaded.len(), refused = report.refused.len(), "adapters reloaded");
+        tracing::info!(
+            generation = report.generation,
+            loaded = report.loaded.len(),
+            refused = report.refused.len(),
+            "adapters reloaded"
+        );
         Ok(report)
     }
 
@@ -212,27 +230,46 @@ impl Catalogue {
     /// build of them is deployed.
     pub async fn rollback(&self) -> Result<ReloadReport, CatalogueError> {
         let mut history = self.state.lock().await;
-        let previous = history.previous.pop().ok_or(CatalogueError::NothingToRollBack)?;
+        let previous = history
+            .previous
+            .pop()
+            .ok_or(CatalogueError::NothingToRollBack)?;
         let current = self.snapshot();
         let mut report = ReloadReport::default();
         for (id, adapter) in &current.adapters {
             match previous.adapters.get(id) {
-                Some(old) if old.component_sha256 == adapter.component_sha256 => report.unchanged.push(id.clone()),
+                Some(old) if old.component_sha256 == adapter.component_sha256 => {
+                    report.unchanged.push(id.clone())
+                }
                 _ => {
-                    history.rolled_back.insert((id.clone(), adapter.component_sha256.clone()));
-                    report.removed.push(format!("{id} {}", adapter.descriptor.version));
+                    history
+                        .rolled_back
+                        .insert((id.clone(), adapter.component_sha256.clone()));
+                    report
+                        .removed
+                        .push(format!("{id} {}", adapter.descriptor.version));
                 }
             }
         }
         for (id, adapter) in &previous.adapters {
-            let same = current.adapters.get(id).is_some_and(|a| a.component_sha256 == adapter.component_sha256);
+            let same = current
+                .adapters
+                .get(id)
+                .is_some_and(|a| a.component_sha256 == adapter.component_sha256);
             if !same {
-                history.rolled_back.remove(&(id.clone(), adapter.component_sha256.clone()));
-                report.loaded.push((id.clone(), adapter.descriptor.version.clone()));
+                history
+                    .rolled_back
+                    .remove(&(id.clone(), adapter.component_sha256.clone()));
+                report
+                    .loaded
+                    .push((id.clone(), adapter.descriptor.version.clone()));
             }
         }
         let generation = current.generation + 1;
-        self.current.store(Arc::new(AdapterSet::new(generation, previous.adapters.clone())));
+        self.current.store(Arc::new(AdapterSet::new(
+            generation,
+            previous.adapters.clone(),
+        )));
         report.generation = generation;
         tracing::info!(generation, "adapters rolled back");
         Ok(report)
@@ -251,13 +288,21 @@ impl Catalogue {
             reason,
         };
         let read = |name: &str| std::fs::read(folder.join(name));
-        let manifest_bytes = read("manifest.json").map_err(|e| refuse(None, format!("manifest.json: {e}")))?;
+        let manifest_bytes =
+            read("manifest.json").map_err(|e| refuse(None, format!("manifest.json: {e}")))?;
         let manifest = Manifest::parse(&manifest_bytes).map_err(|e| refuse(None, e.to_string()))?;
         let version = Some(manifest.version.as_str());
         if manifest.id != package {
-            return Err(refuse(version, format!("the folder is named {package} but the manifest's id is {}", manifest.id)));
+            return Err(refuse(
+                version,
+                format!(
+                    "the folder is named {package} but the manifest's id is {}",
+                    manifest.id
+                ),
+            ));
         }
-        let component = read("adapter.wasm").map_err(|e| refuse(version, format!("adapter.wasm: {e}")))?;
+        let component =
+            read("adapter.wasm").map_err(|e| refuse(version, format!("adapter.wasm: {e}")))?;
         let signature = match read("adapter.sig") {
             Ok(s) => Some(s),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
@@ -265,8 +310,13 @@ impl Catalogue {
         };
         if self.require_signatures || signature.is_some() {
             // A signature that is present is always checked, even where unsigned is allowed.
-            signing::verify(&self.trusted, &component, &manifest_bytes, signature.as_deref())
-                .map_err(|e| refuse(version, e.to_string()))?;
+            signing::verify(
+                &self.trusted,
+                &component,
+                &manifest_bytes,
+                signature.as_deref(),
+            )
+            .map_err(|e| refuse(version, e.to_string()))?;
         }
         let sha = crate::host::sha256_hex(&component);
         if let Some(running) = current.adapters.get(&manifest.id)
@@ -275,8 +325,14 @@ impl Catalogue {
         {
             return Ok(Prepared::Unchanged(running.clone()));
         }
-        if history.rolled_back.contains(&(manifest.id.clone(), sha.clone())) {
-            return Err(refuse(version, "this build was rolled back; deploy a different build".into()));
+        if history
+            .rolled_back
+            .contains(&(manifest.id.clone(), sha.clone()))
+        {
+            return Err(refuse(
+                version,
+                "this build was rolled back; deploy a different build".into(),
+            ));
         }
         let adapter = self
             .host
@@ -294,9 +350,16 @@ enum Prepared {
 
 /// Two adapters may not serve the same check: the one that was already serving keeps it
 /// and the newcomer is refused.
-fn refuse_conflicts(next: &mut BTreeMap<String, Arc<LoadedAdapter>>, current: &AdapterSet, report: &mut ReloadReport) {
+fn refuse_conflicts(
+    next: &mut BTreeMap<String, Arc<LoadedAdapter>>,
+    current: &AdapterSet,
+    report: &mut ReloadReport,
+) {
     let mut owner: BTreeMap<CheckId, String> = BTreeMap::new();
-    for (id, adapter) in next.iter().filter(|(id, _)| current.adapters.contains_key(*id)) {
+    for (id, adapter) in next
+        .iter()
+        .filter(|(id, _)| current.adapters.contains_key(*id))
+    {
         for &check in &adapter.descriptor.checks {
             owner.entry(check).or_insert_with(|| id.clone());
         }
@@ -305,7 +368,9 @@ fn refuse_conflicts(next: &mut BTreeMap<String, Arc<LoadedAdapter>>, current: &A
     for (id, adapter) in next.iter() {
         for &check in &adapter.descriptor.checks {
             match owner.get(&check) {
-                Some(other) if other != id => refused.push((id.clone(), format!("{check} is already served by {other}"))),
+                Some(other) if other != id => {
+                    refused.push((id.clone(), format!("{check} is already served by {other}")))
+                }
                 Some(_) => {}
                 None => {
                     owner.insert(check, id.clone());
@@ -316,7 +381,11 @@ fn refuse_conflicts(next: &mut BTreeMap<String, Arc<LoadedAdapter>>, current: &A
     for (id, reason) in refused {
         if let Some(adapter) = next.remove(&id) {
             report.loaded.retain(|(loaded, _)| loaded != &id);
-            report.refused.push(Refusal { package: id.clone(), version: Some(adapter.descriptor.version.clone()), reason });
+            report.refused.push(Refusal {
+                package: id.clone(),
+                version: Some(adapter.descriptor.version.clone()),
+                reason,
+            });
             if let Some(running) = current.adapters.get(&id) {
                 next.insert(id, running.clone());
             }
@@ -325,11 +394,17 @@ fn refuse_conflicts(next: &mut BTreeMap<String, Arc<LoadedAdapter>>, current: &A
 }
 
 fn package_folders(dir: &Path) -> Result<Vec<PathBuf>, CatalogueError> {
-    let entries = std::fs::read_dir(dir).map_err(|e| CatalogueError::Directory(dir.to_owned(), e))?;
+    let entries =
+        std::fs::read_dir(dir).map_err(|e| CatalogueError::Directory(dir.to_owned(), e))?;
     let mut folders: Vec<PathBuf> = entries
         .filter_map(Result::ok)
         .map(|e| e.path())
-        .filter(|p| p.is_dir() && !p.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')))
+        .filter(|p| {
+            p.is_dir()
+                && !p
+                    .file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+        })
         .collect();
     folders.sort();
     Ok(folders)

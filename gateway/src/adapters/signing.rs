@@ -34,7 +34,10 @@ pub enum SignatureError {
 /// Signs a package; returns the contents of `adapter.sig`.
 pub fn sign(key: &SigningKey, component: &[u8], manifest: &[u8]) -> String {
     let signature = key.sign(&message(component, manifest));
-    format!("{}\n", base64::engine::general_purpose::STANDARD.encode(signature.to_bytes()))
+    format!(
+        "{}\n",
+        base64::engine::general_purpose::STANDARD.encode(signature.to_bytes())
+    )
 }
 
 /// Verifies a package against the trusted keys; returns the index of the key that signed.
@@ -124,12 +127,35 @@ mod tests {
         let other = generate_key().unwrap();
         let sig = sign(&key, b"component", b"manifest");
         let trusted = [other.verifying_key(), key.verifying_key()];
-        assert_eq!(verify(&trusted, b"component", b"manifest", Some(sig.as_bytes())), Ok(1));
-        assert_eq!(verify(&trusted, b"componenT", b"manifest", Some(sig.as_bytes())), Err(SignatureError::Untrusted));
-        assert_eq!(verify(&trusted, b"component", b"manifesT", Some(sig.as_bytes())), Err(SignatureError::Untrusted));
-        assert_eq!(verify(&[other.verifying_key()], b"component", b"manifest", Some(sig.as_bytes())), Err(SignatureError::Untrusted));
-        assert_eq!(verify(&trusted, b"component", b"manifest", None), Err(SignatureError::Missing));
-        assert_eq!(verify(&trusted, b"component", b"manifest", Some(b"!!")), Err(SignatureError::Malformed));
+        assert_eq!(
+            verify(&trusted, b"component", b"manifest", Some(sig.as_bytes())),
+            Ok(1)
+        );
+        assert_eq!(
+            verify(&trusted, b"componenT", b"manifest", Some(sig.as_bytes())),
+            Err(SignatureError::Untrusted)
+        );
+        assert_eq!(
+            verify(&trusted, b"component", b"manifesT", Some(sig.as_bytes())),
+            Err(SignatureError::Untrusted)
+        );
+        assert_eq!(
+            verify(
+                &[other.verifying_key()],
+                b"component",
+                b"manifest",
+                Some(sig.as_bytes())
+            ),
+            Err(SignatureError::Untrusted)
+        );
+        assert_eq!(
+            verify(&trusted, b"component", b"manifest", None),
+            Err(SignatureError::Missing)
+        );
+        assert_eq!(
+            verify(&trusted, b"component", b"manifest", Some(b"!!")),
+            Err(SignatureError::Malformed)
+        );
     }
 
     #[test]

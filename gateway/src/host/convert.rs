@@ -5,7 +5,11 @@ use super::bindings::v1::kezek::registry::{outbound as wit_out, types as wit};
 use crate::domain::{self, CheckError, CheckId, Finding, RequestFields, Verdict};
 use crate::egress::{CredentialRequest, EgressError, OutboundRequest, OutboundResponse};
 
-pub(super) fn request(app: &domain::Application, check: CheckId, correlation_id: &str) -> wit::CheckRequest {
+pub(super) fn request(
+    app: &domain::Application,
+    check: CheckId,
+    correlation_id: &str,
+) -> wit::CheckRequest {
     wit::CheckRequest {
         correlation_id: correlation_id.to_owned(),
         check: check.number(),
@@ -109,7 +113,9 @@ pub(super) fn descriptor(d: wit::Descriptor) -> Result<Descriptor, String> {
     let checks = d
         .checks
         .iter()
-        .map(|&n| CheckId::new(n).ok_or_else(|| format!("describe() names check {n}, P18 has 1 to 18")))
+        .map(|&n| {
+            CheckId::new(n).ok_or_else(|| format!("describe() names check {n}, P18 has 1 to 18"))
+        })
         .collect::<Result<Vec<_>, _>>()?;
     let reads = RequestFields {
         owner: d.reads.contains(wit::RequestFields::OWNER),
@@ -120,7 +126,13 @@ pub(super) fn descriptor(d: wit::Descriptor) -> Result<Descriptor, String> {
         checkpoint: d.reads.contains(wit::RequestFields::CHECKPOINT),
         travel_date: d.reads.contains(wit::RequestFields::TRAVEL_DATE),
     };
-    Ok(Descriptor { id: d.id, version: d.version, registry: d.registry, checks, reads })
+    Ok(Descriptor {
+        id: d.id,
+        version: d.version,
+        registry: d.registry,
+        checks,
+        reads,
+    })
 }
 
 pub(super) fn outbound_request(r: wit_out::Request) -> OutboundRequest {
@@ -145,7 +157,11 @@ pub(super) fn outbound_request(r: wit_out::Request) -> OutboundRequest {
 }
 
 pub(super) fn outbound_response(r: OutboundResponse) -> wit_out::Response {
-    wit_out::Response { status: r.status, headers: r.headers, body: r.body }
+    wit_out::Response {
+        status: r.status,
+        headers: r.headers,
+        body: r.body,
+    }
 }
 
 pub(super) fn outbound_error(e: EgressError) -> wit_out::OutboundError {

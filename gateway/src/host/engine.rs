@@ -100,7 +100,9 @@ pub fn compile_cached(
         #[allow(unsafe_code)]
         match unsafe { Component::deserialize_file(engine, &path) } {
             Ok(compiled) => return Ok(compiled),
-            Err(e) => tracing::warn!(path = %path.display(), error = %e, "discarding unusable precompiled component"),
+            Err(e) => {
+                tracing::warn!(path = %path.display(), error = %e, "discarding unusable precompiled component")
+            }
         }
     }
     let compiled = engine
@@ -112,7 +114,8 @@ pub fn compile_cached(
     std::fs::rename(&tmp, &path)?;
     #[allow(unsafe_code)]
     // SAFETY: the bytes were produced just now by this engine's precompile_component.
-    let component = unsafe { Component::deserialize(engine, &compiled) }.map_err(|e| anyhow::anyhow!("{e:#}"))?;
+    let component = unsafe { Component::deserialize(engine, &compiled) }
+        .map_err(|e| anyhow::anyhow!("{e:#}"))?;
     Ok(component)
 }
 

@@ -98,7 +98,9 @@ pub struct AdapterHost {
 
 impl std::fmt::Debug for AdapterHost {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AdapterHost").field("settings", &self.settings).finish_non_exhaustive()
+        f.debug_struct("AdapterHost")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
     }
 }
 
@@ -111,12 +113,22 @@ impl AdapterHost {
         v1::Adapter::add_to_linker::<CallState, HasSelf<CallState>>(&mut linker, |s| s)
             .map_err(|e| anyhow::anyhow!("linking kezek:registry@1.0.0: {e}"))?;
         let ticker = engine::EpochTicker::start(&engine, settings.epoch_tick);
-        Ok(Self { engine, linker, egress, settings, _ticker: ticker })
+        Ok(Self {
+            engine,
+            linker,
+            egress,
+            settings,
+            _ticker: ticker,
+        })
     }
 
     /// Compiles (or loads from the precompiled cache), type-checks against the WIT and
     /// self-tests a component. The caller has already checked its signature.
-    pub async fn load(&self, component: &[u8], manifest: Manifest) -> Result<LoadedAdapter, LoadError> {
+    pub async fn load(
+        &self,
+        component: &[u8],
+        manifest: Manifest,
+    ) -> Result<LoadedAdapter, LoadError> {
         let sha = engine::sha256_hex(component);
         let compiled = engine::compile_cached(&self.engine, &self.settings, component, &sha)
             .map_err(|e| LoadError::Compile(format!("{e:#}")))?;
@@ -159,7 +171,9 @@ impl AdapterHost {
             .kezek_registry_checker()
             .call_describe(&mut store)
             .await
-            .map_err(|e| LoadError::SelfTest(format!("describe() failed: {}", self.fault(&store, e))))?;
+            .map_err(|e| {
+                LoadError::SelfTest(format!("describe() failed: {}", self.fault(&store, e)))
+            })?;
         let descriptor = convert::descriptor(described).map_err(LoadError::SelfTest)?;
         let manifest = &adapter.manifest;
         let mut declared: Vec<u8> = manifest.checks.clone();
@@ -172,7 +186,12 @@ impl AdapterHost {
         {
             return Err(LoadError::SelfTest(format!(
                 "the component describes itself as {} {} serving checks {:?}, the manifest says {} {} serving {:?}",
-                descriptor.id, descriptor.version, described_checks, manifest.id, manifest.version, declared
+                descriptor.id,
+                descriptor.version,
+                described_checks,
+                manifest.id,
+                manifest.version,
+                declared
             )));
         }
         Ok(descriptor)
@@ -193,7 +212,10 @@ impl AdapterHost {
         let mut store = self.store(adapter);
         let call = async {
             let instance = adapter.pre.instantiate_async(&mut store).await?;
-            instance.kezek_registry_checker().call_check(&mut store, &request).await
+            instance
+                .kezek_registry_checker()
+                .call_check(&mut store, &request)
+                .await
         };
         let result = match tokio::time::timeout(deadline, call).await {
             Ok(Ok(Ok(finding))) => Ok(convert::finding(finding)),
@@ -217,7 +239,10 @@ impl AdapterHost {
         let state = CallState {
             wasi: engine::empty_wasi(),
             table: ResourceTable::new(),
-            memory: MemoryCap { max_bytes: (limits.memory_mib as usize) << 20, hit: false },
+            memory: MemoryCap {
+                max_bytes: (limits.memory_mib as usize) << 20,
+                hit: false,
+            },
             egress: self.egress.clone(),
             policy: adapter.policy.clone(),
             started: Instant::now(),
@@ -234,7 +259,9 @@ impl AdapterHost {
             let used = state.started.elapsed().saturating_sub(state.outbound);
             match budget.checked_sub(used) {
                 Some(left) if !left.is_zero() => Ok(UpdateDeadline::Continue(ticks(left, tick))),
-                _ => Err(wasmtime::Error::new(CpuBudgetExceeded(budget.as_millis() as u64))),
+                _ => Err(wasmtime::Error::new(CpuBudgetExceeded(
+                    budget.as_millis() as u64
+                ))),
             }
         });
         store
@@ -278,7 +305,10 @@ struct CallState {
 
 impl WasiView for CallState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
     }
 }
 
@@ -290,7 +320,12 @@ struct MemoryCap {
 }
 
 impl ResourceLimiter for MemoryCap {
-    fn memory_growing(&mut self, _current: usize, desired: usize, _max: Option<usize>) -> wasmtime::Result<bool> {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _max: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         if desired > self.max_bytes {
             self.hit = true;
             return Ok(false);
@@ -298,7 +333,12 @@ impl ResourceLimiter for MemoryCap {
         Ok(true)
     }
 
-    fn table_growing(&mut self, _current: usize, desired: usize, _max: Option<usize>) -> wasmtime::Result<bool> {
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _max: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         Ok(desired <= 100_000)
     }
 }
@@ -309,10 +349,16 @@ impl v1::kezek::registry::outbound::Host for CallState {
     async fn send(
         &mut self,
         request: v1::kezek::registry::outbound::Request,
-    ) -> Result<v1::kezek::registry::outbound::Response, v1::kezek::registry::outbound::OutboundError> {
-        let (result, exchange) = self.egress.send(&self.policy, convert::outbound_request(request)).await;
+    ) -> Result<v1::kezek::registry::outbound::Response, v1::kezek::registry::outbound::OutboundError>
+    {
+        let (result, exchange) = self
+            .egress
+            .send(&self.policy, convert::outbound_request(request))
+            .await;
         self.outbound += exchange.duration;
         self.exchanges.push(exchange);
-        result.map(convert::outbound_response).map_err(convert::outbound_error)
+        result
+            .map(convert::outbound_response)
+            .map_err(convert::outbound_error)
     }
 }
