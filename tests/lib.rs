@@ -1,3 +1,4 @@
+#![allow(missing_debug_implementations)]
 //! Support for the end-to-end tests and benchmarks: where the built adapters are, how to
 //! stage packages into a scratch adapters directory, a configurable upstream server, and a
 //! sample application.

@@ -238,3 +238,64 @@ impl CheckError {
         matches!(self, Self::Unavailable(_) | Self::Timeout(_))
     }
 }
+
+/// The pipeline's answer for one application (P20): may it book?
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Decision {
+    /// Every blocking check passed; notices may still be attached (P19).
+    Approved,
+    /// A blocking check failed: the reasons say which and under which rule (P20).
+    Refused,
+    /// A blocking check could not be answered: never approved; ask again later.
+    Indeterminate,
+}
+
+/// How one check of a verification ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct CheckResult {
+    pub check: CheckId,
+    /// "P18.3".
+    pub rule_id: String,
+    pub registry: String,
+    /// "licence-category@1.0.0", or empty when no adapter serves the check.
+    pub adapter: String,
+    /// Whether a fail (and, per the rule set, a notice) refuses the application.
+    pub blocking: bool,
+    #[serde(flatten)]
+    pub outcome: CheckOutcome,
+    pub cached: bool,
+    pub duration_ms: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "outcome")]
+pub enum CheckOutcome {
+    Finding(Finding),
+    Error { error: CheckError },
+}
+
+/// A verification: the decision, every check behind it, and the notices for the user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct Verification {
+    pub id: String,
+    pub decision: Decision,
+    /// Rule set id and version that decided, e.g. "order-707@2023.1/resident".
+    pub rule_set: String,
+    pub checks: Vec<CheckResult>,
+    /// For `indeterminate`: seconds after which asking again may succeed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_after_s: Option<u64>,
+    /// RFC 3339 time of the decision.
+    pub decided_at: String,
+}
+
+/// What the booking engine needs from the verification pipeline (P17, P20).
+pub trait Verifier: Send + Sync + 'static {
+    fn verify(
+        &self,
+        application: Application,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = anyhow::Result<Verification>> + Send + '_>>;
+}
