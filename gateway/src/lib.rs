@@ -7,5 +7,6 @@ pub mod config;
 pub mod domain;
 pub mod egress;
 pub mod host;
+pub mod rules;
 pub mod schemas;
 pub mod server;

@@ -6,19 +6,28 @@ use std::sync::OnceLock;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Schema {
     AdapterManifest,
+    RuleSet,
+    /// The P16 application, as `POST /v1/verifications` takes it.
+    Application,
 }
 
 impl Schema {
     fn source(self) -> &'static str {
         match self {
             Schema::AdapterManifest => include_str!("../../schemas/adapter-manifest.schema.json"),
+            Schema::RuleSet => include_str!("../../schemas/rule-set.schema.json"),
+            Schema::Application => include_str!("../../schemas/application.schema.json"),
         }
     }
 
     fn validator(self) -> &'static jsonschema::Validator {
         static MANIFEST: OnceLock<jsonschema::Validator> = OnceLock::new();
+        static RULE_SET: OnceLock<jsonschema::Validator> = OnceLock::new();
+        static APPLICATION: OnceLock<jsonschema::Validator> = OnceLock::new();
         let cell = match self {
             Schema::AdapterManifest => &MANIFEST,
+            Schema::RuleSet => &RULE_SET,
+            Schema::Application => &APPLICATION,
         };
         cell.get_or_init(|| {
             let schema: serde_json::Value =
@@ -64,7 +73,11 @@ mod tests {
 
     #[test]
     fn every_schema_compiles() {
-        for schema in [Schema::AdapterManifest] {
+        for schema in [
+            Schema::AdapterManifest,
+            Schema::RuleSet,
+            Schema::Application,
+        ] {
             let _ = schema.validator();
         }
     }

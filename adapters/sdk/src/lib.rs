@@ -29,6 +29,9 @@ pub mod rest;
 pub mod soap;
 pub mod xml;
 
+/// Re-exported so adapters name the JSON values `rest::call` returns without a dependency of their own.
+pub use serde_json;
+
 pub use exports::kezek::registry::checker::Guest as Adapter;
 pub use kezek::registry::outbound;
 pub use kezek::registry::types::{

@@ -279,17 +279,17 @@ mod tests {
 
     const OWNER: Subject<'static> = Subject {
         role: Role::OwnerCompany,
-        id: "240340010173",
+        id: "240340010175",
     };
     const DRIVER: Subject<'static> = Subject {
         role: Role::Driver(2),
-        id: "730404300103",
+        id: "730404300107",
     };
 
-    const COMPANY: &str = "<CompanyResponse><found>true</found><company><bin>240340010173</bin>\
+    const COMPANY: &str = "<CompanyResponse><found>true</found><company><bin>240340010175</bin>\
         <name>TOO Kezek</name><registrationDate>2024-03-01</registrationDate>\
         <status>STATUS</status></company></CompanyResponse>";
-    const PERSON: &str = "<PersonResponse><found>true</found><person><iin>730404300103</iin>\
+    const PERSON: &str = "<PersonResponse><found>true</found><person><iin>730404300107</iin>\
         <lastName>Kassymov</lastName><firstName>Yerlan</firstName><birthDate>1973-04-04</birthDate>\
         <citizenship>KZ</citizenship><residency>resident</residency><status>STATUS</status>\
         </person></PersonResponse>";

@@ -263,7 +263,7 @@ mod tests {
         format!(
             "<declaration><number>{number}</number><procedure>export</procedure>\
              <status>{status}</status><registrationDate>2026-11-28</registrationDate>\
-             <declarantIinBin>240340010173</declarantIinBin><vehicles><vehicle>\
+             <declarantIinBin>240340010175</declarantIinBin><vehicles><vehicle>\
              <plate>{plate}</plate><vin>{vin}</vin></vehicle></vehicles>\
              <hsCodes><hsCode>8708</hsCode></hsCodes></declaration>"
         )

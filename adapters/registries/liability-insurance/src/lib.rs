@@ -296,14 +296,14 @@ mod tests {
     fn policy(begins: &str, ends: &str, unlimited: bool, rescinded: bool, drivers: &str) -> String {
         format!(
             "<Policy><PolicyNumber>ESBD-000005</PolicyNumber><InsurerName>Nomad Insurance</InsurerName>\
-             <InsurerBin>990140000123</InsurerBin><PolicyHolderName>TOO Test</PolicyHolderName>\
+             <InsurerBin>990140000126</InsurerBin><PolicyHolderName>TOO Test</PolicyHolderName>\
              <Plate>105KEF02</Plate><Vin>{VIN}</Vin><DateBeg>{begins}</DateBeg><DateEnd>{ends}</DateEnd>\
              <Unlimited>{unlimited}</Unlimited><Rescinded>{rescinded}</Rescinded>\
              <InsuredDrivers>{drivers}</InsuredDrivers></Policy>"
         )
     }
 
-    const AIBEK: &str = "<Driver><Iin>850416300505</Iin><FullName>Akhmetov Aibek</FullName>\
+    const AIBEK: &str = "<Driver><Iin>850416300503</Iin><FullName>Akhmetov Aibek</FullName>\
         <BirthDate>1985-04-16</BirthDate></Driver>";
     const SERIK: &str =
         "<Driver><FullName>Utegenov Serik</FullName><BirthDate>1976-07-10</BirthDate></Driver>";
@@ -317,7 +317,7 @@ mod tests {
     }
 
     fn aibek() -> Insured {
-        driver(Some("850416300505"), "Akhmetov Aibek", "1985-04-16")
+        driver(Some("850416300503"), "Akhmetov Aibek", "1985-04-16")
     }
 
     fn verdict(xml: &str, drivers: &[Insured]) -> (Verdict, String) {
@@ -342,7 +342,7 @@ mod tests {
         );
         assert_eq!(f.registry_reference.as_deref(), Some("ESBD-000005"));
         assert_eq!(f.valid_until.as_deref(), Some("2027-02-28"));
-        assert!(!f.message.contains("850416300505"));
+        assert!(!f.message.contains("850416300503"));
     }
 
     #[test]

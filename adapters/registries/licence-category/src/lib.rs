@@ -229,7 +229,7 @@ fn judge(driver: usize, need: Need, travel: &str, licence: Option<&Licence>) -> 
 mod tests {
     use super::*;
 
-    const IIN: &str = "730404300103";
+    const IIN: &str = "730404300107";
     const T: &str = "2026-12-01";
 
     fn licence(categories: &str, expiry: &str, status: &str) -> Result<Option<Licence>, String> {

@@ -145,7 +145,7 @@ mod tests {
     use super::*;
     use kezek_adapter_sdk::Verdict;
 
-    const OWNER: &str = "240340040482";
+    const OWNER: &str = "240340040484";
     const VIN: &str = "RUBM1221000000004";
 
     fn machine(status: &str) -> Option<Machine> {

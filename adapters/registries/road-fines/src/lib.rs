@@ -215,7 +215,7 @@ mod tests {
 
     const DRIVER_FINE: &str = "<FinesResponse><fines><fine><protocolNumber>ERAP-00000033</protocolNumber>\
         <article>KoAP 592-1</article><offenceDate>2026-10-11</offenceDate><amount>19660</amount>\
-        <dueDate>2026-11-10</dueDate><subjectIin>940419303309</subjectIin></fine></fines>\
+        <dueDate>2026-11-10</dueDate><subjectIin>940419303305</subjectIin></fine></fines>\
         <totalAmount>19660</totalAmount></FinesResponse>";
     const NONE: &str = "<FinesResponse><fines/><totalAmount>0</totalAmount></FinesResponse>";
 
@@ -235,7 +235,7 @@ mod tests {
             "unpaid road-safety fines 19 660 KZT: driver 1 19 660 KZT (1 fine, earliest due 2026-11-10)"
         );
         assert_eq!(f.registry_reference.as_deref(), Some("ERAP-00000033"));
-        assert!(!f.message.contains("940419303309"));
+        assert!(!f.message.contains("940419303305"));
     }
 
     #[test]

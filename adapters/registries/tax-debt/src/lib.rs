@@ -167,7 +167,7 @@ mod tests {
     #[test]
     fn one_tenge_of_vehicle_tax_fails() {
         let a = account(
-            "<TaxDebtResponse><found>true</found><iinBin>240340100000</iinBin><asOf>2026-11-30</asOf>\
+            "<TaxDebtResponse><found>true</found><iinBin>240340100005</iinBin><asOf>2026-11-30</asOf>\
              <debts><debt><kind>vehicle-tax</kind><amount>1</amount><penalty>0</penalty></debt></debts>\
              <totalAmount>1</totalAmount></TaxDebtResponse>",
         )
@@ -181,7 +181,7 @@ mod tests {
             f.message,
             "tax debt 1 KZT as of 2026-11-30: vehicle tax 1 KZT"
         );
-        assert!(!f.message.contains("240340100000"));
+        assert!(!f.message.contains("240340100005"));
     }
 
     #[test]

@@ -163,7 +163,7 @@ mod tests {
     use kezek_adapter_sdk::Verdict;
 
     const T: &str = "2026-12-01";
-    const CARRIER: &str = "240340010173";
+    const CARRIER: &str = "240340010175";
 
     fn permit(from: &str, to: &str, status: &str) -> String {
         format!(

@@ -193,7 +193,7 @@ mod tests {
     }
 
     const FOUND: &str = "<VehicleResponse><found>true</found><vehicle><plate>101KEB02</plate>\
-        <vin>XTC65115000000001</vin><kind>truck</kind><ownerIinBin>240340010173</ownerIinBin>\
+        <vin>XTC65115000000001</vin><kind>truck</kind><ownerIinBin>240340010175</ownerIinBin>\
         <status>registered</status><registrationDate>2020-01-01</registrationDate></vehicle></VehicleResponse>";
 
     #[test]
@@ -203,7 +203,7 @@ mod tests {
             Unit::Vehicle,
             "101KEB02",
             "xtc 65115000000001",
-            "240340010173",
+            "240340010175",
             r.as_ref(),
         );
         assert_eq!(
