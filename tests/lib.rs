@@ -209,6 +209,13 @@ pub mod registries {
 
     impl World {
         pub async fn start() -> Self {
+            Self::start_with_upstream(Default::default()).await
+        }
+
+        /// A world whose pipeline protects registries with these settings.
+        pub async fn start_with_upstream(
+            upstream: kezek::pipeline::upstream::UpstreamSettings,
+        ) -> Self {
             let scenario = Scenario::default_population();
             let mocks = kezek_mocks::registry::start(scenario.clone(), MockConfig::default())
                 .expect("mocks start");
@@ -216,14 +223,35 @@ pub mod registries {
             for entry in std::fs::read_dir(super::adapters_dir()).unwrap() {
                 staging.stage_signed(&entry.unwrap().path());
             }
-            let config = staging.config(&endpoints_toml(&mocks));
-            let gateway = Gateway::start(&config).await.expect("gateway starts");
+            // A private copy of the rules, so a test may amend them.
+            let rules = staging.dir.path().join("rules");
+            std::fs::create_dir_all(&rules).unwrap();
+            for entry in std::fs::read_dir(super::workspace().join("deploy/rules")).unwrap() {
+                let path = entry.unwrap().path();
+                std::fs::copy(&path, rules.join(path.file_name().unwrap())).unwrap();
+            }
+            let config = staging.config(&format!(
+                "rules_dir = {rules:?}\n{}",
+                endpoints_toml(&mocks)
+            ));
+            let options = kezek::server::StartOptions {
+                clock: scenario_clock(),
+                upstream,
+            };
+            let gateway = Gateway::start_with(&config, options)
+                .await
+                .expect("gateway starts");
             Self {
                 mocks,
                 gateway,
                 scenario,
                 _staging: staging,
             }
+        }
+
+        /// The world's own copy of the rules directory.
+        pub fn rules_dir(&self) -> std::path::PathBuf {
+            self._staging.dir.path().join("rules")
         }
 
         pub async fn check(
@@ -248,6 +276,11 @@ pub mod registries {
                 .await
                 .result
         }
+    }
+
+    /// The day the default population's expectations hold for (travel dates 2026-12-01).
+    pub fn scenario_clock() -> kezek::pipeline::Clock {
+        std::sync::Arc::new(|| time::macros::datetime!(2026-11-21 09:00 UTC))
     }
 
     /// The `[egress]` config that points every logical endpoint at the mocks, exactly as an

@@ -80,8 +80,8 @@ enum AdaptersCommand {
 
 #[derive(Debug, clap::Args)]
 struct AdminArgs {
-    /// Base URL of the gateway's API.
-    #[arg(long, env = "KEZEK_URL", default_value = "http://127.0.0.1:8443")]
+    /// Base URL of the gateway's admin API.
+    #[arg(long, env = "KEZEK_ADMIN_URL", default_value = "http://127.0.0.1:8444")]
     url: String,
     /// Admin bearer token, if the gateway requires one.
     #[arg(long, env = "KEZEK_ADMIN_TOKEN")]
@@ -151,11 +151,20 @@ async fn serve(config_path: &Path) -> anyhow::Result<ExitCode> {
     } else {
         None
     };
-    let listener = tokio::net::TcpListener::bind(config.api.listen)
-        .await
-        .map_err(|e| anyhow::anyhow!("binding {}: {e}", config.api.listen))?;
-    eprintln!("kezek listening on http://{}", listener.local_addr()?);
-    server::run(listener, gateway, shutdown_signal()).await?;
+    let listeners = server::Listeners::bind(&config.api).await?;
+    let scheme = if listeners.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    eprintln!(
+        "kezek: public API on {scheme}://{}",
+        listeners.api.local_addr()?
+    );
+    if let Some(admin) = &listeners.admin {
+        eprintln!("kezek: admin API on http://{}", admin.local_addr()?);
+    }
+    server::run(listeners, gateway, shutdown_signal()).await?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -37,6 +37,19 @@ impl Config {
             }
         };
         fix(&mut self.adapters.dir);
+        for p in [
+            &mut self.api.tls_cert,
+            &mut self.api.tls_key,
+            &mut self.api.dev_cert_out,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            fix(p)
+        }
+        if let Some(p) = self.adapters.rules_dir.as_mut() {
+            fix(p)
+        }
         self.adapters.trusted_keys.iter_mut().for_each(fix);
         if let Some(p) = self.adapters.precompiled_cache.as_mut() {
             fix(p)
@@ -64,26 +77,50 @@ impl Config {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ApiConfig {
-    /// Address of the HTTP API (verifications, bookings, admin, metrics).
+    /// Public API (verifications, bookings). TLS unless `plain_http`.
     #[serde(default = "default_listen")]
     pub listen: SocketAddr,
-    /// Bearer token required by `/admin/*`. Without one, admin endpoints answer only on
-    /// loopback listeners.
+    /// Admin API (adapters, metrics), plain HTTP. Must be a loopback address unless
+    /// `admin_token` is set.
+    #[serde(default = "default_admin_listen")]
+    pub admin_listen: SocketAddr,
+    /// Bearer token required by `/admin/*`.
     #[serde(default)]
     pub admin_token: Option<Secret>,
+    /// Serve the public API without TLS (behind a TLS-terminating proxy, or in tests).
+    #[serde(default)]
+    pub plain_http: bool,
+    /// Certificate chain and private key (PEM) for the public API.
+    #[serde(default)]
+    pub tls_cert: Option<PathBuf>,
+    #[serde(default)]
+    pub tls_key: Option<PathBuf>,
+    /// Without `tls_cert`, a self-signed development certificate for localhost is generated
+    /// at start-up and its PEM written here, for `curl --cacert`.
+    #[serde(default)]
+    pub dev_cert_out: Option<PathBuf>,
 }
 
 impl Default for ApiConfig {
     fn default() -> Self {
         Self {
             listen: default_listen(),
+            admin_listen: default_admin_listen(),
             admin_token: None,
+            plain_http: false,
+            tls_cert: None,
+            tls_key: None,
+            dev_cert_out: None,
         }
     }
 }
 
 fn default_listen() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 8443))
+}
+
+fn default_admin_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 8444))
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -97,6 +134,10 @@ pub struct AdaptersConfig {
     /// Ed25519 public keys (PEM, SPKI) whose signatures are trusted.
     #[serde(default)]
     pub trusted_keys: Vec<PathBuf>,
+    /// Directory of rule sets (`*.json`, schemas/rule-set.schema.json), reloaded together
+    /// with the adapters. Without it, no verification can be decided.
+    #[serde(default)]
+    pub rules_dir: Option<PathBuf>,
     /// Watch `dir` and reload when it changes.
     #[serde(default = "yes")]
     pub watch: bool,

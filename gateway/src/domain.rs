@@ -276,20 +276,49 @@ pub enum CheckOutcome {
     Error { error: CheckError },
 }
 
-/// A verification: the decision, every check behind it, and the notices for the user.
+/// A verification: the decision, the reasons behind it, every check, and the notices
+/// for the user.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub struct Verification {
     pub id: String,
     pub decision: Decision,
-    /// Rule set id and version that decided, e.g. "order-707@2023.1/resident".
+    /// Rule set id, version and set that decided, e.g. "order-707@2023.1/resident".
     pub rule_set: String,
-    pub checks: Vec<CheckResult>,
+    /// Why it was refused: every blocking fail (P20).
+    pub reasons: Vec<Reason>,
+    /// What the user is told without being refused (P19: residents' fines and toll debt).
+    pub notices: Vec<Reason>,
+    /// Blocking checks that could not be answered: why the decision is indeterminate.
+    pub unanswered: Vec<Unanswered>,
     /// For `indeterminate`: seconds after which asking again may succeed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retry_after_s: Option<u64>,
+    pub checks: Vec<CheckResult>,
     /// RFC 3339 time of the decision.
     pub decided_at: String,
+}
+
+/// One finding that refuses or notifies, with the rule behind it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct Reason {
+    pub check: CheckId,
+    /// "P18.3", or "P18.10, P19" where the rule set made a notice blocking.
+    pub rule_id: String,
+    pub registry: String,
+    pub reason_code: String,
+    pub message: String,
+}
+
+/// A check that produced no answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct Unanswered {
+    pub check: CheckId,
+    pub rule_id: String,
+    pub registry: String,
+    pub error: CheckError,
 }
 
 /// What the booking engine needs from the verification pipeline (P17, P20).

@@ -2,11 +2,14 @@
 //! freight vehicles leaving the country (Order 707). See ARCHITECTURE.md for the map.
 
 pub mod adapters;
+pub mod api;
 pub mod cli;
 pub mod config;
 pub mod domain;
 pub mod egress;
 pub mod host;
+pub mod metrics;
+pub mod pipeline;
 pub mod rules;
 pub mod schemas;
 pub mod server;

@@ -1,36 +1,56 @@
-//! The gateway process: builds the host and the catalogue from the config and serves the
-//! HTTP API. Testable by construction: `run(listener, gateway, shutdown)`.
+//! The gateway process: builds the host, the catalogue and the pipeline from the config,
+//! and serves the public API (TLS) and the admin API (plain, loopback). Testable by
+//! construction: `run(listeners, gateway, shutdown)`.
 
 use crate::adapters::Catalogue;
-use crate::config::Config;
+use crate::api::{self, Surface};
+use crate::config::{ApiConfig, Config};
 use crate::egress::Egress;
 use crate::host::{AdapterHost, HostSettings};
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
-use hyper::body::Incoming;
-use hyper::{Method, Request, Response, StatusCode};
+use crate::metrics::Metrics;
+use crate::pipeline::Pipeline;
+use anyhow::Context;
 use hyper_util::rt::TokioIo;
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
 
 /// Everything a request needs, built once per process.
 #[derive(Debug, Clone)]
 pub struct Gateway {
     pub host: Arc<AdapterHost>,
     pub catalogue: Arc<Catalogue>,
-    admin_token: Option<String>,
+    pub pipeline: Arc<Pipeline>,
+    pub metrics: Arc<Metrics>,
+    /// Idempotency-Key → (SHA-256 of the body, verification id), for a day.
+    pub idempotency: moka::sync::Cache<String, ([u8; 32], String)>,
+    pub admin_token: Option<String>,
 }
 
 impl Gateway {
-    /// Builds the engine, the egress and the catalogue, and loads the adapters directory.
-    /// Refused packages are logged; the gateway starts with what loaded.
+    /// Builds the engine, the egress, the catalogue and the pipeline, and loads the adapters
+    /// and rules. Refused packages are logged; the gateway starts with what loaded.
     pub async fn start(config: &Config) -> anyhow::Result<Self> {
+        Self::start_with(config, StartOptions::default()).await
+    }
+
+    /// As [`Gateway::start`], with settings that are code, not configuration.
+    pub async fn start_with(config: &Config, options: StartOptions) -> anyhow::Result<Self> {
         let egress = Arc::new(Egress::new(&config.egress)?);
         let host = Arc::new(AdapterHost::new(HostSettings::from_config(config), egress)?);
         let catalogue = Arc::new(Catalogue::new(host.clone(), &config.adapters)?);
         let report = catalogue.reload().await?;
         tracing::info!(%report, "adapters loaded");
+        let metrics = Arc::new(Metrics::default());
+        let pipeline = Arc::new(Pipeline::with(
+            catalogue.clone(),
+            host.clone(),
+            metrics.clone(),
+            options.upstream,
+            options.clock,
+        ));
         let admin_token = config
             .api
             .admin_token
@@ -40,171 +60,206 @@ impl Gateway {
         Ok(Self {
             host,
             catalogue,
+            pipeline,
+            metrics,
+            idempotency: moka::sync::Cache::builder()
+                .max_capacity(1_000_000)
+                .time_to_live(Duration::from_secs(24 * 3600))
+                .build(),
             admin_token,
+        })
+    }
+}
+
+/// What [`Gateway::start_with`] takes besides the config.
+pub struct StartOptions {
+    /// Dates verifications and validates travel dates; tests pin it to their scenario's day.
+    pub clock: crate::pipeline::Clock,
+    pub upstream: crate::pipeline::upstream::UpstreamSettings,
+}
+
+impl Default for StartOptions {
+    fn default() -> Self {
+        Self {
+            clock: Arc::new(time::OffsetDateTime::now_utc),
+            upstream: Default::default(),
+        }
+    }
+}
+
+impl std::fmt::Debug for StartOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StartOptions")
+            .field("upstream", &self.upstream)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The sockets the gateway serves.
+pub struct Listeners {
+    pub api: TcpListener,
+    /// `None` serves no admin API (tests that do not need it).
+    pub admin: Option<TcpListener>,
+    /// `None` serves the public API in plain HTTP.
+    pub tls: Option<TlsAcceptor>,
+}
+
+impl std::fmt::Debug for Listeners {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Listeners")
+            .field("api", &self.api)
+            .field("admin", &self.admin)
+            .field("tls", &self.tls.is_some())
+            .finish()
+    }
+}
+
+impl Listeners {
+    /// Binds what the config says and prepares TLS.
+    pub async fn bind(config: &ApiConfig) -> anyhow::Result<Self> {
+        if config.admin_token.is_none() && !config.admin_listen.ip().is_loopback() {
+            anyhow::bail!(
+                "api.admin_listen {} is not loopback: set api.admin_token",
+                config.admin_listen
+            );
+        }
+        let api = TcpListener::bind(config.listen)
+            .await
+            .with_context(|| format!("binding {}", config.listen))?;
+        let admin = TcpListener::bind(config.admin_listen)
+            .await
+            .with_context(|| format!("binding {}", config.admin_listen))?;
+        let tls = if config.plain_http {
+            None
+        } else {
+            Some(tls::acceptor(config)?)
+        };
+        Ok(Self {
+            api,
+            admin: Some(admin),
+            tls,
         })
     }
 }
 
 /// Serves until `shutdown` resolves, then lets in-flight requests finish.
 pub async fn run(
-    listener: TcpListener,
+    listeners: Listeners,
     gateway: Gateway,
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    let loopback_only = listener.local_addr()?.ip().is_loopback();
+    let Listeners { api, admin, tls } = listeners;
     tokio::pin!(shutdown);
     loop {
-        tokio::select! {
-            accepted = listener.accept() => {
-                let (stream, _) = match accepted {
-                    Ok(a) => a,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "accept failed");
-                        continue;
+        let (stream, surface) = tokio::select! {
+            accepted = api.accept() => (accepted, Surface::Public),
+            accepted = accept(admin.as_ref()) => (accepted, Surface::Admin),
+            () = &mut shutdown => break,
+        };
+        let stream = match stream {
+            Ok((stream, _)) => stream,
+            Err(e) => {
+                tracing::warn!(error = %e, "accept failed");
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let gateway = gateway.clone();
+        let service = hyper::service::service_fn(move |req| {
+            let gateway = gateway.clone();
+            async move { Ok::<_, std::convert::Infallible>(api::route(&gateway, surface, req).await) }
+        });
+        let builder = hyper::server::conn::http1::Builder::new();
+        match (&tls, surface) {
+            (Some(acceptor), Surface::Public) => {
+                let acceptor = acceptor.clone();
+                let watcher = graceful.watcher();
+                tokio::spawn(async move {
+                    match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream))
+                        .await
+                    {
+                        Ok(Ok(tls_stream)) => {
+                            let connection =
+                                builder.serve_connection(TokioIo::new(tls_stream), service);
+                            if let Err(e) = watcher.watch(connection).await {
+                                tracing::debug!(error = %e, "connection ended with an error");
+                            }
+                        }
+                        Ok(Err(e)) => tracing::debug!(error = %e, "TLS handshake failed"),
+                        Err(_) => tracing::debug!("TLS handshake timed out"),
                     }
-                };
-                let gateway = gateway.clone();
-                let service = hyper::service::service_fn(move |req| {
-                    let gateway = gateway.clone();
-                    async move { Ok::<_, std::convert::Infallible>(route(&gateway, req, loopback_only).await) }
                 });
-                let connection = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), service);
-                let connection = graceful.watch(connection);
+            }
+            _ => {
+                let connection =
+                    graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
                 tokio::spawn(async move {
                     if let Err(e) = connection.await {
                         tracing::debug!(error = %e, "connection ended with an error");
                     }
                 });
             }
-            () = &mut shutdown => break,
         }
     }
     graceful.shutdown().await;
     Ok(())
 }
 
-type Body = Full<Bytes>;
-
-/// Largest request body the API reads.
-const MAX_BODY: usize = 256 * 1024;
-
-async fn route(gateway: &Gateway, req: Request<Incoming>, loopback_only: bool) -> Response<Body> {
-    let path = req.uri().path().to_owned();
-    let method = req.method().clone();
-    if path.starts_with("/admin/") && !admin_allowed(gateway, &req, loopback_only) {
-        return problem(
-            StatusCode::UNAUTHORIZED,
-            "admin endpoints need the admin bearer token",
-            None,
-        );
+async fn accept(
+    listener: Option<&TcpListener>,
+) -> std::io::Result<(tokio::net::TcpStream, std::net::SocketAddr)> {
+    match listener {
+        Some(l) => l.accept().await,
+        None => std::future::pending().await,
     }
-    match (&method, path.as_str()) {
-        (&Method::GET, "/healthz") => json(StatusCode::OK, &serde_json::json!({ "status": "ok" })),
-        (&Method::GET, "/readyz") => {
-            let set = gateway.catalogue.snapshot();
-            if set.adapters.is_empty() {
-                problem(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "no adapters are loaded",
-                    None,
-                )
-            } else {
-                json(
-                    StatusCode::OK,
-                    &serde_json::json!({ "status": "ready", "generation": set.generation }),
-                )
+}
+
+mod tls {
+    use crate::config::ApiConfig;
+    use anyhow::Context;
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+    use std::sync::Arc;
+    use tokio_rustls::TlsAcceptor;
+
+    /// The configured certificate, or a self-signed development certificate for
+    /// localhost/127.0.0.1 whose PEM is written to `dev_cert_out` for clients to trust.
+    pub(super) fn acceptor(config: &ApiConfig) -> anyhow::Result<TlsAcceptor> {
+        let (chain, key) = match (&config.tls_cert, &config.tls_key) {
+            (Some(cert), Some(key)) => (
+                CertificateDer::pem_file_iter(cert)
+                    .with_context(|| format!("reading {}", cert.display()))?
+                    .collect::<Result<Vec<_>, _>>()?,
+                PrivateKeyDer::from_pem_file(key)
+                    .with_context(|| format!("reading {}", key.display()))?,
+            ),
+            (None, None) => {
+                let generated = rcgen::generate_simple_self_signed(vec![
+                    "localhost".into(),
+                    "127.0.0.1".into(),
+                ])?;
+                if let Some(out) = &config.dev_cert_out {
+                    if let Some(dir) = out.parent() {
+                        std::fs::create_dir_all(dir)?;
+                    }
+                    std::fs::write(out, generated.cert.pem())
+                        .with_context(|| format!("writing {}", out.display()))?;
+                    tracing::warn!(cert = %out.display(), "serving TLS with a generated development certificate");
+                }
+                let key = PrivateKeyDer::try_from(generated.signing_key.serialize_der())
+                    .map_err(|e| anyhow::anyhow!("development key: {e}"))?;
+                (vec![generated.cert.der().clone()], key)
             }
-        }
-        (&Method::GET, "/admin/adapters") => json(StatusCode::OK, &adapter_list(gateway)),
-        (&Method::POST, "/admin/adapters/reload") => match gateway.catalogue.reload().await {
-            Ok(report) => json(StatusCode::OK, &report),
-            Err(e) => problem(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string(), None),
-        },
-        (&Method::POST, "/admin/adapters/rollback") => match gateway.catalogue.rollback().await {
-            Ok(report) => json(StatusCode::OK, &report),
-            Err(e) => problem(StatusCode::CONFLICT, &e.to_string(), None),
-        },
-        _ => {
-            let _ = read_body(req).await;
-            problem(
-                StatusCode::NOT_FOUND,
-                &format!("no route for {method} {path}"),
-                None,
-            )
-        }
+            _ => anyhow::bail!("api.tls_cert and api.tls_key go together"),
+        };
+        let mut server = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()?
+        .with_no_client_auth()
+        .with_single_cert(chain, key)?;
+        server.alpn_protocols = vec![b"http/1.1".to_vec()];
+        Ok(TlsAcceptor::from(Arc::new(server)))
     }
-}
-
-fn admin_allowed(gateway: &Gateway, req: &Request<Incoming>, loopback_only: bool) -> bool {
-    match &gateway.admin_token {
-        Some(token) => req
-            .headers()
-            .get(hyper::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .is_some_and(|given| constant_time_eq(given.as_bytes(), token.as_bytes())),
-        None => loopback_only,
-    }
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-/// The adapters serving now, as `kezek adapters list` prints them.
-pub fn adapter_list(gateway: &Gateway) -> serde_json::Value {
-    let set = gateway.catalogue.snapshot();
-    let adapters: Vec<_> = set
-        .adapters
-        .values()
-        .map(|a| {
-            serde_json::json!({
-                "id": a.descriptor.id,
-                "version": a.descriptor.version,
-                "registry": a.descriptor.registry,
-                "checks": a.descriptor.checks.iter().map(|c| c.number()).collect::<Vec<_>>(),
-                "reads": a.descriptor.reads,
-                "component_sha256": a.component_sha256,
-                "manifest": a.manifest,
-            })
-        })
-        .collect();
-    serde_json::json!({ "generation": set.generation, "adapters": adapters })
-}
-
-async fn read_body(req: Request<Incoming>) -> Result<Bytes, StatusCode> {
-    match Limited::new(req.into_body(), MAX_BODY).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(_) => Err(StatusCode::PAYLOAD_TOO_LARGE),
-    }
-}
-
-fn json(status: StatusCode, value: &impl serde::Serialize) -> Response<Body> {
-    let body = serde_json::to_vec(value).unwrap_or_default();
-    Response::builder()
-        .status(status)
-        .header("content-type", "application/json")
-        .body(Full::new(Bytes::from(body)))
-        .expect("static response parts are valid")
-}
-
-/// An RFC 9457 problem document.
-fn problem(status: StatusCode, detail: &str, pointer: Option<&str>) -> Response<Body> {
-    let mut doc = serde_json::json!({
-        "type": "about:blank",
-        "title": status.canonical_reason().unwrap_or("error"),
-        "status": status.as_u16(),
-        "detail": detail,
-    });
-    if let Some(pointer) = pointer {
-        doc["pointer"] = pointer.into();
-    }
-    let mut response = json(status, &doc);
-    response.headers_mut().insert(
-        "content-type",
-        hyper::header::HeaderValue::from_static("application/problem+json"),
-    );
-    response
 }

@@ -13,26 +13,53 @@ use std::time::Duration;
 const CALLS: usize = 300;
 
 fn main() {
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
     runtime.block_on(async {
         let world = World::start().await;
         let set = world.gateway.catalogue.snapshot();
-        println!("{:<24} {:>5} {:>10} {:>12} {:>12} {:>10}", "adapter", "check", "size (KB)", "guest p50 µs", "guest p99 µs", "exchanges");
+        println!(
+            "{:<24} {:>5} {:>10} {:>12} {:>12} {:>10}",
+            "adapter", "check", "size (KB)", "guest p50 µs", "guest p99 µs", "exchanges"
+        );
         for number in CheckId::ALL {
             let check = CheckId::new(number).unwrap();
             let adapter = set.for_check(check).expect("every check has an adapter");
-            let size = std::fs::metadata(kezek_tests::adapters_dir().join(&adapter.descriptor.id).join("adapter.wasm")).unwrap().len();
+            let size = std::fs::metadata(
+                kezek_tests::adapters_dir()
+                    .join(&adapter.descriptor.id)
+                    .join("adapter.wasm"),
+            )
+            .unwrap()
+            .len();
             let persona = world
                 .scenario
                 .personas
                 .iter()
-                .find(|p| p.expect.get(&number).is_some_and(|e| e.verdict == Verdict::Pass))
+                .find(|p| {
+                    p.expect
+                        .get(&number)
+                        .is_some_and(|e| e.verdict == Verdict::Pass)
+                })
                 .expect("a passing persona");
             let app = application(persona);
             let mut guest = Vec::with_capacity(CALLS);
             let mut exchanges = 0;
             for _ in 0..CALLS {
-                let outcome = world.gateway.host.check(adapter, check, &app, "6f1c2d3e-8d4b-4b0e-9a51-2f7d1c0e9b11", Duration::from_secs(5)).await;
+                let outcome = world
+                    .gateway
+                    .host
+                    .check(
+                        adapter,
+                        check,
+                        &app,
+                        "6f1c2d3e-8d4b-4b0e-9a51-2f7d1c0e9b11",
+                        Duration::from_secs(5),
+                    )
+                    .await;
                 assert!(outcome.result.is_ok(), "{check}: {:?}", outcome.result);
                 let waiting: Duration = outcome.exchanges.iter().map(|e| e.duration).sum();
                 exchanges = outcome.exchanges.len();

@@ -5,3 +5,4 @@ mod adapter_packages;
 mod hot_reload;
 mod registry_adapters;
 mod sandbox_faults;
+mod verifications;

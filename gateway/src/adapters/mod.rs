@@ -15,6 +15,7 @@ mod watch;
 use crate::config::AdaptersConfig;
 use crate::domain::CheckId;
 use crate::host::{AdapterHost, LoadedAdapter};
+use crate::rules::RuleBook;
 use arc_swap::ArcSwap;
 use ed25519_dalek::VerifyingKey;
 use manifest::Manifest;
@@ -28,17 +29,23 @@ pub use watch::watch;
 /// Previous sets kept for rollback.
 const HISTORY: usize = 8;
 
-/// One consistent set of adapters.
+/// One consistent set of adapters and the rules that use them: a request takes one and
+/// keeps it from start to end.
 #[derive(Debug, Default)]
 pub struct AdapterSet {
     /// Increases with every swap (reload or rollback).
     pub generation: u64,
     pub adapters: BTreeMap<String, Arc<LoadedAdapter>>,
+    pub rules: Arc<RuleBook>,
     by_check: BTreeMap<CheckId, Arc<LoadedAdapter>>,
 }
 
 impl AdapterSet {
-    fn new(generation: u64, adapters: BTreeMap<String, Arc<LoadedAdapter>>) -> Self {
+    fn new(
+        generation: u64,
+        adapters: BTreeMap<String, Arc<LoadedAdapter>>,
+        rules: Arc<RuleBook>,
+    ) -> Self {
         let mut by_check = BTreeMap::new();
         for adapter in adapters.values() {
             for &check in &adapter.descriptor.checks {
@@ -48,6 +55,7 @@ impl AdapterSet {
         Self {
             generation,
             adapters,
+            rules,
             by_check,
         }
     }
@@ -110,6 +118,7 @@ pub enum CatalogueError {
 pub struct Catalogue {
     host: Arc<AdapterHost>,
     dir: PathBuf,
+    rules_dir: Option<PathBuf>,
     require_signatures: bool,
     trusted: Vec<VerifyingKey>,
     current: ArcSwap<AdapterSet>,
@@ -145,6 +154,7 @@ impl Catalogue {
         Ok(Self {
             host,
             dir: config.dir.clone(),
+            rules_dir: config.rules_dir.clone(),
             require_signatures: config.require_signatures,
             trusted,
             current: ArcSwap::from_pointee(AdapterSet::default()),
@@ -159,6 +169,10 @@ impl Catalogue {
 
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    pub fn rules_dir(&self) -> Option<&Path> {
+        self.rules_dir.as_deref()
     }
 
     /// Re-reads the adapters directory and swaps in what changed and passed every check.
@@ -202,8 +216,10 @@ impl Catalogue {
             }
         }
         refuse_conflicts(&mut next, &current, &mut report);
+        let rules = self.reload_rules(&current, &mut report);
 
-        let changed = !report.loaded.is_empty() || !report.removed.is_empty();
+        let changed =
+            !report.loaded.is_empty() || !report.removed.is_empty() || rules != current.rules;
         if changed {
             let generation = current.generation + 1;
             history.previous.push(current.clone());
@@ -211,7 +227,7 @@ impl Catalogue {
                 history.previous.remove(0);
             }
             self.current
-                .store(Arc::new(AdapterSet::new(generation, next)));
+                .store(Arc::new(AdapterSet::new(generation, next, rules)));
         }
         report.generation = self.snapshot().generation;
         for refusal in &report.refused {
@@ -269,10 +285,38 @@ impl Catalogue {
         self.current.store(Arc::new(AdapterSet::new(
             generation,
             previous.adapters.clone(),
+            previous.rules.clone(),
         )));
         report.generation = generation;
         tracing::info!(generation, "adapters rolled back");
         Ok(report)
+    }
+
+    /// The rule book for the next set: the directory's, or the running one if the directory
+    /// has an error (refused, with the reason, like a bad adapter).
+    fn reload_rules(&self, current: &AdapterSet, report: &mut ReloadReport) -> Arc<RuleBook> {
+        let Some(dir) = &self.rules_dir else {
+            return current.rules.clone();
+        };
+        match RuleBook::load(dir) {
+            Ok(book) if book == *current.rules => current.rules.clone(),
+            Ok(book) => {
+                for set in book.sets() {
+                    report
+                        .loaded
+                        .push((format!("rules:{}", set.id), set.version.clone()));
+                }
+                Arc::new(book)
+            }
+            Err(e) => {
+                report.refused.push(Refusal {
+                    package: "rules".into(),
+                    version: None,
+                    reason: e.to_string(),
+                });
+                current.rules.clone()
+            }
+        }
     }
 
     async fn prepare(

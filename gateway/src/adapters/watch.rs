@@ -8,7 +8,7 @@ use std::time::Duration;
 /// Changes closer together than this are one deployment (a copy writes several files).
 const SETTLE: Duration = Duration::from_millis(400);
 
-/// Watches the catalogue's directory until the returned watcher is dropped; each burst of
+/// Watches the catalogue's adapters and rules directories until the returned watcher is dropped; each burst of
 /// changes triggers one reload.
 pub fn watch(catalogue: Arc<Catalogue>) -> anyhow::Result<notify::RecommendedWatcher> {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
@@ -18,6 +18,9 @@ pub fn watch(catalogue: Arc<Catalogue>) -> anyhow::Result<notify::RecommendedWat
         }
     })?;
     watcher.watch(catalogue.dir(), RecursiveMode::Recursive)?;
+    if let Some(rules) = catalogue.rules_dir() {
+        watcher.watch(rules, RecursiveMode::NonRecursive)?;
+    }
     tokio::spawn(async move {
         while rx.recv().await.is_some() {
             // Let the deployment finish, then take every event it made as one.

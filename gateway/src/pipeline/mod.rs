@@ -1,0 +1,365 @@
+//! The verification pipeline (P17–P20): pick the rule set (P19), plan the checks that
+//! apply, run them concurrently behind the cache and the upstream protection, and decide.
+//!
+//! Decision rules, in order: any blocking fail (or a notice the rule set makes blocking)
+//! → refused; else any blocking check without an answer → indeterminate, naming the
+//! registries and when to retry; else approved, with the notices. Unknown is never yes.
+
+pub mod cache;
+pub mod upstream;
+
+use crate::adapters::{AdapterSet, Catalogue};
+use crate::domain::{
+    Application, CheckError, CheckId, CheckOutcome, CheckResult, Decision, Reason, Unanswered,
+    Verdict, Verification, Verifier,
+};
+use crate::host::AdapterHost;
+use crate::metrics::Metrics;
+use crate::rules::CheckRule;
+use cache::{FindingCache, Lookup};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tracing::Instrument;
+use upstream::{UpstreamSettings, Upstreams};
+
+/// Retry advice when a registry failed but its breaker is closed.
+const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(30);
+
+/// Today's date (ISO) and the current time (RFC 3339); replaceable in tests.
+pub type Clock = Arc<dyn Fn() -> time::OffsetDateTime + Send + Sync>;
+
+pub struct Pipeline {
+    catalogue: Arc<Catalogue>,
+    host: Arc<AdapterHost>,
+    pub cache: FindingCache,
+    upstreams: Upstreams,
+    /// Recent verifications for `GET /v1/verifications/{id}`.
+    recent: moka::sync::Cache<String, Arc<Verification>>,
+    metrics: Arc<Metrics>,
+    clock: Clock,
+    /// The adapter set generation the cache was last pruned for.
+    pruned_for: std::sync::atomic::AtomicU64,
+}
+
+impl std::fmt::Debug for Pipeline {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pipeline")
+            .field("cache", &self.cache)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    #[error("no rule set is in effect on {0}")]
+    NoRuleSet(String),
+}
+
+impl Pipeline {
+    pub fn new(catalogue: Arc<Catalogue>, host: Arc<AdapterHost>, metrics: Arc<Metrics>) -> Self {
+        Self::with(
+            catalogue,
+            host,
+            metrics,
+            UpstreamSettings::default(),
+            Arc::new(time::OffsetDateTime::now_utc),
+        )
+    }
+
+    pub fn with(
+        catalogue: Arc<Catalogue>,
+        host: Arc<AdapterHost>,
+        metrics: Arc<Metrics>,
+        upstream: UpstreamSettings,
+        clock: Clock,
+    ) -> Self {
+        Self {
+            catalogue,
+            host,
+            cache: FindingCache::new(1_000_000),
+            upstreams: Upstreams::new(upstream),
+            recent: moka::sync::Cache::builder()
+                .max_capacity(200_000)
+                .time_to_live(Duration::from_secs(24 * 3600))
+                .build(),
+            metrics,
+            clock,
+            pruned_for: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
+    /// Today, by the pipeline's clock.
+    pub fn today(&self) -> time::Date {
+        (self.clock)().date()
+    }
+
+    /// A verification decided earlier, by id.
+    pub fn get(&self, id: &str) -> Option<Arc<Verification>> {
+        self.recent.get(id)
+    }
+
+    pub async fn verify(&self, application: Application) -> Result<Verification, VerifyError> {
+        let started = Instant::now();
+        let set = self.catalogue.snapshot();
+        self.prune_cache(&set);
+        let now = (self.clock)();
+        let today = now.date().to_string();
+        let rules = set
+            .rules
+            .in_effect(&today)
+            .ok_or_else(|| VerifyError::NoRuleSet(today.clone()))?;
+        let id = uuid::Uuid::new_v4().to_string();
+        let label = rules.label(application.owner.residency);
+        let span = tracing::info_span!("verification", id = %id, rule_set = %label, checks = tracing::field::Empty, decision = tracing::field::Empty);
+        let plan = rules.plan(&application);
+        span.record("checks", plan.len());
+
+        let deadline = tokio::time::Instant::now() + Duration::from_millis(rules.deadline_ms);
+        let application = Arc::new(application);
+        let id_ref = id.as_str();
+        let results = async {
+            let calls = plan.iter().map(|rule| {
+                let (set, application) = (set.clone(), application.clone());
+                let rule_set = format!("{}@{}", rules.id, rules.version);
+                async move {
+                    let check = rule.check;
+                    match tokio::time::timeout_at(
+                        deadline,
+                        self.run_check(&set, rule, &rule_set, &application, id_ref),
+                    )
+                    .await
+                    {
+                        Ok(result) => result,
+                        Err(_) => self.unanswered(
+                            &set,
+                            rule,
+                            CheckError::Timeout("the verification's deadline passed".into()),
+                            check,
+                        ),
+                    }
+                }
+            });
+            futures::future::join_all(calls).await
+        }
+        .instrument(span.clone())
+        .await;
+
+        let verification = self.decide(id, label, &plan, results, now);
+        span.record("decision", tracing::field::debug(verification.decision));
+        self.metrics
+            .verification(verification.decision, started.elapsed());
+        tracing::info!(parent: &span, decision = ?verification.decision, duration_ms = started.elapsed().as_millis() as u64, "verification decided");
+        self.recent
+            .insert(verification.id.clone(), Arc::new(verification.clone()));
+        Ok(verification)
+    }
+
+    async fn run_check(
+        &self,
+        set: &Arc<AdapterSet>,
+        rule: &CheckRule,
+        rule_set: &str,
+        app: &Application,
+        id: &str,
+    ) -> CheckResult {
+        let started = Instant::now();
+        let check = rule.check;
+        let Some(adapter) = set.for_check(check) else {
+            return self.unanswered(
+                set,
+                rule,
+                CheckError::AdapterMissing(check.to_string()),
+                check,
+            );
+        };
+        let registry = adapter.descriptor.registry.clone();
+        let span = tracing::info_span!(
+            "check",
+            check = %check,
+            adapter = %adapter.descriptor.id,
+            version = %adapter.descriptor.version,
+            registry = %registry,
+            outcome = tracing::field::Empty,
+            cached = tracing::field::Empty,
+            duration_ms = tracing::field::Empty,
+        );
+        let key = self.cache.key(
+            check,
+            &adapter.component_sha256,
+            rule_set,
+            adapter.descriptor.reads,
+            app,
+        );
+        let call = self.upstreams.call(&adapter.descriptor.id, || async {
+            let outcome = self
+                .host
+                .check(adapter, check, app, id, rule.deadline())
+                .await;
+            self.metrics
+                .registry_call(&adapter.descriptor.id, outcome.result.is_ok());
+            outcome.result
+        });
+        let (result, lookup) = self
+            .cache
+            .get_or_call(key, rule.cache_ttl(), &adapter.component_sha256, call)
+            .instrument(span.clone())
+            .await;
+        let cached = lookup == Lookup::Hit;
+        let outcome = match result {
+            Ok(finding) => CheckOutcome::Finding(finding),
+            Err(error) => CheckOutcome::Error { error },
+        };
+        let label = match &outcome {
+            CheckOutcome::Finding(f) => format!("{:?}", f.verdict).to_lowercase(),
+            CheckOutcome::Error { .. } => "error".to_owned(),
+        };
+        let duration_ms = started.elapsed().as_millis() as u64;
+        span.record("outcome", label.as_str());
+        span.record("cached", cached);
+        span.record("duration_ms", duration_ms);
+        tracing::debug!(parent: &span, "check done");
+        self.metrics.check(check, &label, cached);
+        CheckResult {
+            check,
+            rule_id: rule.rule_id(),
+            registry,
+            adapter: format!("{}@{}", adapter.descriptor.id, adapter.descriptor.version),
+            blocking: rule.blocking,
+            outcome,
+            cached,
+            duration_ms,
+        }
+    }
+
+    fn unanswered(
+        &self,
+        set: &AdapterSet,
+        rule: &CheckRule,
+        error: CheckError,
+        check: CheckId,
+    ) -> CheckResult {
+        let adapter = set.for_check(check);
+        CheckResult {
+            check,
+            rule_id: rule.rule_id(),
+            registry: adapter
+                .map(|a| a.descriptor.registry.clone())
+                .unwrap_or_else(|| "none".into()),
+            adapter: adapter
+                .map(|a| format!("{}@{}", a.descriptor.id, a.descriptor.version))
+                .unwrap_or_default(),
+            blocking: rule.blocking,
+            outcome: CheckOutcome::Error { error },
+            cached: false,
+            duration_ms: 0,
+        }
+    }
+
+    fn decide(
+        &self,
+        id: String,
+        rule_set: String,
+        plan: &[&CheckRule],
+        checks: Vec<CheckResult>,
+        now: time::OffsetDateTime,
+    ) -> Verification {
+        let mut reasons = Vec::new();
+        let mut notices = Vec::new();
+        let mut unanswered = Vec::new();
+        for (rule, result) in plan.iter().zip(&checks) {
+            let reason = |f: &crate::domain::Finding| Reason {
+                check: result.check,
+                rule_id: result.rule_id.clone(),
+                registry: result.registry.clone(),
+                reason_code: f.reason_code.clone(),
+                message: f.message.clone(),
+            };
+            match &result.outcome {
+                CheckOutcome::Finding(f) => match f.verdict {
+                    Verdict::Pass => {}
+                    Verdict::Fail if rule.blocking => reasons.push(reason(f)),
+                    Verdict::Notice if rule.blocking && rule.notice_blocks => {
+                        reasons.push(reason(f))
+                    }
+                    Verdict::Fail | Verdict::Notice => notices.push(reason(f)),
+                },
+                CheckOutcome::Error { error } if rule.blocking => unanswered.push(Unanswered {
+                    check: result.check,
+                    rule_id: result.rule_id.clone(),
+                    registry: result.registry.clone(),
+                    error: error.clone(),
+                }),
+                CheckOutcome::Error { error } => notices.push(Reason {
+                    check: result.check,
+                    rule_id: result.rule_id.clone(),
+                    registry: result.registry.clone(),
+                    reason_code: "not-checked".into(),
+                    message: format!(
+                        "this could not be checked now ({error}); it does not stop the booking"
+                    ),
+                }),
+            }
+        }
+        let decision = if !reasons.is_empty() {
+            Decision::Refused
+        } else if !unanswered.is_empty() {
+            Decision::Indeterminate
+        } else {
+            Decision::Approved
+        };
+        let retry_after_s = (decision == Decision::Indeterminate).then(|| {
+            unanswered
+                .iter()
+                .map(|u| {
+                    let adapter = checks
+                        .iter()
+                        .find(|c| c.check == u.check)
+                        .map(|c| c.adapter.split('@').next().unwrap_or("").to_owned());
+                    adapter
+                        .and_then(|a| self.upstreams.open_for(&a))
+                        .unwrap_or(DEFAULT_RETRY_AFTER)
+                        .as_secs()
+                        .max(1)
+                })
+                .max()
+                .unwrap_or(DEFAULT_RETRY_AFTER.as_secs())
+        });
+        Verification {
+            id,
+            decision,
+            rule_set,
+            reasons,
+            notices,
+            unanswered,
+            retry_after_s,
+            checks,
+            decided_at: now
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default(),
+        }
+    }
+
+    /// After a reload, drop cached findings of adapter builds that no longer run.
+    fn prune_cache(&self, set: &AdapterSet) {
+        use std::sync::atomic::Ordering;
+        if self.pruned_for.swap(set.generation, Ordering::Relaxed) != set.generation {
+            let keep: Vec<String> = set
+                .adapters
+                .values()
+                .map(|a| a.component_sha256.clone())
+                .collect();
+            self.cache.retain_builds(&keep);
+        }
+    }
+}
+
+impl Verifier for Pipeline {
+    fn verify(
+        &self,
+        application: Application,
+    ) -> std::pin::Pin<
+        Box<dyn std::future::Future<Output = anyhow::Result<Verification>> + Send + '_>,
+    > {
+        Box::pin(async move { Ok(Pipeline::verify(self, application).await?) })
+    }
+}
