@@ -341,3 +341,91 @@ pub mod registries {
         }
     }
 }
+
+pub mod http {
+    //! A minimal HTTP/1.1 client for black-box API tests, plain or over TLS with a given CA.
+
+    use bytes::Bytes;
+    use http_body_util::{BodyExt, Full};
+    use hyper_util::rt::TokioIo;
+    use std::net::SocketAddr;
+    use std::path::Path;
+    use std::sync::Arc;
+
+    #[derive(Debug)]
+    pub struct Reply {
+        pub status: u16,
+        pub headers: hyper::HeaderMap,
+        pub body: Vec<u8>,
+    }
+
+    impl Reply {
+        pub fn json(&self) -> serde_json::Value {
+            serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+                panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body))
+            })
+        }
+
+        pub fn header(&self, name: &str) -> Option<&str> {
+            self.headers.get(name).and_then(|v| v.to_str().ok())
+        }
+    }
+
+    pub async fn request(
+        addr: SocketAddr,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Vec<u8>,
+        ca: Option<&Path>,
+    ) -> std::io::Result<Reply> {
+        let tcp = tokio::net::TcpStream::connect(addr).await?;
+        let mut builder = hyper::Request::builder()
+            .method(method)
+            .uri(path)
+            .header("host", "localhost");
+        for (k, v) in headers {
+            builder = builder.header(*k, *v);
+        }
+        let req = builder.body(Full::new(Bytes::from(body))).unwrap();
+        let other = |e: hyper::Error| std::io::Error::other(e);
+        let response = match ca {
+            None => {
+                let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tcp))
+                    .await
+                    .map_err(other)?;
+                tokio::spawn(conn);
+                sender.send_request(req).await.map_err(other)?
+            }
+            Some(ca) => {
+                use rustls_pki_types::pem::PemObject;
+                let mut roots = rustls::RootCertStore::empty();
+                for cert in rustls_pki_types::CertificateDer::pem_file_iter(ca).unwrap() {
+                    roots.add(cert.unwrap()).unwrap();
+                }
+                let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+                    rustls::crypto::ring::default_provider(),
+                ))
+                .with_safe_default_protocol_versions()
+                .unwrap()
+                .with_root_certificates(roots)
+                .with_no_client_auth();
+                let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+                let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
+                let tls = connector.connect(name, tcp).await?;
+                let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
+                    .await
+                    .map_err(other)?;
+                tokio::spawn(conn);
+                sender.send_request(req).await.map_err(other)?
+            }
+        };
+        let (parts, body) = response.into_parts();
+        let body = body.collect().await.map_err(other)?.to_bytes().to_vec();
+        Ok(Reply {
+            status: parts.status.as_u16(),
+            headers: parts.headers,
+            body,
+        })
+    }
+}

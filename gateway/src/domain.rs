@@ -17,7 +17,7 @@ pub struct Application {
     /// Trusted drivers (P16.2); every one is checked.
     pub drivers: Vec<Driver>,
     pub vehicle: Vehicle,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trailer: Option<Trailer>,
     pub cargo: Cargo,
     /// Checkpoint code from the Order 707 appendix.
@@ -47,7 +47,7 @@ pub struct Owner {
     pub residency: Residency,
     pub kind: PartyKind,
     pub name: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iin_bin: Option<String>,
     pub country: String,
 }
@@ -69,10 +69,10 @@ pub struct Driver {
     pub residency: Residency,
     pub full_name: String,
     pub birth_date: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iin: Option<String>,
     pub phone: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
     pub document: IdentityDocument,
 }
@@ -119,7 +119,7 @@ pub struct Cargo {
     pub classes: Vec<CargoClass>,
     #[serde(default)]
     pub hs_codes: Vec<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub declaration_number: Option<String>,
     #[serde(default)]
     pub description: String,

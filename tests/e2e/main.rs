@@ -2,7 +2,9 @@
 //! DESIGN.md invariant it enforces.
 
 mod adapter_packages;
+mod api;
 mod hot_reload;
+mod logs;
 mod registry_adapters;
 mod sandbox_faults;
 mod verifications;

@@ -1,0 +1,312 @@
+//! The HTTP API, black-box (issue: verification pipeline, items 1, 6, 8): decisions over
+//! HTTP, RFC 9457 problems naming the bad field, idempotency, TLS, metrics, and personal
+//! data kept out of logs.
+
+use kezek::server::{Gateway, Listeners};
+use kezek_tests::http::{Reply, request};
+use kezek_tests::registries::{World, application};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use tokio::net::TcpListener;
+
+struct Served {
+    world: World,
+    api: SocketAddr,
+    admin: SocketAddr,
+    ca: Option<PathBuf>,
+}
+
+async fn serve(tls: bool) -> Served {
+    let world = World::start().await;
+    let api = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let admin = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let (api_addr, admin_addr) = (api.local_addr().unwrap(), admin.local_addr().unwrap());
+    let (tls_acceptor, ca) = if tls {
+        let cert = world.rules_dir().with_file_name("dev-cert.pem");
+        let config: kezek::config::ApiConfig = toml_api(&format!("dev_cert_out = {cert:?}"));
+        let bound = Listeners::bind(&kezek::config::ApiConfig {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            admin_listen: "127.0.0.1:0".parse().unwrap(),
+            ..config
+        })
+        .await
+        .unwrap();
+        (bound.tls, Some(cert))
+    } else {
+        (None, None)
+    };
+    let gateway: Gateway = world.gateway.clone();
+    tokio::spawn(kezek::server::run(
+        Listeners {
+            api,
+            admin: Some(admin),
+            tls: tls_acceptor,
+        },
+        gateway,
+        std::future::pending(),
+    ));
+    Served {
+        world,
+        api: api_addr,
+        admin: admin_addr,
+        ca,
+    }
+}
+
+fn toml_api(extra: &str) -> kezek::config::ApiConfig {
+    #[derive(serde::Deserialize)]
+    struct Wrapper {
+        api: kezek::config::ApiConfig,
+    }
+    let w: Wrapper = toml::from_str(&format!("[api]\n{extra}\n")).unwrap();
+    w.api
+}
+
+impl Served {
+    fn persona_json(&self, id: &str) -> serde_json::Value {
+        let p = self
+            .world
+            .scenario
+            .personas
+            .iter()
+            .find(|p| p.id == id)
+            .unwrap();
+        serde_json::to_value(application(p)).unwrap()
+    }
+
+    async fn post(&self, body: &serde_json::Value, headers: &[(&str, &str)]) -> Reply {
+        self.post_raw(serde_json::to_vec(body).unwrap(), headers)
+            .await
+    }
+
+    async fn post_raw(&self, body: Vec<u8>, headers: &[(&str, &str)]) -> Reply {
+        let mut all = vec![("content-type", "application/json")];
+        all.extend_from_slice(headers);
+        request(
+            self.api,
+            "POST",
+            "/v1/verifications",
+            &all,
+            body,
+            self.ca.as_deref(),
+        )
+        .await
+        .unwrap()
+    }
+}
+
+/// P20 over HTTP: an approval, a refusal with its reasons and rule IDs, an approval with
+/// notices (P19), an indeterminate answer with Retry-After; each one fetched again by id.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn decisions_over_http_and_fetch_by_id() {
+    let s = serve(false).await;
+    let cases = [
+        ("r-clean-company-truck-trailer", "approved"),
+        ("r-trailer-needs-ce", "refused"),
+        ("r-unpaid-fine", "approved"),
+    ];
+    for (persona, decision) in cases {
+        let reply = s.post(&s.persona_json(persona), &[]).await;
+        assert_eq!(
+            reply.status,
+            200,
+            "{persona}: {}",
+            String::from_utf8_lossy(&reply.body)
+        );
+        let v = reply.json();
+        assert_eq!(v["decision"], decision, "{persona}: {v}");
+        let again = request(
+            s.api,
+            "GET",
+            reply.header("location").unwrap(),
+            &[],
+            vec![],
+            None,
+        )
+        .await
+        .unwrap();
+        assert_eq!(again.json(), v);
+    }
+    let refused = s
+        .post(&s.persona_json("r-trailer-needs-ce"), &[])
+        .await
+        .json();
+    assert_eq!(refused["reasons"][0]["rule-id"], "P18.3");
+    assert_eq!(
+        refused["reasons"][0]["reason-code"],
+        "licence-category-missing"
+    );
+    let notices = s.post(&s.persona_json("r-unpaid-fine"), &[]).await.json();
+    assert_eq!(notices["notices"][0]["check"], 10);
+
+    s.world.mocks.set_fault(
+        kezek_mocks::registry::RegistryId::Astana1,
+        kezek_mocks::faults::Fault::mode(kezek_mocks::faults::FaultMode::MalformedXml),
+    );
+    let reply = s
+        .post(&s.persona_json("r-clean-individual-truck"), &[])
+        .await;
+    let v = reply.json();
+    assert_eq!(v["decision"], "indeterminate", "{v}");
+    assert_eq!(v["unanswered"][0]["check"], 16);
+    assert!(reply.header("retry-after").is_some());
+}
+
+/// Bad input → RFC 9457 problem+json naming the field by JSON pointer; nothing is
+/// verified and nothing is lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_is_a_problem_document_that_names_the_field() {
+    let s = serve(false).await;
+    let good = s.persona_json("r-clean-company-truck-trailer");
+    let mutate = |f: &dyn Fn(&mut serde_json::Value)| {
+        let mut v = good.clone();
+        f(&mut v);
+        v
+    };
+    let cases: Vec<(serde_json::Value, u16, &str)> = vec![
+        (
+            mutate(&|v| {
+                v.as_object_mut().unwrap().remove("vehicle");
+            }),
+            422,
+            "",
+        ),
+        (
+            mutate(&|v| v["drivers"] = serde_json::json!("one")),
+            422,
+            "/drivers",
+        ),
+        (
+            mutate(&|v| v["vehicle"]["kind"] = serde_json::json!("bus")),
+            422,
+            "/vehicle/kind",
+        ),
+        (
+            mutate(&|v| v["owner"]["iin-bin"] = serde_json::json!("123456789012")),
+            422,
+            "/owner/iin-bin",
+        ),
+        (
+            mutate(&|v| v["travel-date"] = serde_json::json!("2026-02-30")),
+            422,
+            "/travel-date",
+        ),
+        (
+            mutate(&|v| v["travel-date"] = serde_json::json!("2026-11-01")),
+            422,
+            "/travel-date",
+        ),
+        (
+            mutate(&|v| v["drivers"][0]["phone"] = serde_json::json!("8 701 000")),
+            422,
+            "/drivers/0/phone",
+        ),
+        (mutate(&|v| v["surprise"] = serde_json::json!(1)), 422, ""),
+    ];
+    for (body, status, pointer) in cases {
+        let reply = s.post(&body, &[]).await;
+        assert_eq!(
+            reply.status,
+            status,
+            "{}",
+            String::from_utf8_lossy(&reply.body)
+        );
+        assert_eq!(
+            reply.header("content-type"),
+            Some("application/problem+json")
+        );
+        let problem = reply.json();
+        let pointers: Vec<&str> = problem["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["pointer"].as_str().unwrap())
+            .collect();
+        assert!(
+            pointers.contains(&pointer),
+            "expected {pointer:?} in {problem}"
+        );
+    }
+    let reply = s.post_raw(b"{not json".to_vec(), &[]).await;
+    assert_eq!(reply.status, 400);
+    let reply = s.post_raw(vec![b' '; kezek::api::MAX_BODY + 1], &[]).await;
+    assert_eq!(reply.status, 413);
+    assert_eq!(reply.json()["status"], 413);
+}
+
+/// Idempotency-Key: a retried request gets the same verification; the same key with
+/// another body is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idempotency_key_replays_and_refuses_reuse() {
+    let s = serve(false).await;
+    let body = s.persona_json("r-clean-individual-truck");
+    let first = s
+        .post(&body, &[("idempotency-key", "booking-app-42")])
+        .await
+        .json();
+    let second = s
+        .post(&body, &[("idempotency-key", "booking-app-42")])
+        .await;
+    assert_eq!(second.header("idempotent-replayed"), Some("true"));
+    assert_eq!(second.json()["id"], first["id"]);
+    let other = s.persona_json("r-unpaid-fine");
+    let reused = s
+        .post(&other, &[("idempotency-key", "booking-app-42")])
+        .await;
+    assert_eq!(reused.status, 422);
+}
+
+/// TLS by default, with a generated development certificate that clients can trust.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_public_api_speaks_tls_with_the_development_certificate() {
+    let s = serve(true).await;
+    let reply = s
+        .post(&s.persona_json("r-clean-individual-truck"), &[])
+        .await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.json()["decision"], "approved");
+    // Plain HTTP to the TLS port gets no HTTP answer.
+    let plain = request(s.api, "GET", "/healthz", &[], vec![], None).await;
+    assert!(plain.is_err() || plain.unwrap().status != 200);
+}
+
+/// Admin listener: adapters, rules and Prometheus metrics with cache counters.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_lists_adapters_and_serves_metrics() {
+    let s = serve(false).await;
+    let body = s.persona_json("r-clean-individual-truck");
+    s.post(&body, &[]).await;
+    s.post(&body, &[]).await;
+    let list = request(s.admin, "GET", "/admin/adapters", &[], vec![], None)
+        .await
+        .unwrap()
+        .json();
+    assert_eq!(list["adapters"].as_array().unwrap().len(), 18);
+    assert_eq!(list["rules"][0]["id"], "order-707");
+    let metrics = String::from_utf8(
+        request(s.admin, "GET", "/metrics", &[], vec![], None)
+            .await
+            .unwrap()
+            .body,
+    )
+    .unwrap();
+    assert!(
+        metrics.contains("kezek_verifications_total{decision=\"approved\"} 2"),
+        "{metrics}"
+    );
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("kezek_cache_hits ") && !l.ends_with(" 0")),
+        "{metrics}"
+    );
+    // Admin routes are not on the public listener.
+    let public = request(s.api, "GET", "/admin/adapters", &[], vec![], None)
+        .await
+        .unwrap();
+    assert_eq!(public.status, 404);
+    let ready = request(s.api, "GET", "/readyz", &[], vec![], None)
+        .await
+        .unwrap();
+    assert_eq!(ready.status, 200);
+}
