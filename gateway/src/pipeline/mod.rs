@@ -10,8 +10,8 @@ pub mod upstream;
 
 use crate::adapters::{AdapterSet, Catalogue};
 use crate::domain::{
-    Application, CheckError, CheckId, CheckOutcome, CheckResult, Decision, Reason, Unanswered,
-    Verdict, Verification, Verifier,
+    Application, CheckError, CheckOutcome, CheckResult, Decision, Reason, Unanswered, Verdict,
+    Verification, Verifier,
 };
 use crate::host::AdapterHost;
 use crate::metrics::Metrics;
@@ -116,33 +116,28 @@ impl Pipeline {
 
         let deadline = tokio::time::Instant::now() + Duration::from_millis(rules.deadline_ms);
         let application = Arc::new(application);
-        let id_ref = id.as_str();
-        let results = async {
-            let calls = plan.iter().map(|rule| {
-                let (set, application) = (set.clone(), application.clone());
-                let rule_set = format!("{}@{}", rules.id, rules.version);
-                async move {
-                    let check = rule.check;
-                    match tokio::time::timeout_at(
-                        deadline,
-                        self.run_check(&set, rule, &rule_set, &application, id_ref),
-                    )
-                    .await
-                    {
-                        Ok(result) => result,
-                        Err(_) => self.unanswered(
-                            &set,
-                            rule,
-                            CheckError::Timeout("the verification's deadline passed".into()),
-                            check,
-                        ),
-                    }
+        let rule_set = format!("{}@{}", rules.id, rules.version);
+        let checks = plan.iter().map(|&rule| {
+            let (set, app, rule_set, id) = (&set, &application, rule_set.as_str(), id.as_str());
+            async move {
+                match tokio::time::timeout_at(
+                    deadline,
+                    self.run_check(set, rule, rule_set, app, id),
+                )
+                .await
+                {
+                    Ok(result) => result,
+                    Err(_) => self.unanswered(
+                        set,
+                        rule,
+                        CheckError::Timeout("the verification's deadline passed".into()),
+                    ),
                 }
-            });
-            futures::future::join_all(calls).await
-        }
-        .instrument(span.clone())
-        .await;
+            }
+        });
+        let results = futures::future::join_all(checks)
+            .instrument(span.clone())
+            .await;
 
         let verification = self.decide(id, label, &plan, results, now);
         span.record("decision", tracing::field::debug(verification.decision));
@@ -159,20 +154,16 @@ impl Pipeline {
         set: &Arc<AdapterSet>,
         rule: &CheckRule,
         rule_set: &str,
-        app: &Application,
+        app: &Arc<Application>,
         id: &str,
     ) -> CheckResult {
         let started = Instant::now();
         let check = rule.check;
         let Some(adapter) = set.for_check(check) else {
-            return self.unanswered(
-                set,
-                rule,
-                CheckError::AdapterMissing(check.to_string()),
-                check,
-            );
+            return self.unanswered(set, rule, CheckError::AdapterMissing(check.to_string()));
         };
         let registry = adapter.descriptor.registry.clone();
+        let adapter_id = adapter.descriptor.id.as_str();
         let span = tracing::info_span!(
             "check",
             check = %check,
@@ -190,14 +181,22 @@ impl Pipeline {
             adapter.descriptor.reads,
             app,
         );
-        let call = self.upstreams.call(&adapter.descriptor.id, || async {
-            let outcome = self
-                .host
-                .check(adapter, check, app, id, rule.deadline())
-                .await;
-            self.metrics
-                .registry_call(&adapter.descriptor.id, outcome.result.is_ok());
-            outcome.result
+        // A miss runs the adapter on a task of its own, so the adapters of one verification
+        // use every core; a hit costs no task at all.
+        let call = self.upstreams.call(&adapter.descriptor.id, || {
+            let (host, adapter, app) = (self.host.clone(), adapter.clone(), app.clone());
+            let (id, deadline) = (id.to_owned(), rule.deadline());
+            async move {
+                let outcome =
+                    tokio::spawn(
+                        async move { host.check(&adapter, check, &app, &id, deadline).await },
+                    )
+                    .await
+                    .map(|o| o.result)
+                    .unwrap_or_else(|e| Err(CheckError::Trapped(format!("internal error: {e}"))));
+                self.metrics.registry_call(&adapter_id, outcome.is_ok());
+                outcome
+            }
         });
         let (result, lookup) = self
             .cache
@@ -231,13 +230,8 @@ impl Pipeline {
         }
     }
 
-    fn unanswered(
-        &self,
-        set: &AdapterSet,
-        rule: &CheckRule,
-        error: CheckError,
-        check: CheckId,
-    ) -> CheckResult {
+    fn unanswered(&self, set: &AdapterSet, rule: &CheckRule, error: CheckError) -> CheckResult {
+        let check = rule.check;
         let adapter = set.for_check(check);
         CheckResult {
             check,
