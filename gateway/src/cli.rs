@@ -47,6 +47,11 @@ enum Command {
         /// Application JSON file; `-` or nothing reads stdin.
         request: Option<PathBuf>,
     },
+    /// Bookings over the HTTP API: availability, create, get, reschedule, cancel.
+    Bookings {
+        #[command(subcommand)]
+        command: crate::booking::cli::BookingsCommand,
+    },
     /// Make an Ed25519 key pair for signing adapters: `<out>.key` and `<out>.pub`.
     Keygen {
         #[arg(long)]
@@ -130,6 +135,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             check,
             request,
         } => check_once(&config, &adapter, check, request.as_deref()).await,
+        Command::Bookings { command } => crate::booking::cli::run(command).await,
         Command::Keygen { out } => {
             let key = signing::generate_key()?;
             signing::write_key_pair(&key, &out)?;

@@ -16,6 +16,12 @@ pub struct Config {
     pub sandbox: SandboxConfig,
     #[serde(default)]
     pub egress: EgressConfig,
+    /// The booking engine (issue 5): catalogue, fees, quota, limits.
+    #[serde(default)]
+    pub booking: crate::booking::BookingConfig,
+    /// Where bookings are stored: embedded SQLite (default) or PostgreSQL.
+    #[serde(default)]
+    pub store: crate::store::StoreConfig,
 }
 
 impl Config {

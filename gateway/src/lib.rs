@@ -2,6 +2,7 @@
 //! freight vehicles leaving the country (Order 707). See ARCHITECTURE.md for the map.
 
 pub mod adapters;
+pub mod booking;
 pub mod cli;
 pub mod config;
 pub mod domain;
@@ -9,3 +10,4 @@ pub mod egress;
 pub mod host;
 pub mod schemas;
 pub mod server;
+pub mod store;

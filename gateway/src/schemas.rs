@@ -6,19 +6,51 @@ use std::sync::OnceLock;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Schema {
     AdapterManifest,
+    BookingCreate,
+    BookingReschedule,
+    BookingCancel,
+    BookingPayment,
+    BookingDrivers,
+    BookingCapacity,
+    BookingAccount,
+    BookingPriorityList,
+    Checkpoints,
 }
 
 impl Schema {
     fn source(self) -> &'static str {
         match self {
             Schema::AdapterManifest => include_str!("../../schemas/adapter-manifest.schema.json"),
+            Schema::BookingCreate => include_str!("../../schemas/booking-create.schema.json"),
+            Schema::BookingReschedule => {
+                include_str!("../../schemas/booking-reschedule.schema.json")
+            }
+            Schema::BookingCancel => include_str!("../../schemas/booking-cancel.schema.json"),
+            Schema::BookingPayment => include_str!("../../schemas/booking-payment.schema.json"),
+            Schema::BookingDrivers => include_str!("../../schemas/booking-drivers.schema.json"),
+            Schema::BookingCapacity => include_str!("../../schemas/booking-capacity.schema.json"),
+            Schema::BookingAccount => include_str!("../../schemas/booking-account.schema.json"),
+            Schema::BookingPriorityList => {
+                include_str!("../../schemas/booking-priority-list.schema.json")
+            }
+            Schema::Checkpoints => include_str!("../../schemas/checkpoints.schema.json"),
         }
     }
 
     fn validator(self) -> &'static jsonschema::Validator {
         static MANIFEST: OnceLock<jsonschema::Validator> = OnceLock::new();
+        static BOOKING: [OnceLock<jsonschema::Validator>; 9] = [const { OnceLock::new() }; 9];
         let cell = match self {
             Schema::AdapterManifest => &MANIFEST,
+            Schema::BookingCreate => &BOOKING[0],
+            Schema::BookingReschedule => &BOOKING[1],
+            Schema::BookingCancel => &BOOKING[2],
+            Schema::BookingPayment => &BOOKING[3],
+            Schema::BookingDrivers => &BOOKING[4],
+            Schema::BookingCapacity => &BOOKING[5],
+            Schema::BookingAccount => &BOOKING[6],
+            Schema::BookingPriorityList => &BOOKING[7],
+            Schema::Checkpoints => &BOOKING[8],
         };
         cell.get_or_init(|| {
             let schema: serde_json::Value =
@@ -64,7 +96,18 @@ mod tests {
 
     #[test]
     fn every_schema_compiles() {
-        for schema in [Schema::AdapterManifest] {
+        for schema in [
+            Schema::AdapterManifest,
+            Schema::BookingCreate,
+            Schema::BookingReschedule,
+            Schema::BookingCancel,
+            Schema::BookingPayment,
+            Schema::BookingDrivers,
+            Schema::BookingCapacity,
+            Schema::BookingAccount,
+            Schema::BookingPriorityList,
+            Schema::Checkpoints,
+        ] {
             let _ = schema.validator();
         }
     }

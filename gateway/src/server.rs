@@ -19,6 +19,8 @@ use tokio::net::TcpListener;
 pub struct Gateway {
     pub host: Arc<AdapterHost>,
     pub catalogue: Arc<Catalogue>,
+    /// The booking engine (issue 5); `None` when `booking.enabled = false`.
+    pub booking: Option<Arc<crate::booking::BookingEngine>>,
     admin_token: Option<String>,
 }
 
@@ -37,9 +39,24 @@ impl Gateway {
             .as_ref()
             .map(|s| s.resolve())
             .transpose()?;
+        let booking = if config.booking.enabled {
+            // The verification pipeline replaces NoPipelineVerifier when it is wired in.
+            let verifier = Arc::new(crate::booking::testing::NoPipelineVerifier);
+            let engine = crate::booking::BookingEngine::open(
+                config.booking.clone(),
+                &config.store,
+                verifier,
+            );
+            let engine = Arc::new(engine.await?);
+            engine.spawn_sweeper();
+            Some(engine)
+        } else {
+            None
+        };
         Ok(Self {
             host,
             catalogue,
+            booking,
             admin_token,
         })
     }
@@ -97,6 +114,31 @@ async fn route(gateway: &Gateway, req: Request<Incoming>, loopback_only: bool) -
         return problem(
             StatusCode::UNAUTHORIZED,
             "admin endpoints need the admin bearer token",
+            None,
+        );
+    }
+    if let Some(engine) = gateway
+        .booking
+        .as_ref()
+        .filter(|_| crate::booking::api::is_booking_route(&path))
+    {
+        let target = req
+            .uri()
+            .path_and_query()
+            .map_or(path.clone(), |p| p.to_string());
+        let headers = req.headers().clone();
+        let body = match read_body(req).await {
+            Ok(body) => body,
+            Err(status) => return problem(status, "the request body is too large", None),
+        };
+        if let Some(response) =
+            crate::booking::api::handle(engine, &method, &target, body, &headers).await
+        {
+            return response;
+        }
+        return problem(
+            StatusCode::NOT_FOUND,
+            &format!("no route for {method} {path}"),
             None,
         );
     }

@@ -1,0 +1,177 @@
+//! `kezek bookings …`: availability, create, get, reschedule, cancel — over the HTTP API.
+
+use clap::Subcommand;
+use http_body_util::{BodyExt, Full};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Debug, clap::Args)]
+pub struct Api {
+    /// Base URL of the gateway's API.
+    #[arg(long, env = "KEZEK_URL", default_value = "http://127.0.0.1:8443")]
+    url: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BookingsCommand {
+    /// Free capacity of a checkpoint (P16, P22).
+    Availability {
+        #[command(flatten)]
+        api: Api,
+        checkpoint: String,
+        #[arg(long)]
+        from: Option<String>,
+        #[arg(long, default_value_t = 7)]
+        days: u32,
+    },
+    /// Create a booking from a JSON body (schemas/booking-create.schema.json); `-` = stdin.
+    Create {
+        #[command(flatten)]
+        api: Api,
+        body: PathBuf,
+        #[arg(long)]
+        idempotency_key: Option<String>,
+    },
+    /// Show a booking and its ticket.
+    Get {
+        #[command(flatten)]
+        api: Api,
+        id: String,
+    },
+    /// Move a booking to another date and hour, or the first free slot (P28).
+    Reschedule {
+        #[command(flatten)]
+        api: Api,
+        id: String,
+        #[arg(long)]
+        account: String,
+        #[arg(long)]
+        date: Option<String>,
+        #[arg(long)]
+        hour: Option<u8>,
+        #[arg(long)]
+        first_free: bool,
+    },
+    /// Cancel a booking (P28: the fee is kept).
+    Cancel {
+        #[command(flatten)]
+        api: Api,
+        id: String,
+        #[arg(long)]
+        account: String,
+    },
+}
+
+pub async fn run(command: BookingsCommand) -> anyhow::Result<ExitCode> {
+    let (api, method, path, body, key) = match command {
+        BookingsCommand::Availability {
+            api,
+            checkpoint,
+            from,
+            days,
+        } => {
+            let from = from.map(|f| format!("&from={f}")).unwrap_or_default();
+            let path = format!("/checkpoints/{checkpoint}/availability?days={days}{from}");
+            (api, "GET", path, None, None)
+        }
+        BookingsCommand::Create {
+            api,
+            body,
+            idempotency_key,
+        } => {
+            let text = if body == std::path::Path::new("-") {
+                let mut s = String::new();
+                std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)?;
+                s
+            } else {
+                std::fs::read_to_string(&body)
+                    .map_err(|e| anyhow::anyhow!("reading {}: {e}", body.display()))?
+            };
+            (api, "POST", "/bookings".into(), Some(text), idempotency_key)
+        }
+        BookingsCommand::Get { api, id } => (api, "GET", format!("/bookings/{id}"), None, None),
+        BookingsCommand::Reschedule {
+            api,
+            id,
+            account,
+            date,
+            hour,
+            first_free,
+        } => {
+            let slot = if first_free {
+                serde_json::json!({"first-free": true})
+            } else {
+                serde_json::json!({"date": date, "hour": hour})
+            };
+            let body = serde_json::json!({"account": account, "slot": slot}).to_string();
+            (
+                api,
+                "POST",
+                format!("/bookings/{id}/reschedule"),
+                Some(body),
+                None,
+            )
+        }
+        BookingsCommand::Cancel { api, id, account } => {
+            let body = serde_json::json!({"account": account}).to_string();
+            (
+                api,
+                "POST",
+                format!("/bookings/{id}/cancel"),
+                Some(body),
+                None,
+            )
+        }
+    };
+    let (status, value) = call(&api.url, method, &path, body, key).await?;
+    println!("{}", serde_json::to_string_pretty(&value)?);
+    Ok(if status.is_success() {
+        ExitCode::SUCCESS
+    } else {
+        eprintln!(
+            "HTTP {status}{}",
+            value["rule"]
+                .as_str()
+                .map(|r| format!(" (rule {r})"))
+                .unwrap_or_default()
+        );
+        ExitCode::from(2)
+    })
+}
+
+async fn call(
+    url: &str,
+    method: &str,
+    path: &str,
+    body: Option<String>,
+    key: Option<String>,
+) -> anyhow::Result<(hyper::StatusCode, serde_json::Value)> {
+    let uri: hyper::Uri = format!("{}{path}", url.trim_end_matches('/')).parse()?;
+    let authority = uri
+        .authority()
+        .ok_or_else(|| anyhow::anyhow!("--url needs a host"))?
+        .clone();
+    let stream = tokio::net::TcpStream::connect(authority.as_str())
+        .await
+        .map_err(|e| anyhow::anyhow!("connecting to {authority}: {e} (is the gateway running?)"))?;
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await?;
+    tokio::spawn(connection);
+    let mut request = hyper::Request::builder()
+        .method(method)
+        .uri(path)
+        .header("host", authority.as_str())
+        .header("content-type", "application/json");
+    if let Some(k) = key {
+        request = request.header("idempotency-key", k);
+    }
+    let response = sender
+        .send_request(request.body(Full::new(bytes::Bytes::from(body.unwrap_or_default())))?)
+        .await?;
+    let status = response.status();
+    let bytes = response.into_body().collect().await?.to_bytes();
+    let value = serde_json::from_slice(&bytes).map_err(|_| {
+        anyhow::anyhow!("the gateway answered HTTP {status} with a body that is not JSON")
+    })?;
+    Ok((status, value))
+}
