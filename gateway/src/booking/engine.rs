@@ -1217,8 +1217,8 @@ impl BookingEngine {
                             let ticket = ticket_number(&cp.code, nd, seq);
                             tx.execute(
                                 "UPDATE bookings SET day = $2, hour = $3, slot_start = $4, slot_end = $5, \
-                                 ticket_seq = CASE WHEN status = 'active' THEN $6 ELSE NULL END, \
-                                 ticket = CASE WHEN status = 'active' THEN $7 ELSE NULL END, \
+                                 ticket_seq = CASE WHEN status = 'active' THEN CAST($6 AS BIGINT) ELSE NULL END, \
+                                 ticket = CASE WHEN status = 'active' THEN CAST($7 AS TEXT) ELSE NULL END, \
                                  moves = moves + 1, updated_at = $8 WHERE id = $1",
                                 &[(&id).into(), nd.to_string().into(), (nh as i64).into(), start.into(),
                                   end.into(), seq.into(), (&ticket).into(), now.into()],
@@ -1385,9 +1385,9 @@ fn reserve(
         ensure_day(tx, cp, day)?;
         let ds = day.to_string();
         let took_day = tx.execute(
-            "UPDATE cp_days SET booked = booked + 1, priority_booked = priority_booked + $3 \
+            "UPDATE cp_days SET booked = booked + 1, priority_booked = priority_booked + CAST($3 AS BIGINT) \
              WHERE checkpoint = $1 AND day = $2 AND booked < capacity \
-             AND ($3 = 0 OR priority_booked < (capacity * $4) / 10000)",
+             AND (CAST($3 AS BIGINT) = 0 OR priority_booked < (capacity * CAST($4 AS BIGINT)) / 10000)",
             &[(&cp.code).into(), (&ds).into(), p.into(), bp.into()],
         )?;
         let mut failure = None;

@@ -198,3 +198,6 @@ mod tests {
         assert_eq!(c.priority.cap_basis_points(), 1000);
     }
 }
+
+#[cfg(test)]
+mod rule_tests;
