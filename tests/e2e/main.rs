@@ -2,6 +2,7 @@
 //! DESIGN.md invariant it enforces.
 
 mod adapter_packages;
+mod booking;
 mod hot_reload;
 mod registry_adapters;
 mod sandbox_faults;

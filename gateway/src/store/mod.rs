@@ -190,7 +190,7 @@ pub struct Store {
 #[derive(Debug)]
 enum Backend {
     Sqlite(sqlite::SqliteStore),
-    Postgres(postgres::PgStore),
+    Postgres(Box<postgres::PgStore>),
 }
 
 impl Store {
@@ -213,7 +213,7 @@ impl Store {
                         })?),
                         None => None,
                     };
-                Backend::Postgres(
+                Backend::Postgres(Box::new(
                     postgres::PgStore::connect(
                         url,
                         password.as_deref(),
@@ -221,7 +221,7 @@ impl Store {
                         (*pool_size).max(1),
                     )
                     .await?,
-                )
+                ))
             }
         };
         let store = Store { backend };
