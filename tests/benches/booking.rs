@@ -13,16 +13,42 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 fn main() {
-    let n: usize = std::env::var("BOOKING_BENCH_N").ok().and_then(|v| v.parse().ok()).unwrap_or(20_000);
-    let inflight: usize = std::env::var("BOOKING_BENCH_INFLIGHT").ok().and_then(|v| v.parse().ok()).unwrap_or(256);
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let n: usize = std::env::var("BOOKING_BENCH_N")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20_000);
+    let inflight: usize = std::env::var("BOOKING_BENCH_INFLIGHT")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(256);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
     let dir = tempfile::tempdir_in(kezek_tests::workspace().join("target")).unwrap();
-    let mut stores = vec![("sqlite (WAL, synchronous=FULL)", StoreConfig::Sqlite { path: dir.path().join("bench.sqlite3"), max_group: 256 })];
+    let mut stores = vec![(
+        "sqlite (WAL, synchronous=FULL)",
+        StoreConfig::Sqlite {
+            path: dir.path().join("bench.sqlite3"),
+            max_group: 256,
+        },
+    )];
     if let Ok(url) = std::env::var("KEZEK_TEST_POSTGRES_URL") {
         let schema = format!("bench_{}", std::process::id());
-        stores.push(("postgres (pool 16)", StoreConfig::Postgres { url, password_env: None, schema: Some(schema), pool_size: 16 }));
+        stores.push((
+            "postgres (pool 16)",
+            StoreConfig::Postgres {
+                url,
+                password_env: None,
+                schema: Some(schema),
+                pool_size: 16,
+            },
+        ));
     }
-    println!("booking rush: {n} attempts for one checkpoint-day, {inflight} in flight, 2 worker threads");
+    println!(
+        "booking rush: {n} attempts for one checkpoint-day, {inflight} in flight, 2 worker threads"
+    );
     for (name, store) in stores {
         rt.block_on(rush(name, &store, n, inflight));
     }
@@ -45,7 +71,9 @@ async fn rush(name: &str, store: &StoreConfig, n: usize, inflight: usize) {
         Arc::new(ScriptedVerifier::new(Script::Approve)),
         Arc::new(SystemClock),
     ));
-    let day = (time::OffsetDateTime::now_utc() + time::Duration::days(2)).date().to_string();
+    let day = (time::OffsetDateTime::now_utc() + time::Duration::days(2))
+        .date()
+        .to_string();
     let semaphore = Arc::new(tokio::sync::Semaphore::new(inflight));
     let start = Instant::now();
     let mut tasks = Vec::with_capacity(n);
@@ -57,22 +85,35 @@ async fn rush(name: &str, store: &StoreConfig, n: usize, inflight: usize) {
             let plate = format!("R{i:07}");
             let request = CreateRequest {
                 account: format!("acc-{i}"),
-                application: sample_application("CN-BENCH", &day, &plate, &format!("VINBENCH{i:09}")),
-                slot: SlotRequest { date: Some(day.clone()), hour: Some((i % 24) as u8), ..Default::default() },
+                application: sample_application(
+                    "CN-BENCH",
+                    &day,
+                    &plate,
+                    &format!("VINBENCH{i:09}"),
+                ),
+                slot: SlotRequest {
+                    date: Some(day.clone()),
+                    hour: Some((i % 24) as u8),
+                    ..Default::default()
+                },
                 priority: None,
                 payment: None,
             };
             let t = Instant::now();
-            let ok = engine.create(request, None).await.is_ok();
+            let result = engine.create(request, None).await;
             drop(permit);
-            (ok, t.elapsed())
+            (result.err().map(|e| e.to_string()), t.elapsed())
         }));
     }
     let mut latencies = Vec::with_capacity(n);
     let mut committed = 0;
+    let mut errors = std::collections::BTreeMap::<String, usize>::new();
     for t in tasks {
-        let (ok, d) = t.await.unwrap();
-        committed += ok as usize;
+        let (err, d) = t.await.unwrap();
+        match err {
+            None => committed += 1,
+            Some(e) => *errors.entry(e).or_default() += 1,
+        }
         latencies.push(d);
     }
     let elapsed = start.elapsed();
@@ -87,4 +128,7 @@ async fn rush(name: &str, store: &StoreConfig, n: usize, inflight: usize) {
         ms(p(0.99)),
         ms(*latencies.last().unwrap()),
     );
+    for (e, n) in errors {
+        println!("    not committed {n:>6}: {e}");
+    }
 }

@@ -563,21 +563,57 @@ impl BookingEngine {
                     ],
                 )
                 .map_err(p21)?;
-                let (day, hour) = reserve(tx, &cp, plan, priority.is_some(), bp)?;
-                let (start, end) = interval_bounds(&cp, day, hour);
-                tx.execute(
-                    "UPDATE bookings SET day = $2, hour = $3, slot_start = $4, slot_end = $5 WHERE id = $1",
-                    &[(&id).into(), day.to_string().into(), (hour as i64).into(), start.into(), end.into()],
-                )?;
-                if due == 0 || payment.is_some() {
-                    confirm(tx, &cp, &id, &account, day, payment.as_ref(), fee, now_s)?;
-                } else {
-                    tx.execute(
-                        "UPDATE bookings SET hold_expires_at = $2 WHERE id = $1",
-                        &[(&id).into(), (now_s + hold_ttl).into()],
-                    )?;
+                let confirming = due == 0 || payment.is_some();
+                if confirming {
+                    ledger(tx, &account, &id, "charge", fee, None, now_s)?;
+                    if let Some(p) = &payment {
+                        ledger(tx, &account, &id, "payment", p.amount_kzt, Some(&p.reference), now_s)?;
+                    }
                 }
-                Ok((view(tx, &id, free)?, false))
+                // Last: the checkpoint-day row (the lock every booking of the day waits for).
+                let (day, hour, seq) = reserve(tx, &cp, plan, priority.is_some(), bp, confirming)?;
+                let (start, end) = interval_bounds(&cp, day, hour);
+                let ticket = seq.map(|seq| ticket_number(&cp.code, day, seq));
+                let hold_expires = (!confirming).then_some(now_s + hold_ttl);
+                let paid = payment.as_ref().map_or(0, |p| p.amount_kzt);
+                let status = if confirming { "active" } else { "held" };
+                tx.execute(
+                    "UPDATE bookings SET day = $2, hour = $3, slot_start = $4, slot_end = $5, status = $6, \
+                     ticket_seq = $7, ticket = $8, paid_kzt = $9, hold_expires_at = $10 WHERE id = $1",
+                    &[(&id).into(), day.to_string().into(), (hour as i64).into(), start.into(), end.into(),
+                      status.into(), seq.into(), ticket.clone().into(), paid.into(), hold_expires.into()],
+                )?;
+                let slot = Interval {
+                    date: day.to_string(),
+                    hour: hour as i64,
+                    from: rfc3339(start, &cp),
+                    to: rfc3339(end, &cp),
+                };
+                Ok((BookingView {
+                    id: id.clone(),
+                    status: status.into(),
+                    account: account.clone(),
+                    checkpoint: cp.code.clone(),
+                    vehicle: plate.clone(),
+                    priority: priority.map(|p| p.as_str().to_owned()),
+                    trusted_drivers: drivers,
+                    ticket: ticket.map(|number| Ticket {
+                        number,
+                        sequence: seq.unwrap_or_default(),
+                        date: slot.date.clone(),
+                        interval: slot.clone(),
+                    }),
+                    slot,
+                    fee_kzt: fee,
+                    paid_kzt: paid,
+                    reschedules_used: 0,
+                    free_reschedules_left: free,
+                    moves: 0,
+                    hold_expires_at: hold_expires.map(utc),
+                    created_at: utc(now_s),
+                    verification_id: verification_id.clone(),
+                    notifications: Vec::new(),
+                }, false))
             })
             .await?;
         if !booking.1 {
@@ -776,9 +812,9 @@ impl BookingEngine {
                 debt_in_tx(tx, &account, now)?;
                 let priority = r[3].opt_text().is_some();
                 release(tx, &cp.code, r[1].text(), r[2].int(), priority)?;
-                let (day, hour) = reserve(tx, &cp, plan, priority, bp)?;
+                let (day, hour, seq) = reserve(tx, &cp, plan, priority, bp, true)?;
                 let (start, end) = interval_bounds(&cp, day, hour);
-                let seq = next_ticket(tx, &cp.code, day)?;
+                let seq = seq.unwrap_or_default();
                 tx.execute(
                     "UPDATE bookings SET day = $2, hour = $3, slot_start = $4, slot_end = $5, ticket_seq = $6, \
                      ticket = $7, reschedules = reschedules + 1, application = $8, verification_id = $9, \
@@ -1210,10 +1246,10 @@ impl BookingEngine {
                 for (id, h, prio) in displaced {
                     let plan = Plan { day, hour: h as u8, exact: false, last };
                     let (from_s, _) = interval_strings(&cp, day, h as u8);
-                    match reserve(tx, &cp, plan, prio, bp) {
-                        Ok((nd, nh)) => {
+                    match reserve(tx, &cp, plan, prio, bp, true) {
+                        Ok((nd, nh, seq)) => {
                             let (start, end) = interval_bounds(&cp, nd, nh);
-                            let seq = next_ticket(tx, &cp.code, nd)?;
+                            let seq = seq.unwrap_or_default();
                             let ticket = ticket_number(&cp.code, nd, seq);
                             tx.execute(
                                 "UPDATE bookings SET day = $2, hour = $3, slot_start = $4, slot_end = $5, \
@@ -1337,7 +1373,7 @@ fn idempotent(
 }
 
 /// Creates the day's rows from the catalogue on first use.
-fn ensure_day(tx: &mut dyn Tx, cp: &Checkpoint, day: Date) -> Result<(), BookingError> {
+fn ensure_day(tx: &mut dyn Tx, cp: &Checkpoint, day: Date) -> Result<bool, BookingError> {
     let ds = day.to_string();
     let n = tx.execute(
         "INSERT INTO cp_days (checkpoint, day, capacity, booked, priority_booked, next_ticket) \
@@ -1359,7 +1395,7 @@ fn ensure_day(tx: &mut dyn Tx, cp: &Checkpoint, day: Date) -> Result<(), Booking
             )?;
         }
     }
-    Ok(())
+    Ok(n == 1)
 }
 
 /// Takes one place: the day (capacity and, for priority, the P6 quota), then an hour. The
@@ -1370,10 +1406,12 @@ fn reserve(
     plan: Plan,
     priority: bool,
     bp: i64,
-) -> Result<(Date, u8), BookingError> {
+    ticket: bool,
+) -> Result<(Date, u8, Option<i64>), BookingError> {
     let mut day = plan.day;
     let mut min_hour = plan.hour;
     let p = priority as i64;
+    let t = ticket as i64;
     loop {
         if day > plan.last {
             return Err(BookingError::rule(
@@ -1382,16 +1420,29 @@ fn reserve(
                 "no free slot is left within the booking horizon",
             ));
         }
-        ensure_day(tx, cp, day)?;
         let ds = day.to_string();
-        let took_day = tx.execute(
-            "UPDATE cp_days SET booked = booked + 1, priority_booked = priority_booked + CAST($3 AS BIGINT) \
-             WHERE checkpoint = $1 AND day = $2 AND booked < capacity \
-             AND (CAST($3 AS BIGINT) = 0 OR priority_booked < (capacity * CAST($4 AS BIGINT)) / 10000)",
-            &[(&cp.code).into(), (&ds).into(), p.into(), bp.into()],
-        )?;
+        // The day row is the hot spot (one lock per checkpoint-day): it is taken as late as
+        // possible, and the ticket number comes with it (P20).
+        let take_day = |tx: &mut dyn Tx| {
+            tx.query(
+                "UPDATE cp_days SET booked = booked + 1, priority_booked = priority_booked + CAST($3 AS BIGINT), \
+                 next_ticket = next_ticket + CAST($5 AS BIGINT) \
+                 WHERE checkpoint = $1 AND day = $2 AND booked < capacity \
+                 AND (CAST($3 AS BIGINT) = 0 OR priority_booked < (capacity * CAST($4 AS BIGINT)) / 10000) \
+                 RETURNING next_ticket",
+                &[(&cp.code).into(), (&ds).into(), p.into(), bp.into(), t.into()],
+            )
+        };
+        let mut took_day = take_day(tx)?;
+        if took_day.is_empty() {
+            // The day's rows may not exist yet (or another transaction was creating them and
+            // has just committed): make sure, then try once more.
+            ensure_day(tx, cp, day)?;
+            took_day = take_day(tx)?;
+        }
+        let seq = took_day.first().map(|r| r[0].int() - 1);
         let mut failure = None;
-        if took_day == 1 {
+        if !took_day.is_empty() {
             loop {
                 let hour = if plan.exact {
                     Some(min_hour as i64)
@@ -1411,16 +1462,16 @@ fn reserve(
                     &[(&cp.code).into(), (&ds).into(), hour.into()],
                 )?;
                 if took == 1 {
-                    return Ok((day, hour as u8));
+                    return Ok((day, hour as u8, seq.filter(|_| ticket)));
                 }
                 if plan.exact {
                     break;
                 }
             }
             tx.execute(
-                "UPDATE cp_days SET booked = booked - 1, priority_booked = priority_booked - $3 \
-                 WHERE checkpoint = $1 AND day = $2",
-                &[(&cp.code).into(), (&ds).into(), p.into()],
+                "UPDATE cp_days SET booked = booked - 1, priority_booked = priority_booked - $3, \
+                 next_ticket = next_ticket - $4 WHERE checkpoint = $1 AND day = $2",
+                &[(&cp.code).into(), (&ds).into(), p.into(), t.into()],
             )?;
             failure = Some(BookingError::rule(
                 "P22",

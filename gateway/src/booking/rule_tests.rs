@@ -1040,7 +1040,18 @@ async fn storm_no_overbooking_and_no_double_booking_on_both_databases() {
                 .or_default()
                 .push(b.ticket.as_ref().unwrap().sequence);
         }
+        let last_day = per_day.keys().next_back().cloned().unwrap();
         for (day, mut seqs) in per_day {
+            if day != last_day {
+                // P16.1: first free means the earliest day with room; a day is never skipped
+                // while it has room (even while another transaction is creating its rows).
+                assert_eq!(
+                    seqs.len(),
+                    60,
+                    "{}: {day} was skipped with room left",
+                    r.name
+                );
+            }
             seqs.sort();
             assert!(
                 seqs.len() <= 60,
