@@ -1084,7 +1084,7 @@ impl BookingEngine {
         days: u32,
     ) -> Result<Vec<DayAvailability>, BookingError> {
         let cp = self.checkpoint(code, "/checkpoint")?;
-        let (today, _) = self.today(&cp);
+        let (today, hour_now) = self.today(&cp);
         let from = match from {
             Some(s) => parse_day(s)
                 .map_err(|_| BookingError::at("P16", 422, "/from", format!("{s} is not a date")))?,
@@ -1128,7 +1128,8 @@ impl BookingEngine {
                     None if row.is_none() && cp.hours().contains(&h) => (cp.hourly_capacity, 0),
                     None => (0, 0),
                 };
-                if cap > 0 {
+                let begun = day == today && h <= hour_now;
+                if cap > 0 && !begun {
                     let (from, to) = interval_strings(&cp, day, h);
                     hours.push(HourAvailability {
                         hour: h as i64,

@@ -320,6 +320,69 @@ mod tests {
         assert!(statements.iter().all(|s| !s.ends_with(';')));
     }
 
+    /// A booking answered as confirmed survives a power cut: WAL, synchronous = FULL (2).
+    #[tokio::test]
+    async fn sqlite_is_wal_with_synchronous_full() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&StoreConfig::Sqlite {
+            path: dir.path().join("d.sqlite3"),
+            max_group: 8,
+        })
+        .await
+        .unwrap();
+        let (sync, mode) = store
+            .transact(|tx| -> Result<(i64, String), DbError> {
+                let sync = tx.query("PRAGMA synchronous", &[])?[0][0].int();
+                let mode = tx.query("PRAGMA journal_mode", &[])?[0][0].text().to_owned();
+                Ok((sync, mode))
+            })
+            .await
+            .unwrap();
+        assert_eq!((sync, mode.as_str()), (2, "wal"));
+    }
+
+    /// A failing transaction in a group rolls back alone; the others commit.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite_group_commit_isolates_a_failed_transaction() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = std::sync::Arc::new(
+            Store::open(&StoreConfig::Sqlite {
+                path: dir.path().join("g.sqlite3"),
+                max_group: 64,
+            })
+            .await
+            .unwrap(),
+        );
+        let mut tasks = Vec::new();
+        for i in 0..50i64 {
+            let store = store.clone();
+            tasks.push(tokio::spawn(async move {
+                store
+                    .transact(move |tx| -> Result<(), DbError> {
+                        tx.execute(
+                            "INSERT INTO accounts (id, debt_kzt, updated_at) VALUES ($1, $2, 0)",
+                            &[Val::Text(format!("a{i}")), Val::Int(i)],
+                        )?;
+                        if i % 5 == 0 {
+                            return Err(DbError::Other("refused".into()));
+                        }
+                        Ok(())
+                    })
+                    .await
+            }));
+        }
+        for t in tasks {
+            let _ = t.await.unwrap();
+        }
+        let n = store
+            .transact(|tx| -> Result<i64, DbError> {
+                Ok(tx.query("SELECT COUNT(*) FROM accounts", &[])?[0][0].int())
+            })
+            .await
+            .unwrap();
+        assert_eq!(n, 40);
+    }
+
     #[test]
     fn store_config_defaults_to_embedded_sqlite() {
         let cfg: StoreConfig = toml::from_str("kind = \"sqlite\"").unwrap();
