@@ -52,6 +52,11 @@ pub enum BookingsCommand {
         #[arg(long)]
         first_free: bool,
     },
+    /// Validate a checkpoint catalogue an operator edited (schema, D22 bands) and list it.
+    Checkpoints {
+        /// The catalogue file; default: the one compiled in (deploy/checkpoints.json).
+        file: Option<PathBuf>,
+    },
     /// Cancel a booking (P28: the fee is kept).
     Cancel {
         #[command(flatten)]
@@ -64,6 +69,34 @@ pub enum BookingsCommand {
 
 pub async fn run(command: BookingsCommand) -> anyhow::Result<ExitCode> {
     let (api, method, path, body, key) = match command {
+        BookingsCommand::Checkpoints { file } => {
+            let catalogue = match file {
+                Some(f) => super::Catalogue::from_file(&f)?,
+                None => super::Catalogue::embedded(),
+            };
+            println!(
+                "catalogue {} — {} checkpoints",
+                catalogue.version,
+                catalogue.checkpoints.len()
+            );
+            println!(
+                "{:<22} {:<3} {:<4} {:<16} {:>6} {:>5}  REGION",
+                "CODE", "NB", "CAT", "MODE", "DAY", "HOUR"
+            );
+            for cp in catalogue.checkpoints.values() {
+                println!(
+                    "{:<22} {:<3} {:<4} {:<16} {:>6} {:>5}  {}",
+                    cp.code,
+                    cp.country,
+                    cp.category,
+                    format!("{:?}", cp.mode),
+                    cp.day_capacity(),
+                    cp.hourly_capacity,
+                    cp.region_ru
+                );
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
         BookingsCommand::Availability {
             api,
             checkpoint,

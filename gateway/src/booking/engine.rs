@@ -196,7 +196,7 @@ pub struct BookingEngine {
     config: Arc<BookingConfig>,
     catalogue: Arc<Catalogue>,
     store: Arc<Store>,
-    verifier: Arc<dyn Verifier>,
+    verifier: std::sync::RwLock<Arc<dyn Verifier>>,
     clock: Arc<dyn Clock>,
     limits: RateLimiter,
 }
@@ -227,7 +227,7 @@ impl BookingEngine {
             config: Arc::new(config),
             catalogue: Arc::new(catalogue),
             store,
-            verifier,
+            verifier: std::sync::RwLock::new(verifier),
             clock,
             limits,
         }
@@ -251,6 +251,11 @@ impl BookingEngine {
             verifier,
             Arc::new(SystemClock),
         ))
+    }
+
+    /// Wires the verification pipeline (P17, P18) in; bookings verify through it from now on.
+    pub fn set_verifier(&self, verifier: Arc<dyn Verifier>) {
+        *self.verifier.write().expect("verifier lock") = verifier;
     }
 
     pub fn catalogue(&self) -> &Catalogue {
@@ -401,7 +406,8 @@ impl BookingEngine {
     }
 
     async fn verify(&self, application: Application) -> Result<String, BookingError> {
-        let verification = self.verifier.verify(application).await.map_err(|e| {
+        let verifier = self.verifier.read().expect("verifier lock").clone();
+        let verification = verifier.verify(application).await.map_err(|e| {
             tracing::warn!(error = %e, "verification failed to run");
             BookingError::Indeterminate {
                 detail: "the verification pipeline could not run".into(),

@@ -333,7 +333,9 @@ mod tests {
         let (sync, mode) = store
             .transact(|tx| -> Result<(i64, String), DbError> {
                 let sync = tx.query("PRAGMA synchronous", &[])?[0][0].int();
-                let mode = tx.query("PRAGMA journal_mode", &[])?[0][0].text().to_owned();
+                let mode = tx.query("PRAGMA journal_mode", &[])?[0][0]
+                    .text()
+                    .to_owned();
                 Ok((sync, mode))
             })
             .await
