@@ -38,7 +38,7 @@ pub(crate) fn stores(dir: &std::path::Path, tag: &str) -> Vec<(&'static str, Sto
                 url,
                 password_env: None,
                 schema: Some(schema),
-                pool_size: 16,
+                pool_size: 8,
             },
         ));
     }
