@@ -297,7 +297,5 @@ pub trait Verifier: Send + Sync + 'static {
     fn verify(
         &self,
         application: Application,
-    ) -> std::pin::Pin<
-        Box<dyn std::future::Future<Output = anyhow::Result<Verification>> + Send + '_>,
-    >;
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = anyhow::Result<Verification>> + Send + '_>>;
 }

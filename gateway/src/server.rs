@@ -39,21 +39,7 @@ impl Gateway {
             .as_ref()
             .map(|s| s.resolve())
             .transpose()?;
-        let booking = if config.booking.enabled {
-            // Until the verification pipeline is wired in (`BookingEngine::set_verifier`), no
-            // booking is approved: unknown is never yes.
-            let verifier = Arc::new(crate::booking::testing::NoPipelineVerifier);
-            let engine = crate::booking::BookingEngine::open(
-                config.booking.clone(),
-                &config.store,
-                verifier,
-            );
-            let engine = Arc::new(engine.await?);
-            engine.spawn_sweeper();
-            Some(engine)
-        } else {
-            None
-        };
+        let booking = crate::booking::start(config).await?;
         Ok(Self {
             host,
             catalogue,
@@ -118,30 +104,10 @@ async fn route(gateway: &Gateway, req: Request<Incoming>, loopback_only: bool) -
             None,
         );
     }
-    if let Some(engine) = gateway
-        .booking
-        .as_ref()
-        .filter(|_| crate::booking::api::is_booking_route(&path))
+    if let Some(engine) = gateway.booking.as_ref()
+        && crate::booking::api::is_booking_route(&path)
     {
-        let target = req
-            .uri()
-            .path_and_query()
-            .map_or(path.clone(), |p| p.to_string());
-        let headers = req.headers().clone();
-        let body = match read_body(req).await {
-            Ok(body) => body,
-            Err(status) => return problem(status, "the request body is too large", None),
-        };
-        if let Some(response) =
-            crate::booking::api::handle(engine, &method, &target, body, &headers).await
-        {
-            return response;
-        }
-        return problem(
-            StatusCode::NOT_FOUND,
-            &format!("no route for {method} {path}"),
-            None,
-        );
+        return crate::booking::api::serve(engine, req).await;
     }
     match (&method, path.as_str()) {
         (&Method::GET, "/healthz") => json(StatusCode::OK, &serde_json::json!({ "status": "ok" })),

@@ -30,10 +30,7 @@ struct Bare {
 
 impl WasiView for Bare {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView {
-            ctx: &mut self.wasi,
-            table: &mut self.table,
-        }
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
     }
 }
 
@@ -43,11 +40,8 @@ impl v1::kezek::registry::outbound::Host for Bare {
     async fn send(
         &mut self,
         _: v1::kezek::registry::outbound::Request,
-    ) -> Result<v1::kezek::registry::outbound::Response, v1::kezek::registry::outbound::OutboundError>
-    {
-        Err(v1::kezek::registry::outbound::OutboundError::Denied(
-            "bare".into(),
-        ))
+    ) -> Result<v1::kezek::registry::outbound::Response, v1::kezek::registry::outbound::OutboundError> {
+        Err(v1::kezek::registry::outbound::OutboundError::Denied("bare".into()))
     }
 }
 
@@ -112,51 +106,23 @@ fn bare_request() -> v1::kezek::registry::types::CheckRequest {
             vin: app.vehicle.vin.clone(),
         },
         trailer: None,
-        cargo: t::Cargo {
-            classes: vec![t::CargoClass::General],
-            hs_codes: vec![],
-            declaration_number: None,
-            description: String::new(),
-        },
+        cargo: t::Cargo { classes: vec![t::CargoClass::General], hs_codes: vec![], declaration_number: None, description: String::new() },
         checkpoint: app.checkpoint.clone(),
         travel_date: app.travel_date.clone(),
     }
 }
 
-async fn bare_call(
-    engine: &Engine,
-    pre: &v1::AdapterPre<Bare>,
-    req: &v1::kezek::registry::types::CheckRequest,
-) {
-    let mut store = Store::new(
-        engine,
-        Bare {
-            wasi: WasiCtxBuilder::new().build(),
-            table: ResourceTable::new(),
-        },
-    );
+async fn bare_call(engine: &Engine, pre: &v1::AdapterPre<Bare>, req: &v1::kezek::registry::types::CheckRequest) {
+    let mut store = Store::new(engine, Bare { wasi: WasiCtxBuilder::new().build(), table: ResourceTable::new() });
     let instance = pre.instantiate_async(&mut store).await.unwrap();
-    let result = instance
-        .kezek_registry_checker()
-        .call_check(&mut store, req)
-        .await
-        .unwrap();
+    let result = instance.kezek_registry_checker().call_check(&mut store, req).await.unwrap();
     assert!(result.is_ok());
 }
 
 async fn product_call(gateway: &Gateway, app: &kezek::domain::Application) {
     let set = gateway.catalogue.snapshot();
     let adapter = set.for_check(CheckId::new(1).unwrap()).unwrap();
-    let outcome = gateway
-        .host
-        .check(
-            adapter,
-            CheckId::new(1).unwrap(),
-            app,
-            "c",
-            Duration::from_secs(5),
-        )
-        .await;
+    let outcome = gateway.host.check(adapter, CheckId::new(1).unwrap(), app, "c", Duration::from_secs(5)).await;
     assert!(outcome.result.is_ok(), "{:?}", outcome.result);
 }
 
@@ -169,11 +135,7 @@ fn micros(d: Duration) -> f64 {
 }
 
 fn main() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     runtime.block_on(async {
         let staging = Staging::new();
         staging.stage_signed(&fixture("echo"));
@@ -205,25 +167,10 @@ fn main() {
         bare.sort();
         let (p50, p99) = (percentile(&product, 0.5), percentile(&product, 0.99));
         let (b50, b99) = (percentile(&bare, 0.5), percentile(&bare, 0.99));
-        println!(
-            "single caller, {} calls each, interleaved in {ROUNDS} rounds",
-            product.len()
-        );
-        println!(
-            "  product host path  median {:7.1} µs   p99 {:7.1} µs",
-            micros(p50),
-            micros(p99)
-        );
-        println!(
-            "  bare wasmtime      median {:7.1} µs   p99 {:7.1} µs",
-            micros(b50),
-            micros(b99)
-        );
-        println!(
-            "  ratio product/bare median {:.2}×   p99 {:.2}×",
-            micros(p50) / micros(b50),
-            micros(p99) / micros(b99)
-        );
+        println!("single caller, {} calls each, interleaved in {ROUNDS} rounds", product.len());
+        println!("  product host path  median {:7.1} µs   p99 {:7.1} µs", micros(p50), micros(p99));
+        println!("  bare wasmtime      median {:7.1} µs   p99 {:7.1} µs", micros(b50), micros(b99));
+        println!("  ratio product/bare median {:.2}×   p99 {:.2}×", micros(p50) / micros(b50), micros(p99) / micros(b99));
 
         // Throughput: 2 workers for 2 s each, product then bare.
         let window = Duration::from_secs(2);
@@ -254,27 +201,12 @@ fn main() {
         let (ok, failed) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
         let mut workers = Vec::new();
         for _ in 0..2 {
-            let (gateway, app, stop, ok, failed) = (
-                gateway.clone(),
-                app.clone(),
-                stop.clone(),
-                ok.clone(),
-                failed.clone(),
-            );
+            let (gateway, app, stop, ok, failed) = (gateway.clone(), app.clone(), stop.clone(), ok.clone(), failed.clone());
             workers.push(tokio::spawn(async move {
                 while !stop.load(Ordering::Relaxed) {
                     let set = gateway.catalogue.snapshot();
                     let adapter = set.for_check(CheckId::new(1).unwrap()).unwrap().clone();
-                    let outcome = gateway
-                        .host
-                        .check(
-                            &adapter,
-                            CheckId::new(1).unwrap(),
-                            &app,
-                            "c",
-                            Duration::from_secs(5),
-                        )
-                        .await;
+                    let outcome = gateway.host.check(&adapter, CheckId::new(1).unwrap(), &app, "c", Duration::from_secs(5)).await;
                     let counter = if outcome.result.is_ok() { &ok } else { &failed };
                     counter.fetch_add(1, Ordering::Relaxed);
                     tokio::task::yield_now().await;
@@ -293,11 +225,7 @@ fn main() {
         for w in workers {
             w.await.unwrap();
         }
-        println!(
-            "hot reload under load: {reloads} reloads, {} calls ok, {} failed",
-            ok.load(Ordering::Relaxed),
-            failed.load(Ordering::Relaxed)
-        );
+        println!("hot reload under load: {reloads} reloads, {} calls ok, {} failed", ok.load(Ordering::Relaxed), failed.load(Ordering::Relaxed));
         assert_eq!(failed.load(Ordering::Relaxed), 0);
     });
 }

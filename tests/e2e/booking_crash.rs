@@ -20,7 +20,7 @@ fn config_from_env() -> StoreConfig {
             url: std::env::var("KEZEK_TEST_POSTGRES_URL").unwrap(),
             password_env: None,
             schema: Some(schema),
-            pool_size: 16,
+            pool_size: 8,
         },
         Err(_) => StoreConfig::Sqlite {
             path: std::env::var("KEZEK_BOOKING_CRASH_DB").unwrap().into(),

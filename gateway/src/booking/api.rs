@@ -39,6 +39,36 @@ pub fn is_booking_route(path: &str) -> bool {
         || path.starts_with("/admin/bookings/")
 }
 
+/// Largest booking request body read.
+const MAX_BODY: usize = 256 * 1024;
+
+/// Serves a booking route straight from hyper (reads the body, then [`handle`]).
+pub async fn serve(engine: &BookingEngine, req: hyper::Request<hyper::body::Incoming>) -> Reply {
+    use http_body_util::{BodyExt, Limited};
+    let method = req.method().clone();
+    let target = req
+        .uri()
+        .path_and_query()
+        .map_or_else(|| req.uri().path().to_owned(), |p| p.to_string());
+    let headers = req.headers().clone();
+    let body = match Limited::new(req.into_body(), MAX_BODY).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(_) => {
+            return problem(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                json!({"detail": "the request body is too large"}),
+            );
+        }
+    };
+    match handle(engine, &method, &target, body, &headers).await {
+        Some(reply) => reply,
+        None => problem(
+            StatusCode::NOT_FOUND,
+            json!({"detail": format!("no route for {method} {target}")}),
+        ),
+    }
+}
+
 /// Serves one booking request; `None` when the route is not a booking route. `path` may
 /// carry the query string. Admin authorisation is the server's, before this is called.
 pub async fn handle(

@@ -26,6 +26,21 @@ pub use rules::{BookingError, PriorityCategory};
 
 use serde::Deserialize;
 use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Builds the gateway's booking engine from the config (`None` when `booking.enabled` is
+/// off) and starts its sweeper. Until the verification pipeline is wired in
+/// ([`BookingEngine::set_verifier`]), no booking is approved: unknown is never yes.
+pub async fn start(config: &crate::config::Config) -> anyhow::Result<Option<Arc<BookingEngine>>> {
+    if !config.booking.enabled {
+        return Ok(None);
+    }
+    let verifier = Arc::new(testing::NoPipelineVerifier);
+    let engine = BookingEngine::open(config.booking.clone(), &config.store, verifier).await?;
+    let engine = Arc::new(engine);
+    engine.spawn_sweeper();
+    Ok(Some(engine))
+}
 
 /// `[booking]` in the config. Every amount is in tenge (P26).
 #[derive(Debug, Clone, Deserialize)]

@@ -47,7 +47,7 @@ async fn rigs(config: BookingConfig) -> Vec<Rig> {
             url,
             password_env: None,
             schema: Some(schema),
-            pool_size: 16,
+            pool_size: 8,
         };
         out.push(rig("postgres", &pg, config, None).await);
     }
