@@ -43,6 +43,8 @@ impl Config {
             }
         };
         fix(&mut self.adapters.dir);
+        self.booking.resolve_paths(base);
+        self.store.resolve_paths(base);
         self.adapters.trusted_keys.iter_mut().for_each(fix);
         if let Some(p) = self.adapters.precompiled_cache.as_mut() {
             fix(p)

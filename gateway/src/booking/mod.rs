@@ -183,6 +183,17 @@ fn default_vehicle_rate() -> u32 {
     10
 }
 
+impl BookingConfig {
+    /// A relative catalogue path is relative to the config file.
+    pub fn resolve_paths(&mut self, base: &std::path::Path) {
+        if let Some(p) = self.checkpoints.as_mut()
+            && p.is_relative()
+        {
+            *p = base.join(&*p);
+        }
+    }
+}
+
 impl Default for BookingConfig {
     fn default() -> Self {
         toml::from_str("").expect("every booking setting has a default")

@@ -1076,3 +1076,51 @@ async fn storm_no_overbooking_and_no_double_booking_on_both_databases() {
         }
     }
 }
+
+/// Several gateway instances share one PostgreSQL: two engines, two pools, one schema; the
+/// last places are sold once (DESIGN.md; the arbitration is the database's, not a mutex's).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn storm_across_two_instances_sharing_postgres() {
+    let Ok(url) = std::env::var("KEZEK_TEST_POSTGRES_URL") else {
+        return;
+    };
+    let schema = format!("t{}", uuid::Uuid::new_v4().simple());
+    let pg = StoreConfig::Postgres {
+        url,
+        password_env: None,
+        schema: Some(schema),
+        pool_size: 8,
+    };
+    let a = rig("postgres-a", &pg, cfg(), None).await;
+    let b = rig("postgres-b", &pg, cfg(), None).await;
+    let mut tasks = Vec::new();
+    for i in 0..400 {
+        let engine = if i % 2 == 0 {
+            a.engine.clone()
+        } else {
+            b.engine.clone()
+        };
+        let mut q = req(
+            "RU-SMALL",
+            "2026-06-02",
+            Some(12),
+            &format!("M{i:04}AA01"),
+            &format!("VINMULTI{i:09}"),
+        );
+        q.account = format!("acc-{i}");
+        tasks.push(tokio::spawn(async move { engine.create(q, None).await }));
+    }
+    let mut sold = Vec::new();
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(c) => sold.push(c.booking.ticket.unwrap().sequence),
+            Err(e) => assert_eq!(e.rule_id(), Some("P22"), "{e:?}"),
+        }
+    }
+    sold.sort();
+    assert_eq!(
+        sold,
+        vec![1, 2, 3],
+        "12:00 holds 3, sold once across both instances"
+    );
+}

@@ -25,7 +25,7 @@ use std::path::PathBuf;
 pub enum StoreConfig {
     /// Embedded SQLite file (created if missing). One gateway process per file.
     Sqlite {
-        /// Database file; relative paths are relative to the working directory.
+        /// Database file; a relative path is relative to the config file.
         #[serde(default = "default_sqlite_path")]
         path: PathBuf,
         /// Most transactions committed together under one fsync.
@@ -57,6 +57,17 @@ fn default_group() -> usize {
 }
 fn default_pool() -> usize {
     16
+}
+
+impl StoreConfig {
+    /// A relative SQLite path is relative to the config file (like every path of the config).
+    pub fn resolve_paths(&mut self, base: &std::path::Path) {
+        if let StoreConfig::Sqlite { path, .. } = self
+            && path.is_relative()
+        {
+            *path = base.join(&*path);
+        }
+    }
 }
 
 impl Default for StoreConfig {
