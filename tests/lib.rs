@@ -128,7 +128,7 @@ pub fn sample_application() -> Application {
         "vehicle": { "kind": "tractor-unit", "country": "KZ", "plate": "123ABC02", "vin": "XTA00000000000001" },
         "trailer": { "country": "KZ", "plate": "45AB02", "vin": "XTA00000000000002" },
         "cargo": { "classes": ["general"], "hs-codes": ["8708"], "description": "spare parts" },
-        "checkpoint": "KZ-KHORGOS",
+        "checkpoint": "CN-NUR-ZHOLY",
         "travel-date": "2026-12-01"
     }))
     .expect("sample application is valid")

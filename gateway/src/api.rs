@@ -30,6 +30,27 @@ pub enum Surface {
 pub async fn route(gateway: &Gateway, surface: Surface, req: Request<Incoming>) -> Response<Body> {
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
+    if let Some(engine) = gateway.booking.as_ref()
+        && crate::booking::api::is_booking_route(&path)
+    {
+        // Booking's operator routes live on the admin listener, the rest on the public one.
+        let admin_route = path.starts_with("/admin/");
+        return match (surface, admin_route) {
+            (Surface::Admin, true) if !admin_allowed(gateway, &req) => problem(
+                StatusCode::UNAUTHORIZED,
+                "admin endpoints need the admin bearer token",
+                vec![],
+            ),
+            (Surface::Admin, true) | (Surface::Public, false) => {
+                crate::booking::api::serve(engine, req).await
+            }
+            _ => problem(
+                StatusCode::NOT_FOUND,
+                &format!("no route for {method} {path}"),
+                vec![],
+            ),
+        };
+    }
     match (surface, &method, path.as_str()) {
         (_, &Method::GET, "/healthz") => json_response(StatusCode::OK, &json!({ "status": "ok" })),
         (_, &Method::GET, "/readyz") => readiness(gateway),

@@ -47,6 +47,11 @@ enum Command {
         /// Application JSON file; `-` or nothing reads stdin.
         request: Option<PathBuf>,
     },
+    /// Bookings over the HTTP API: availability, create, get, reschedule, cancel.
+    Bookings {
+        #[command(subcommand)]
+        command: crate::booking::cli::BookingsCommand,
+    },
     /// Make an Ed25519 key pair for signing adapters: `<out>.key` and `<out>.pub`.
     Keygen {
         #[arg(long)]
@@ -130,6 +135,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             check,
             request,
         } => check_once(&config, &adapter, check, request.as_deref()).await,
+        Command::Bookings { command } => crate::booking::cli::run(command).await,
         Command::Keygen { out } => {
             let key = signing::generate_key()?;
             signing::write_key_pair(&key, &out)?;
@@ -265,33 +271,13 @@ async fn admin_call(
     method: &str,
     path: &str,
 ) -> anyhow::Result<serde_json::Value> {
-    use http_body_util::{BodyExt, Empty};
-    let uri: hyper::Uri = format!("{}{path}", admin.url.trim_end_matches('/')).parse()?;
-    let authority = uri
-        .authority()
-        .ok_or_else(|| anyhow::anyhow!("--url needs a host"))?
-        .clone();
-    let stream = tokio::net::TcpStream::connect(authority.as_str())
-        .await
-        .map_err(|e| anyhow::anyhow!("connecting to {authority}: {e} (is the gateway running?)"))?;
-    let (mut sender, connection) =
-        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await?;
-    tokio::spawn(connection);
-    let mut request = hyper::Request::builder()
-        .method(method)
-        .uri(path)
-        .header("host", authority.as_str());
-    if let Some(token) = &admin.token {
-        request = request.header("authorization", format!("Bearer {token}"));
-    }
-    let response = sender
-        .send_request(request.body(Empty::<bytes::Bytes>::new())?)
-        .await?;
-    let status = response.status();
-    let body = response.into_body().collect().await?.to_bytes();
-    let value: serde_json::Value = serde_json::from_slice(&body).map_err(|_| {
-        anyhow::anyhow!("the gateway answered HTTP {status} with a body that is not JSON")
-    })?;
+    let headers: Vec<(&str, String)> = admin
+        .token
+        .iter()
+        .map(|t| ("authorization", format!("Bearer {t}")))
+        .collect();
+    let (status, value) =
+        crate::client::request_json(&admin.url, method, path, &headers, None, None).await?;
     if !status.is_success() {
         anyhow::bail!("{}", value["detail"].as_str().unwrap_or("request failed"));
     }

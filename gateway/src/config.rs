@@ -16,6 +16,12 @@ pub struct Config {
     pub sandbox: SandboxConfig,
     #[serde(default)]
     pub egress: EgressConfig,
+    /// The booking engine (issue 5): catalogue, fees, quota, limits.
+    #[serde(default)]
+    pub booking: crate::booking::BookingConfig,
+    /// Where bookings are stored: embedded SQLite (default) or PostgreSQL.
+    #[serde(default)]
+    pub store: crate::store::StoreConfig,
 }
 
 impl Config {
@@ -50,6 +56,8 @@ impl Config {
         if let Some(p) = self.adapters.rules_dir.as_mut() {
             fix(p)
         }
+        self.booking.resolve_paths(base);
+        self.store.resolve_paths(base);
         self.adapters.trusted_keys.iter_mut().for_each(fix);
         if let Some(p) = self.adapters.precompiled_cache.as_mut() {
             fix(p)

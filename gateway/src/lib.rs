@@ -3,7 +3,9 @@
 
 pub mod adapters;
 pub mod api;
+pub mod booking;
 pub mod cli;
+pub mod client;
 pub mod config;
 pub mod domain;
 pub mod egress;
@@ -13,3 +15,4 @@ pub mod pipeline;
 pub mod rules;
 pub mod schemas;
 pub mod server;
+pub mod store;

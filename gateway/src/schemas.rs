@@ -9,26 +9,59 @@ pub enum Schema {
     RuleSet,
     /// The P16 application, as `POST /v1/verifications` takes it.
     Application,
+    BookingCreate,
+    BookingReschedule,
+    BookingCancel,
+    BookingPayment,
+    BookingDrivers,
+    BookingCapacity,
+    BookingAccount,
+    BookingPriorityList,
+    Checkpoints,
 }
 
 impl Schema {
+    pub const ALL: [Schema; 12] = [
+        Schema::AdapterManifest,
+        Schema::RuleSet,
+        Schema::Application,
+        Schema::BookingCreate,
+        Schema::BookingReschedule,
+        Schema::BookingCancel,
+        Schema::BookingPayment,
+        Schema::BookingDrivers,
+        Schema::BookingCapacity,
+        Schema::BookingAccount,
+        Schema::BookingPriorityList,
+        Schema::Checkpoints,
+    ];
+
     fn source(self) -> &'static str {
         match self {
             Schema::AdapterManifest => include_str!("../../schemas/adapter-manifest.schema.json"),
             Schema::RuleSet => include_str!("../../schemas/rule-set.schema.json"),
             Schema::Application => include_str!("../../schemas/application.schema.json"),
+            Schema::BookingCreate => include_str!("../../schemas/booking-create.schema.json"),
+            Schema::BookingReschedule => {
+                include_str!("../../schemas/booking-reschedule.schema.json")
+            }
+            Schema::BookingCancel => include_str!("../../schemas/booking-cancel.schema.json"),
+            Schema::BookingPayment => include_str!("../../schemas/booking-payment.schema.json"),
+            Schema::BookingDrivers => include_str!("../../schemas/booking-drivers.schema.json"),
+            Schema::BookingCapacity => include_str!("../../schemas/booking-capacity.schema.json"),
+            Schema::BookingAccount => include_str!("../../schemas/booking-account.schema.json"),
+            Schema::BookingPriorityList => {
+                include_str!("../../schemas/booking-priority-list.schema.json")
+            }
+            Schema::Checkpoints => include_str!("../../schemas/checkpoints.schema.json"),
         }
     }
 
     fn validator(self) -> &'static jsonschema::Validator {
-        static MANIFEST: OnceLock<jsonschema::Validator> = OnceLock::new();
-        static RULE_SET: OnceLock<jsonschema::Validator> = OnceLock::new();
-        static APPLICATION: OnceLock<jsonschema::Validator> = OnceLock::new();
-        let cell = match self {
-            Schema::AdapterManifest => &MANIFEST,
-            Schema::RuleSet => &RULE_SET,
-            Schema::Application => &APPLICATION,
-        };
+        // One compiled validator per schema, indexed by the enum's discriminant.
+        static VALIDATORS: [OnceLock<jsonschema::Validator>; Schema::ALL.len()] =
+            [const { OnceLock::new() }; Schema::ALL.len()];
+        let cell = &VALIDATORS[self as usize];
         cell.get_or_init(|| {
             let schema: serde_json::Value =
                 serde_json::from_str(self.source()).expect("schemas/ holds valid JSON");
@@ -73,11 +106,7 @@ mod tests {
 
     #[test]
     fn every_schema_compiles() {
-        for schema in [
-            Schema::AdapterManifest,
-            Schema::RuleSet,
-            Schema::Application,
-        ] {
+        for schema in Schema::ALL {
             let _ = schema.validator();
         }
     }

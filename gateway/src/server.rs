@@ -27,6 +27,8 @@ pub struct Gateway {
     /// Idempotency-Key → (SHA-256 of the body, verification id), for a day.
     pub idempotency: moka::sync::Cache<String, ([u8; 32], String)>,
     pub admin_token: Option<String>,
+    /// The booking engine (issue 5); `None` when `booking.enabled = false`.
+    pub booking: Option<Arc<crate::booking::BookingEngine>>,
 }
 
 impl Gateway {
@@ -57,6 +59,8 @@ impl Gateway {
             .as_ref()
             .map(|s| s.resolve())
             .transpose()?;
+        // The booking engine verifies through this pipeline before it holds a slot (P20).
+        let booking = crate::booking::start(config, pipeline.clone()).await?;
         Ok(Self {
             host,
             catalogue,
@@ -66,6 +70,7 @@ impl Gateway {
                 .max_capacity(1_000_000)
                 .time_to_live(Duration::from_secs(24 * 3600))
                 .build(),
+            booking,
             admin_token,
         })
     }

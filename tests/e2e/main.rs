@@ -3,6 +3,7 @@
 
 mod adapter_packages;
 mod api;
+mod booking;
 mod hot_reload;
 mod logs;
 mod registry_adapters;

@@ -79,7 +79,7 @@ async fn every_fault_is_a_typed_error_and_good_calls_keep_succeeding() {
         let (gateway, stop, good) = (gateway.clone(), stop.clone(), good.clone());
         stream.push(tokio::spawn(async move {
             while !stop.load(Ordering::Relaxed) {
-                let (result, _) = call(&gateway, "fixture-echo", "KZ-KHORGOS").await;
+                let (result, _) = call(&gateway, "fixture-echo", "CN-NUR-ZHOLY").await;
                 assert_eq!(
                     result,
                     Ok(Verdict::Pass),

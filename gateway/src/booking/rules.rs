@@ -1,0 +1,209 @@
+//! Rule violations (each cites its rule ID), vehicle keys (P21) and priority categories (P6).
+
+use crate::domain::{Application, CargoClass, Verification};
+use crate::store::{DbError, TxError};
+use serde::{Deserialize, Serialize};
+
+/// A booking operation that did not happen, and why.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum BookingError {
+    /// A rule of Order 707 (or an issue-5 policy) forbids it.
+    #[error("{rule}: {detail}")]
+    Rule {
+        /// "P21", "P22", "P6"… ("anti-abuse" for rate limits and holds).
+        rule: &'static str,
+        /// HTTP status the API answers.
+        status: u16,
+        detail: String,
+        /// JSON pointer of the offending field, when one is to blame.
+        pointer: Option<String>,
+    },
+    /// P20: the verification refused the application; the reasons say why.
+    #[error("P20: the verification refused the application")]
+    Refused(Box<Verification>),
+    /// P20: a registry could not answer; unknown is never yes.
+    #[error("P20: the verification could not decide: {detail}")]
+    Indeterminate {
+        detail: String,
+        retry_after_s: Option<u64>,
+    },
+    #[error("no booking {0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Store(#[from] DbError),
+}
+
+impl BookingError {
+    pub fn rule(rule: &'static str, status: u16, detail: impl Into<String>) -> Self {
+        BookingError::Rule {
+            rule,
+            status,
+            detail: detail.into(),
+            pointer: None,
+        }
+    }
+
+    pub fn at(rule: &'static str, status: u16, pointer: &str, detail: impl Into<String>) -> Self {
+        BookingError::Rule {
+            rule,
+            status,
+            detail: detail.into(),
+            pointer: Some(pointer.to_owned()),
+        }
+    }
+
+    /// The rule a violation cites, if any.
+    pub fn rule_id(&self) -> Option<&'static str> {
+        match self {
+            BookingError::Rule { rule, .. } => Some(rule),
+            BookingError::Refused(_) | BookingError::Indeterminate { .. } => Some("P20"),
+            _ => None,
+        }
+    }
+}
+
+impl TxError for BookingError {
+    fn is_retryable(&self) -> bool {
+        matches!(self, BookingError::Store(DbError::Retry(_)))
+    }
+}
+
+/// P6 out-of-turn categories.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PriorityCategory {
+    /// Animals (treaties, road transport law).
+    Animals,
+    /// Perishable goods.
+    Perishable,
+    /// Dangerous goods.
+    Dangerous,
+    /// P6.1: the designated postal operator, vehicles listed in advance.
+    PostalOperator,
+    /// P6.2: authorised economic operators, vehicles listed in advance.
+    Aeo,
+    /// P6.3: goods of article 147 of the customs code, with a goods or transit declaration.
+    CustomsArt147,
+    /// P6.4: paid priority (order No. 538).
+    Paid,
+}
+
+impl PriorityCategory {
+    pub const ALL: [PriorityCategory; 7] = [
+        Self::Animals,
+        Self::Perishable,
+        Self::Dangerous,
+        Self::PostalOperator,
+        Self::Aeo,
+        Self::CustomsArt147,
+        Self::Paid,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Animals => "animals",
+            Self::Perishable => "perishable",
+            Self::Dangerous => "dangerous",
+            Self::PostalOperator => "postal-operator",
+            Self::Aeo => "aeo",
+            Self::CustomsArt147 => "customs-art-147",
+            Self::Paid => "paid",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.as_str() == s)
+    }
+
+    /// Whether the category needs the vehicle on a list sent in advance (P6.1, P6.2).
+    pub fn needs_list(self) -> bool {
+        matches!(self, Self::PostalOperator | Self::Aeo)
+    }
+
+    /// What the application itself must show for the category, checked before any slot is
+    /// held. Lists (P6.1, P6.2) and payment (P6.4) are checked by the engine.
+    pub fn evidence(self, application: &Application) -> Result<(), BookingError> {
+        let has = |c: CargoClass| application.cargo.classes.contains(&c);
+        let ok = match self {
+            Self::Animals => has(CargoClass::Animal),
+            Self::Perishable => has(CargoClass::Perishable),
+            Self::Dangerous => has(CargoClass::Dangerous),
+            Self::CustomsArt147 => application
+                .cargo
+                .declaration_number
+                .as_deref()
+                .is_some_and(|d| !d.trim().is_empty()),
+            Self::PostalOperator | Self::Aeo | Self::Paid => true,
+        };
+        if ok {
+            Ok(())
+        } else {
+            let pointer = if self == Self::CustomsArt147 {
+                "/application/cargo/declaration-number"
+            } else {
+                "/application/cargo/classes"
+            };
+            Err(BookingError::at(
+                "P6",
+                422,
+                pointer,
+                format!(
+                    "priority category {} needs the cargo to show it",
+                    self.as_str()
+                ),
+            ))
+        }
+    }
+}
+
+/// P21: the plate key of a vehicle: country and normalised plate (upper case, separators
+/// stripped, Cyrillic look-alikes as Latin), so "123 АВС 02" and "123abc02" are one vehicle.
+pub fn plate_key(country: &str, plate: &str) -> String {
+    format!("{}:{}", country.trim().to_uppercase(), normalise(plate))
+}
+
+/// P21: the VIN key (upper case, separators stripped).
+pub fn vin_key(vin: &str) -> String {
+    normalise(vin)
+}
+
+fn normalise(s: &str) -> String {
+    s.chars()
+        .filter(|c| c.is_alphanumeric())
+        .flat_map(char::to_uppercase)
+        .map(|c| match c {
+            'А' => 'A',
+            'В' => 'B',
+            'Е' => 'E',
+            'К' => 'K',
+            'М' => 'M',
+            'Н' => 'H',
+            'О' => 'O',
+            'Р' => 'P',
+            'С' => 'C',
+            'Т' => 'T',
+            'У' => 'Y',
+            'Х' => 'X',
+            other => other,
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn p21_plate_keys_ignore_spelling() {
+        assert_eq!(plate_key("kz", "123 АВС 02"), plate_key("KZ", "123abc-02"));
+        assert_ne!(plate_key("KZ", "123ABC02"), plate_key("RU", "123ABC02"));
+        assert_eq!(vin_key("wdb 9634031l123456"), "WDB9634031L123456");
+    }
+
+    #[test]
+    fn p6_categories_parse_both_ways() {
+        for c in PriorityCategory::ALL {
+            assert_eq!(PriorityCategory::parse(c.as_str()), Some(c));
+        }
+    }
+}

@@ -1,0 +1,230 @@
+//! Booking engine end to end (issue 5): the HTTP API from a verification to a ticket, a
+//! reschedule and a cancellation, with problem documents that cite rule IDs; and the crash
+//! test (`booking_crash.rs`). SQLite always; PostgreSQL too when `KEZEK_TEST_POSTGRES_URL`
+//! is set.
+
+#[path = "booking_crash.rs"]
+mod crash;
+
+use bytes::Bytes;
+use http_body_util::BodyExt;
+use hyper::{HeaderMap, Method};
+use kezek::booking::testing::{Script, ScriptedVerifier, sample_application};
+use kezek::booking::{BookingConfig, BookingEngine, Catalogue, SystemClock, api};
+use kezek::store::{Store, StoreConfig};
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+pub(crate) fn stores(dir: &std::path::Path, tag: &str) -> Vec<(&'static str, StoreConfig)> {
+    let mut out = vec![(
+        "sqlite",
+        StoreConfig::Sqlite {
+            path: dir.join(format!("{tag}.sqlite3")),
+            max_group: 256,
+        },
+    )];
+    if let Ok(url) = std::env::var("KEZEK_TEST_POSTGRES_URL") {
+        let schema = format!(
+            "e2e_{tag}_{}_{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos()
+        );
+        out.push((
+            "postgres",
+            StoreConfig::Postgres {
+                url,
+                password_env: None,
+                schema: Some(schema),
+                pool_size: 8,
+            },
+        ));
+    }
+    out
+}
+
+async fn call(engine: &BookingEngine, method: Method, path: &str, body: Value) -> (u16, Value) {
+    call_with(engine, method, path, body, HeaderMap::new()).await
+}
+
+async fn call_with(
+    engine: &BookingEngine,
+    method: Method,
+    path: &str,
+    body: Value,
+    headers: HeaderMap,
+) -> (u16, Value) {
+    let body = if body.is_null() {
+        Bytes::new()
+    } else {
+        Bytes::from(body.to_string())
+    };
+    let response = api::handle(engine, &method, path, body, &headers)
+        .await
+        .expect("a booking route");
+    let status = response.status().as_u16();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    (status, serde_json::from_slice(&bytes).unwrap())
+}
+
+fn tomorrow() -> String {
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+        + 5 * 3600
+        + 86_400;
+    let days = t.div_euclid(86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn booking_api_walks_from_verification_to_ticket_reschedule_and_cancel() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, store) in stores(dir.path(), "walk") {
+        let verifier = Arc::new(ScriptedVerifier::new(Script::Approve));
+        let engine = BookingEngine::new(
+            BookingConfig::default(),
+            Catalogue::embedded(),
+            Arc::new(Store::open(&store).await.unwrap()),
+            verifier.clone(),
+            Arc::new(SystemClock),
+        );
+        let day = tomorrow();
+        let (s, cps) = call(&engine, Method::GET, "/checkpoints", Value::Null).await;
+        assert_eq!((s, cps["checkpoints"].as_array().unwrap().len()), (200, 48));
+        let (s, avail) = call(
+            &engine,
+            Method::GET,
+            &format!("/checkpoints/KZ-NOWHERE/availability?from={day}"),
+            Value::Null,
+        )
+        .await;
+        assert_eq!((s, avail["rule"].as_str()), (422, Some("P5")), "{name}");
+        let (s, avail) = call(
+            &engine,
+            Method::GET,
+            &format!("/checkpoints/CN-DOSTYK/availability?from={day}&days=2"),
+            Value::Null,
+        )
+        .await;
+        assert_eq!(s, 200);
+        assert_eq!(avail["days"][0]["capacity"], 480);
+        assert_eq!(avail["days"][0]["priority-cap"], 72, "P6: 15 % of 480");
+
+        let application = sample_application("CN-DOSTYK", &day, "777ZZZ02", "XTC65117000000777");
+        let create = json!({"account": "acc-walk", "application": application,
+                            "slot": {"date": day, "hour": 14}});
+        // Schema: a bad field is a 422 with its pointer.
+        let mut bad = create.clone();
+        bad["slot"]["hour"] = json!(25);
+        let (s, p) = call(&engine, Method::POST, "/bookings", bad).await;
+        assert_eq!((s, p["pointer"].as_str()), (422, Some("/slot/hour")), "{p}");
+        // P20: refusal with reasons, nothing held.
+        verifier.script_plate(
+            "777ZZZ02",
+            Script::Refuse(vec![(10, "unpaid-fines".into())]),
+        );
+        let (s, p) = call(&engine, Method::POST, "/bookings", create.clone()).await;
+        assert_eq!((s, p["rule"].as_str()), (422, Some("P20")));
+        assert_eq!(p["reasons"][0]["rule"], "P18.10");
+        verifier.script_plate("777ZZZ02", Script::Approve);
+
+        let mut headers = HeaderMap::new();
+        headers.insert("idempotency-key", "walk-1".parse().unwrap());
+        let (s, booking) = call_with(
+            &engine,
+            Method::POST,
+            "/bookings",
+            create.clone(),
+            headers.clone(),
+        )
+        .await;
+        assert_eq!(s, 201, "{booking}");
+        assert_eq!(booking["status"], "active");
+        assert_eq!(booking["ticket"]["sequence"], 1);
+        assert!(
+            booking["ticket"]["interval"]["from"]
+                .as_str()
+                .unwrap()
+                .ends_with("T14:00:00+05:00")
+        );
+        let (s, again) =
+            call_with(&engine, Method::POST, "/bookings", create.clone(), headers).await;
+        assert_eq!(
+            (s, &again["id"]),
+            (200, &booking["id"]),
+            "idempotent replay"
+        );
+        let id = booking["id"].as_str().unwrap();
+
+        // P21: the same vehicle again.
+        let (s, p) = call(&engine, Method::POST, "/bookings", create.clone()).await;
+        assert_eq!((s, p["rule"].as_str()), (409, Some("P21")));
+        // P36: no transfer.
+        let (s, p) = call(
+            &engine,
+            Method::POST,
+            &format!("/bookings/{id}/reschedule"),
+            json!({"account": "acc-walk", "slot": {"first-free": true}, "vehicle": {"plate": "X"}}),
+        )
+        .await;
+        assert_eq!((s, p["rule"].as_str()), (422, Some("P36")));
+        // P28: reschedule.
+        let (s, moved) = call(
+            &engine,
+            Method::POST,
+            &format!("/bookings/{id}/reschedule"),
+            json!({"account": "acc-walk", "slot": {"date": day, "hour": 16}}),
+        )
+        .await;
+        assert_eq!(s, 200, "{moved}");
+        assert_eq!(
+            (
+                moved["slot"]["hour"].as_i64(),
+                moved["free-reschedules-left"].as_i64()
+            ),
+            (Some(16), Some(1))
+        );
+        let (s, got) = call(
+            &engine,
+            Method::GET,
+            &format!("/bookings/{id}"),
+            Value::Null,
+        )
+        .await;
+        assert_eq!((s, &got["ticket"]), (200, &moved["ticket"]));
+        // Cancel: the fee is kept (P28).
+        let (s, cancelled) = call(
+            &engine,
+            Method::POST,
+            &format!("/bookings/{id}/cancel"),
+            json!({"account": "acc-walk"}),
+        )
+        .await;
+        assert_eq!((s, cancelled["status"].as_str()), (200, Some("cancelled")));
+        // P27 from the admin side.
+        let (s, _) = call(
+            &engine,
+            Method::POST,
+            "/admin/accounts/acc-walk/debt",
+            json!({"debt-kzt": 1500}),
+        )
+        .await;
+        assert_eq!(s, 200);
+        let (s, p) = call(&engine, Method::POST, "/bookings", create).await;
+        assert_eq!((s, p["rule"].as_str()), (403, Some("P27")), "{name}");
+    }
+}
