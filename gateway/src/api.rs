@@ -131,25 +131,25 @@ async fn create_verification(gateway: &Gateway, req: Request<Incoming>) -> Respo
     };
     let application = match parse_application(&body, gateway.pipeline.today()) {
         Ok(app) => app,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let body_hash: [u8; 32] = Sha256::digest(&body).into();
-    if let Some(key) = &idempotency_key {
-        if let Some((hash, id)) = gateway.idempotency.get(key) {
-            if hash != body_hash {
-                return problem(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "this Idempotency-Key was used with a different body",
-                    vec![],
-                );
-            }
-            if let Some(v) = gateway.pipeline.get(&id) {
-                let mut response = verification_response(&v);
-                response
-                    .headers_mut()
-                    .insert("idempotent-replayed", "true".parse().expect("valid header"));
-                return response;
-            }
+    if let Some(key) = &idempotency_key
+        && let Some((hash, id)) = gateway.idempotency.get(key)
+    {
+        if hash != body_hash {
+            return problem(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "this Idempotency-Key was used with a different body",
+                vec![],
+            );
+        }
+        if let Some(v) = gateway.pipeline.get(&id) {
+            let mut response = verification_response(&v);
+            response
+                .headers_mut()
+                .insert("idempotent-replayed", "true".parse().expect("valid header"));
+            return response;
         }
     }
     match gateway.pipeline.verify(application).await {
@@ -181,13 +181,16 @@ fn verification_response(v: &crate::domain::Verification) -> Response<Body> {
 
 /// JSON → schema → typed application → the checks a schema cannot express (IIN/BIN check
 /// digits, real calendar dates, a travel date not in the past).
-pub fn parse_application(body: &[u8], today: time::Date) -> Result<Application, Response<Body>> {
+pub fn parse_application(
+    body: &[u8],
+    today: time::Date,
+) -> Result<Application, Box<Response<Body>>> {
     let value: serde_json::Value = serde_json::from_slice(body).map_err(|e| {
-        problem(
+        Box::new(problem(
             StatusCode::BAD_REQUEST,
             &format!("the body is not valid JSON: {e}"),
             vec![],
-        )
+        ))
     })?;
     let violations = schemas::violations(Schema::Application, &value);
     if !violations.is_empty() {
@@ -195,26 +198,26 @@ pub fn parse_application(body: &[u8], today: time::Date) -> Result<Application, 
             .into_iter()
             .map(|v| (v.pointer, v.message))
             .collect();
-        return Err(problem(
+        return Err(Box::new(problem(
             StatusCode::UNPROCESSABLE_ENTITY,
             "the application does not match its schema",
             errors,
-        ));
+        )));
     }
     let app: Application = serde_json::from_value(value).map_err(|e| {
-        problem(
+        Box::new(problem(
             StatusCode::UNPROCESSABLE_ENTITY,
             &format!("the application is not valid: {e}"),
             vec![],
-        )
+        ))
     })?;
     let errors = semantic_errors(&app, today);
     if !errors.is_empty() {
-        return Err(problem(
+        return Err(Box::new(problem(
             StatusCode::UNPROCESSABLE_ENTITY,
             "the application has invalid values",
             errors,
-        ));
+        )));
     }
     Ok(app)
 }

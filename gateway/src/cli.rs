@@ -52,10 +52,24 @@ enum Command {
         #[command(subcommand)]
         command: crate::booking::cli::BookingsCommand,
     },
+    /// Check the audit log's hash chain and name the first broken link.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
     /// Make an Ed25519 key pair for signing adapters: `<out>.key` and `<out>.pub`.
     Keygen {
         #[arg(long)]
         out: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditCommand {
+    /// Walk the whole chain in the configured store.
+    Verify {
+        #[arg(long, short, env = "KEZEK_CONFIG")]
+        config: PathBuf,
     },
 }
 
@@ -136,6 +150,22 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             request,
         } => check_once(&config, &adapter, check, request.as_deref()).await,
         Command::Bookings { command } => crate::booking::cli::run(command).await,
+        Command::Audit {
+            command: AuditCommand::Verify { config },
+        } => {
+            let config = Config::from_file(&config)?;
+            let store = crate::store::Store::open(&config.store).await?;
+            match crate::audit::verify(&store).await? {
+                Ok(entries) => {
+                    println!("audit chain intact: {entries} entries");
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(broken) => {
+                    println!("{broken}");
+                    Ok(ExitCode::from(2))
+                }
+            }
+        }
         Command::Keygen { out } => {
             let key = signing::generate_key()?;
             signing::write_key_pair(&key, &out)?;

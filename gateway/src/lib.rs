@@ -3,6 +3,7 @@
 
 pub mod adapters;
 pub mod api;
+pub mod audit;
 pub mod booking;
 pub mod cli;
 pub mod client;

@@ -27,6 +27,9 @@ pub struct Gateway {
     /// Idempotency-Key → (SHA-256 of the body, verification id), for a day.
     pub idempotency: moka::sync::Cache<String, ([u8; 32], String)>,
     pub admin_token: Option<String>,
+    /// The database: bookings and the audit log.
+    pub store: Arc<crate::store::Store>,
+    pub audit: crate::audit::AuditLog,
     /// The booking engine (issue 5); `None` when `booking.enabled = false`.
     pub booking: Option<Arc<crate::booking::BookingEngine>>,
 }
@@ -45,14 +48,19 @@ impl Gateway {
         let catalogue = Arc::new(Catalogue::new(host.clone(), &config.adapters)?);
         let report = catalogue.reload().await?;
         tracing::info!(%report, "adapters loaded");
+        let store = Arc::new(crate::store::Store::open(&config.store).await?);
+        let audit = crate::audit::AuditLog::start(store.clone());
         let metrics = Arc::new(Metrics::default());
-        let pipeline = Arc::new(Pipeline::with(
-            catalogue.clone(),
-            host.clone(),
-            metrics.clone(),
-            options.upstream,
-            options.clock,
-        ));
+        let pipeline = Arc::new(
+            Pipeline::with(
+                catalogue.clone(),
+                host.clone(),
+                metrics.clone(),
+                options.upstream,
+                options.clock,
+            )
+            .with_audit(Some(audit.clone())),
+        );
         let admin_token = config
             .api
             .admin_token
@@ -60,7 +68,7 @@ impl Gateway {
             .map(|s| s.resolve())
             .transpose()?;
         // The booking engine verifies through this pipeline before it holds a slot (P20).
-        let booking = crate::booking::start(config, pipeline.clone()).await?;
+        let booking = crate::booking::start(config, store.clone(), pipeline.clone()).await?;
         Ok(Self {
             host,
             catalogue,
@@ -71,6 +79,8 @@ impl Gateway {
                 .time_to_live(Duration::from_secs(24 * 3600))
                 .build(),
             booking,
+            store,
+            audit,
             admin_token,
         })
     }

@@ -3,6 +3,7 @@
 
 mod adapter_packages;
 mod api;
+mod audit;
 mod booking;
 mod hot_reload;
 mod logs;

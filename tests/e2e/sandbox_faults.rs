@@ -12,6 +12,9 @@ use std::time::{Duration, Instant};
 
 /// A fault must be contained within this bound; the fixtures' budgets are 50 ms CPU and
 /// 300 ms per registry answer.
+/// Recognises the error a fault must end in.
+type ExpectedError = fn(&CheckError) -> bool;
+
 const CONTAINED_WITHIN: Duration = Duration::from_millis(1000);
 
 async fn gateway_with_faults() -> (Gateway, Staging) {
@@ -93,7 +96,7 @@ async fn every_fault_is_a_typed_error_and_good_calls_keep_succeeding() {
         }));
     }
 
-    let faults: Vec<(&str, &str, fn(&CheckError) -> bool)> = vec![
+    let faults: Vec<(&str, &str, ExpectedError)> = vec![
         ("fixture-trap", "-", |e| matches!(e, CheckError::Trapped(_))),
         ("fixture-infinite-loop", "-", |e| {
             matches!(e, CheckError::CpuBudgetExceeded(50))

@@ -70,6 +70,15 @@ async fn every_persona_gets_the_p19_checks_and_the_decision_its_findings_imply()
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
 
+/// (persona, decision, refusing checks, notice checks, rule id of the first reason)
+type Row = (
+    &'static str,
+    Decision,
+    &'static [u8],
+    &'static [u8],
+    Option<&'static str>,
+);
+
 /// P19 by hand, the rows that matter most: fines (10) and toll debt (17) notify residents
 /// and refuse non-residents; every driver is checked; a refusal names each failing check
 /// with its rule ID (P20).
@@ -77,7 +86,7 @@ async fn every_persona_gets_the_p19_checks_and_the_decision_its_findings_imply()
 async fn p19_table() {
     let world = World::start().await;
     // (persona, decision, refusing checks, notice checks, rule id of the first reason)
-    let table: &[(&str, Decision, &[u8], &[u8], Option<&str>)] = &[
+    let table: &[Row] = &[
         (
             "r-clean-company-truck-trailer",
             Decision::Approved,

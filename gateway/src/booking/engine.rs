@@ -234,16 +234,15 @@ impl BookingEngine {
     }
 
     /// Builds the engine from the config: catalogue, store, migrations.
-    pub async fn open(
+    pub fn open(
         config: BookingConfig,
-        store: &crate::store::StoreConfig,
+        store: Arc<Store>,
         verifier: Arc<dyn Verifier>,
     ) -> anyhow::Result<Self> {
         let catalogue = match &config.checkpoints {
             Some(path) => Catalogue::from_file(path)?,
             None => Catalogue::embedded(),
         };
-        let store = Arc::new(Store::open(store).await?);
         Ok(Self::new(
             config,
             catalogue,

@@ -33,12 +33,13 @@ use std::sync::Arc;
 /// ([`BookingEngine::set_verifier`]), no booking is approved: unknown is never yes.
 pub async fn start(
     config: &crate::config::Config,
+    store: Arc<crate::store::Store>,
     verifier: Arc<dyn crate::domain::Verifier>,
 ) -> anyhow::Result<Option<Arc<BookingEngine>>> {
     if !config.booking.enabled {
         return Ok(None);
     }
-    let engine = BookingEngine::open(config.booking.clone(), &config.store, verifier).await?;
+    let engine = BookingEngine::open(config.booking.clone(), store, verifier)?;
     let engine = Arc::new(engine);
     engine.spawn_sweeper();
     Ok(Some(engine))

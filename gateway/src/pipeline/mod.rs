@@ -36,6 +36,7 @@ pub struct Pipeline {
     /// Recent verifications for `GET /v1/verifications/{id}`.
     recent: moka::sync::Cache<String, Arc<Verification>>,
     metrics: Arc<Metrics>,
+    audit: Option<crate::audit::AuditLog>,
     clock: Clock,
     /// The adapter set generation the cache was last pruned for.
     pruned_for: std::sync::atomic::AtomicU64,
@@ -64,6 +65,7 @@ impl Pipeline {
             UpstreamSettings::default(),
             Arc::new(time::OffsetDateTime::now_utc),
         )
+        .with_audit(None)
     }
 
     pub fn with(
@@ -83,9 +85,16 @@ impl Pipeline {
                 .time_to_live(Duration::from_secs(24 * 3600))
                 .build(),
             metrics,
+            audit: None,
             clock,
             pruned_for: std::sync::atomic::AtomicU64::new(0),
         }
+    }
+
+    /// Records every decision and registry exchange in this audit log.
+    pub fn with_audit(mut self, audit: Option<crate::audit::AuditLog>) -> Self {
+        self.audit = audit;
+        self
     }
 
     /// Today, by the pipeline's clock.
@@ -117,12 +126,14 @@ impl Pipeline {
         let deadline = tokio::time::Instant::now() + Duration::from_millis(rules.deadline_ms);
         let application = Arc::new(application);
         let rule_set = format!("{}@{}", rules.id, rules.version);
+        let exchanges = Exchanges::default();
         let checks = plan.iter().map(|&rule| {
             let (set, app, rule_set, id) = (&set, &application, rule_set.as_str(), id.as_str());
+            let exchanges = &exchanges;
             async move {
                 match tokio::time::timeout_at(
                     deadline,
-                    self.run_check(set, rule, rule_set, app, id),
+                    self.run_check(set, rule, rule_set, app, id, exchanges),
                 )
                 .await
                 {
@@ -144,6 +155,7 @@ impl Pipeline {
         self.metrics
             .verification(verification.decision, started.elapsed());
         tracing::info!(parent: &span, decision = ?verification.decision, duration_ms = started.elapsed().as_millis() as u64, "verification decided");
+        self.audit_decision(&verification, exchanges);
         self.recent
             .insert(verification.id.clone(), Arc::new(verification.clone()));
         Ok(verification)
@@ -156,6 +168,7 @@ impl Pipeline {
         rule_set: &str,
         app: &Arc<Application>,
         id: &str,
+        exchanges: &Exchanges,
     ) -> CheckResult {
         let started = Instant::now();
         let check = rule.check;
@@ -164,6 +177,7 @@ impl Pipeline {
         };
         let registry = adapter.descriptor.registry.clone();
         let adapter_id = adapter.descriptor.id.as_str();
+        let adapter_label = &format!("{}@{}", adapter.descriptor.id, adapter.descriptor.version);
         let span = tracing::info_span!(
             "check",
             check = %check,
@@ -192,9 +206,12 @@ impl Pipeline {
                         async move { host.check(&adapter, check, &app, &id, deadline).await },
                     )
                     .await
-                    .map(|o| o.result)
+                    .map(|o| {
+                        exchanges.record(check, adapter_label, &o.exchanges);
+                        o.result
+                    })
                     .unwrap_or_else(|e| Err(CheckError::Trapped(format!("internal error: {e}"))));
-                self.metrics.registry_call(&adapter_id, outcome.is_ok());
+                self.metrics.registry_call(adapter_id, outcome.is_ok());
                 outcome
             }
         });
@@ -333,6 +350,39 @@ impl Pipeline {
         }
     }
 
+    /// Appends the decision and the exchanges behind it to the audit log: ids, versions,
+    /// outcomes, reason codes and hashes — no personal data.
+    fn audit_decision(&self, v: &Verification, exchanges: Exchanges) {
+        let Some(audit) = &self.audit else { return };
+        let checks: Vec<_> = v
+            .checks
+            .iter()
+            .map(|c| {
+                let (outcome, code) = match &c.outcome {
+                    CheckOutcome::Finding(f) => (format!("{:?}", f.verdict).to_lowercase(), f.reason_code.clone()),
+                    CheckOutcome::Error { error } => ("error".to_owned(), format!("{error}")),
+                };
+                serde_json::json!({ "check": c.check, "adapter": c.adapter, "outcome": outcome, "reason": code, "cached": c.cached })
+            })
+            .collect();
+        for exchange in exchanges.0.into_inner().unwrap_or_default() {
+            audit.record(crate::audit::Entry {
+                kind: "exchange",
+                body: serde_json::json!({ "verification": v.id, "exchange": exchange }),
+            });
+        }
+        audit.record(crate::audit::Entry {
+            kind: "decision",
+            body: serde_json::json!({
+                "verification": v.id,
+                "rule-set": v.rule_set,
+                "decision": v.decision,
+                "decided-at": v.decided_at,
+                "checks": checks,
+            }),
+        });
+    }
+
     /// After a reload, drop cached findings of adapter builds that no longer run.
     fn prune_cache(&self, set: &AdapterSet) {
         use std::sync::atomic::Ordering;
@@ -355,5 +405,31 @@ impl Verifier for Pipeline {
         Box<dyn std::future::Future<Output = anyhow::Result<Verification>> + Send + '_>,
     > {
         Box::pin(async move { Ok(Pipeline::verify(self, application).await?) })
+    }
+}
+
+/// Registry exchanges made during one verification, for the audit log.
+#[derive(Debug, Default)]
+struct Exchanges(std::sync::Mutex<Vec<serde_json::Value>>);
+
+impl Exchanges {
+    fn record(
+        &self,
+        check: crate::domain::CheckId,
+        adapter: &str,
+        exchanges: &[crate::egress::Exchange],
+    ) {
+        let mut all = self.0.lock().expect("exchanges");
+        for e in exchanges {
+            all.push(serde_json::json!({
+                "check": check,
+                "adapter": adapter,
+                "endpoint": e.endpoint,
+                "request-sha256": e.request_sha256,
+                "response-sha256": e.response_sha256,
+                "status": e.status,
+                "duration-us": e.duration.as_micros() as u64,
+            }));
+        }
     }
 }

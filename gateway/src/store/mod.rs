@@ -186,11 +186,14 @@ impl TxError for DbError {
 }
 
 /// The migrations, in order. Written once for both databases.
-pub const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "booking",
-    include_str!("../../migrations/0001_booking.sql"),
-)];
+pub const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "booking",
+        include_str!("../../migrations/0001_booking.sql"),
+    ),
+    (2, "audit", include_str!("../../migrations/0002_audit.sql")),
+];
 
 /// The open store.
 #[derive(Debug)]
