@@ -187,6 +187,16 @@ pub enum Verdict {
     Notice,
 }
 
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Pass => "pass",
+            Verdict::Fail => "fail",
+            Verdict::Notice => "notice",
+        }
+    }
+}
+
 /// What a registry said, in words an officer and a driver both understand.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]

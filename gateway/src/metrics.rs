@@ -9,6 +9,9 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+/// Check outcomes as labelled in metrics.
+pub const OUTCOMES: [&str; 4] = ["pass", "fail", "notice", "error"];
+
 /// Upper bounds (seconds) of the verification duration histogram.
 const BUCKETS: [f64; 10] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0];
 
@@ -18,8 +21,8 @@ pub struct Metrics {
     duration_buckets: [AtomicU64; BUCKETS.len()],
     duration_count: AtomicU64,
     duration_sum_us: AtomicU64,
-    /// (check, outcome, cached) → count.
-    checks: Mutex<BTreeMap<(u8, String, bool), u64>>,
+    /// [check 1..=18][outcome][cached]: fixed counters, no lock on the hot path.
+    checks: [[[AtomicU64; 2]; OUTCOMES.len()]; 18],
     /// (adapter, ok) → count.
     registry_calls: Mutex<BTreeMap<(String, bool), u64>>,
 }
@@ -44,12 +47,10 @@ impl Metrics {
     }
 
     pub fn check(&self, check: CheckId, outcome: &str, cached: bool) {
-        *self
-            .checks
-            .lock()
-            .expect("metrics")
-            .entry((check.number(), outcome.to_owned(), cached))
-            .or_default() += 1;
+        if let Some(i) = OUTCOMES.iter().position(|o| *o == outcome) {
+            self.checks[usize::from(check.number()) - 1][i][usize::from(cached)]
+                .fetch_add(1, Ordering::Relaxed);
+        }
     }
 
     pub fn registry_call(&self, adapter: &str, ok: bool) {
@@ -103,11 +104,19 @@ impl Metrics {
         );
         let _ = writeln!(out, "kezek_verification_duration_seconds_count {count}");
         out.push_str("# HELP kezek_checks_total Check outcomes, by P18 check, outcome and cache use.\n# TYPE kezek_checks_total counter\n");
-        for ((check, outcome, cached), n) in self.checks.lock().expect("metrics").iter() {
-            let _ = writeln!(
-                out,
-                "kezek_checks_total{{check=\"P18.{check}\",outcome=\"{outcome}\",cached=\"{cached}\"}} {n}"
-            );
+        for (c, by_outcome) in self.checks.iter().enumerate() {
+            for (outcome, by_cached) in OUTCOMES.iter().zip(by_outcome) {
+                for (cached, n) in [false, true].iter().zip(by_cached) {
+                    let n = n.load(Ordering::Relaxed);
+                    if n > 0 {
+                        let _ = writeln!(
+                            out,
+                            "kezek_checks_total{{check=\"P18.{}\",outcome=\"{outcome}\",cached=\"{cached}\"}} {n}",
+                            c + 1
+                        );
+                    }
+                }
+            }
         }
         out.push_str("# HELP kezek_registry_calls_total Adapter calls that reached the host, by adapter and success.\n# TYPE kezek_registry_calls_total counter\n");
         for ((adapter, ok), n) in self.registry_calls.lock().expect("metrics").iter() {

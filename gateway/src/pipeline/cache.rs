@@ -14,6 +14,28 @@ use std::time::{Duration, Instant};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct CacheKey([u8; 32]);
 
+/// Digests of the seven parts of an application, computed once per verification and
+/// combined per check into that check's key.
+#[derive(Debug, Clone)]
+pub struct Fingerprint([[u8; 32]; 7]);
+
+impl Fingerprint {
+    pub fn of(app: &Application) -> Self {
+        fn digest(value: serde_json::Result<Vec<u8>>) -> [u8; 32] {
+            Sha256::digest(value.unwrap_or_default()).into()
+        }
+        Self([
+            digest(serde_json::to_vec(&app.owner)),
+            digest(serde_json::to_vec(&app.drivers)),
+            digest(serde_json::to_vec(&app.vehicle)),
+            digest(serde_json::to_vec(&app.trailer)),
+            digest(serde_json::to_vec(&app.cargo)),
+            digest(Ok(app.checkpoint.as_bytes().to_vec())),
+            digest(Ok(app.travel_date.as_bytes().to_vec())),
+        ])
+    }
+}
+
 #[derive(Debug, Clone)]
 struct Entry {
     finding: Finding,
@@ -78,7 +100,7 @@ impl FindingCache {
         adapter_sha: &str,
         rule_set: &str,
         reads: RequestFields,
-        app: &Application,
+        parts: &Fingerprint,
     ) -> CacheKey {
         let mut h = Sha256::new();
         h.update(self.salt);
@@ -87,37 +109,22 @@ impl FindingCache {
         h.update([0]);
         h.update(rule_set.as_bytes());
         h.update([0]);
-        // serde_json of each part the adapter reads; parts it does not read do not split
-        // the cache.
-        let part = |h: &mut Sha256, tag: u8, read: bool, value: serde_json::Result<String>| {
-            if read {
-                h.update([tag]);
-                h.update(value.unwrap_or_default().as_bytes());
-                h.update([0]);
-            }
-        };
-        part(&mut h, 1, reads.owner, serde_json::to_string(&app.owner));
-        part(
-            &mut h,
-            2,
+        // Only the parts the adapter reads: the others must not split the cache.
+        let read = [
+            reads.owner,
             reads.drivers,
-            serde_json::to_string(&app.drivers),
-        );
-        part(
-            &mut h,
-            3,
             reads.vehicle,
-            serde_json::to_string(&app.vehicle),
-        );
-        part(
-            &mut h,
-            4,
             reads.trailer,
-            serde_json::to_string(&app.trailer),
-        );
-        part(&mut h, 5, reads.cargo, serde_json::to_string(&app.cargo));
-        part(&mut h, 6, reads.checkpoint, Ok(app.checkpoint.clone()));
-        part(&mut h, 7, reads.travel_date, Ok(app.travel_date.clone()));
+            reads.cargo,
+            reads.checkpoint,
+            reads.travel_date,
+        ];
+        for (tag, (digest, read)) in parts.0.iter().zip(read).enumerate() {
+            if read {
+                h.update([tag as u8]);
+                h.update(digest);
+            }
+        }
         CacheKey(h.finalize().into())
     }
 

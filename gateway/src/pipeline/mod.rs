@@ -127,13 +127,14 @@ impl Pipeline {
         let application = Arc::new(application);
         let rule_set = format!("{}@{}", rules.id, rules.version);
         let exchanges = Exchanges::default();
+        let fingerprint = cache::Fingerprint::of(&application);
         let checks = plan.iter().map(|&rule| {
             let (set, app, rule_set, id) = (&set, &application, rule_set.as_str(), id.as_str());
-            let exchanges = &exchanges;
+            let (exchanges, fingerprint) = (&exchanges, &fingerprint);
             async move {
                 match tokio::time::timeout_at(
                     deadline,
-                    self.run_check(set, rule, rule_set, app, id, exchanges),
+                    self.run_check(set, rule, rule_set, app, fingerprint, id, exchanges),
                 )
                 .await
                 {
@@ -167,6 +168,7 @@ impl Pipeline {
         rule: &CheckRule,
         rule_set: &str,
         app: &Arc<Application>,
+        fingerprint: &cache::Fingerprint,
         id: &str,
         exchanges: &Exchanges,
     ) -> CheckResult {
@@ -193,7 +195,7 @@ impl Pipeline {
             &adapter.component_sha256,
             rule_set,
             adapter.descriptor.reads,
-            app,
+            fingerprint,
         );
         // A miss runs the adapter on a task of its own, so the adapters of one verification
         // use every core; a hit costs no task at all.
@@ -226,15 +228,15 @@ impl Pipeline {
             Err(error) => CheckOutcome::Error { error },
         };
         let label = match &outcome {
-            CheckOutcome::Finding(f) => format!("{:?}", f.verdict).to_lowercase(),
-            CheckOutcome::Error { .. } => "error".to_owned(),
+            CheckOutcome::Finding(f) => f.verdict.as_str(),
+            CheckOutcome::Error { .. } => "error",
         };
         let duration_ms = started.elapsed().as_millis() as u64;
-        span.record("outcome", label.as_str());
+        span.record("outcome", label);
         span.record("cached", cached);
         span.record("duration_ms", duration_ms);
         tracing::debug!(parent: &span, "check done");
-        self.metrics.check(check, &label, cached);
+        self.metrics.check(check, label, cached);
         CheckResult {
             check,
             rule_id: rule.rule_id(),
@@ -359,7 +361,7 @@ impl Pipeline {
             .iter()
             .map(|c| {
                 let (outcome, code) = match &c.outcome {
-                    CheckOutcome::Finding(f) => (format!("{:?}", f.verdict).to_lowercase(), f.reason_code.clone()),
+                    CheckOutcome::Finding(f) => (f.verdict.as_str().to_owned(), f.reason_code.clone()),
                     CheckOutcome::Error { error } => ("error".to_owned(), format!("{error}")),
                 };
                 serde_json::json!({ "check": c.check, "adapter": c.adapter, "outcome": outcome, "reason": code, "cached": c.cached })
