@@ -310,3 +310,55 @@ async fn admin_lists_adapters_and_serves_metrics() {
         .unwrap();
     assert_eq!(ready.status, 200);
 }
+
+/// P20: a booking is verified by the real pipeline (all 18 adapters on the mocks) before a
+/// slot is held; an approved application gets a ticket, a refused one the reasons.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_booking_is_verified_by_the_pipeline_before_a_slot_is_held() {
+    let s = serve(false).await;
+    let book = |persona: &str, account: &str| {
+        serde_json::json!({
+            "account": account,
+            "application": s.persona_json(persona),
+            "slot": { "date": "2026-12-01", "hour": 14 },
+        })
+    };
+    let post = |body: serde_json::Value| {
+        let api = s.api;
+        async move {
+            request(
+                api,
+                "POST",
+                "/bookings",
+                &[("content-type", "application/json")],
+                serde_json::to_vec(&body).unwrap(),
+                None,
+            )
+            .await
+            .unwrap()
+        }
+    };
+    let approved = post(book("r-clean-company-truck-trailer", "acc-1")).await;
+    assert_eq!(
+        approved.status,
+        201,
+        "{}",
+        String::from_utf8_lossy(&approved.body)
+    );
+    let ticket = approved.json()["ticket"]["number"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(ticket.starts_with("CN-NUR-ZHOLY-20261201-"), "{ticket}");
+
+    let refused = post(book("r-trailer-needs-ce", "acc-2")).await;
+    assert_eq!(
+        refused.status,
+        422,
+        "{}",
+        String::from_utf8_lossy(&refused.body)
+    );
+    let problem = refused.json();
+    assert_eq!(problem["rule"], "P20");
+    assert_eq!(problem["reasons"][0]["rule"], "P18.3");
+}

@@ -1,4 +1,4 @@
-//! The booking store: one SQL dialect subset, two databases.
+//! The store (bookings and the audit log): one SQL dialect subset, two databases.
 //!
 //! * **SQLite** (embedded, the default): one file, WAL journal, `synchronous = FULL`, so a
 //!   committed transaction survives a power cut. All writes go through one writer thread that
