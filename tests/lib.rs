@@ -63,14 +63,24 @@ impl Staging {
     /// Copies a package into the staging directory under its manifest id, signed.
     pub fn stage_signed(&self, package: &Path) -> PathBuf {
         let out = self.stage_unsigned(package);
-        let component = std::fs::read(out.join("adapter.wasm")).unwrap();
-        let manifest = std::fs::read(out.join("manifest.json")).unwrap();
-        std::fs::write(
-            out.join("adapter.sig"),
-            signing::sign(&self.key, &component, &manifest),
-        )
-        .unwrap();
+        self.sign(&out);
         out
+    }
+
+    /// (Re-)signs a staged package as it is now, with the staging key.
+    pub fn sign(&self, package: &Path) {
+        let component = std::fs::read(package.join("adapter.wasm")).unwrap();
+        let manifest = std::fs::read(package.join("manifest.json")).unwrap();
+        let signature = signing::sign(&self.key, &component, &manifest);
+        std::fs::write(package.join("adapter.sig"), signature).unwrap();
+    }
+
+    /// Rewrites a staged package's manifest text.
+    pub fn edit_manifest(&self, package: &Path, from: &str, to: &str) {
+        let path = package.join("manifest.json");
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains(from), "{from:?} is not in {}", path.display());
+        std::fs::write(path, text.replace(from, to)).unwrap();
     }
 
     /// Copies a package into the staging directory under its manifest id, without signature.

@@ -82,13 +82,8 @@ async fn a_tampered_component_or_manifest_is_refused() {
     );
 
     let package = staging.stage_signed(&fixture("echo"));
-    let manifest = std::fs::read_to_string(package.join("manifest.json")).unwrap();
     // Widen the memory limit after signing.
-    std::fs::write(
-        package.join("manifest.json"),
-        manifest.replace("\"memory_mib\": 8", "\"memory_mib\": 64"),
-    )
-    .unwrap();
+    staging.edit_manifest(&package, "\"memory_mib\": 8", "\"memory_mib\": 64");
     let refusals = reload_refusals(&staging, "").await;
     assert!(
         refusals
@@ -115,12 +110,7 @@ async fn a_component_built_against_another_wit_version_is_refused() {
 async fn a_manifest_that_breaks_its_schema_is_refused_with_the_field() {
     let staging = Staging::new();
     let package = staging.stage_unsigned(&fixture("echo"));
-    let manifest = std::fs::read_to_string(package.join("manifest.json")).unwrap();
-    std::fs::write(
-        package.join("manifest.json"),
-        manifest.replace("\"checks\": [1]", "\"checks\": [42]"),
-    )
-    .unwrap();
+    staging.edit_manifest(&package, "\"checks\": [1]", "\"checks\": [42]");
     let refusals = reload_refusals(&staging, "").await;
     assert!(
         refusals.iter().any(|r| r.contains("/checks/0")),
@@ -132,19 +122,8 @@ async fn a_manifest_that_breaks_its_schema_is_refused_with_the_field() {
 async fn a_manifest_that_disagrees_with_the_component_fails_the_self_test() {
     let staging = Staging::new();
     let package = staging.stage_unsigned(&fixture("echo"));
-    let manifest = std::fs::read_to_string(package.join("manifest.json")).unwrap();
-    std::fs::write(
-        package.join("manifest.json"),
-        manifest.replace("\"1.0.0\"", "\"1.0.1\""),
-    )
-    .unwrap();
-    let component = std::fs::read(package.join("adapter.wasm")).unwrap();
-    let manifest = std::fs::read(package.join("manifest.json")).unwrap();
-    std::fs::write(
-        package.join("adapter.sig"),
-        kezek::adapters::signing::sign(&staging.key, &component, &manifest),
-    )
-    .unwrap();
+    staging.edit_manifest(&package, "\"1.0.0\"", "\"1.0.1\"");
+    staging.sign(&package);
     let refusals = reload_refusals(&staging, "").await;
     assert!(
         refusals

@@ -86,13 +86,7 @@ async fn reload_under_load_fails_no_call_and_rollback_restores() {
         broken.join("adapter.wasm"),
     )
     .unwrap();
-    let component = std::fs::read(broken.join("adapter.wasm")).unwrap();
-    let manifest = std::fs::read(broken.join("manifest.json")).unwrap();
-    std::fs::write(
-        broken.join("adapter.sig"),
-        kezek::adapters::signing::sign(&staging.key, &component, &manifest),
-    )
-    .unwrap();
+    staging.sign(&broken);
     let report = gateway.catalogue.reload().await.unwrap();
     assert_eq!(report.refused.len(), 1, "{report}");
     assert!(
