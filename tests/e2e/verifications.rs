@@ -451,3 +451,29 @@ async fn the_breaker_opens_after_failures_and_a_probe_closes_it() {
         "the probe after the open period should close the breaker: {v:?}"
     );
 }
+
+/// The e-government gateway needs a unique messageId per message: the checks of one
+/// verification (and the two drivers or vehicle + trailer within one check) never reuse one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_gateway_message_of_a_verification_has_its_own_id() {
+    let world = World::start().await;
+    world.mocks.clear_requests();
+    world
+        .gateway
+        .pipeline
+        .verify(persona(&world, "r-two-drivers-one-wanted"))
+        .await
+        .unwrap();
+    let ids: Vec<String> = RegistryId::ALL
+        .iter()
+        .flat_map(|r| world.mocks.requests(*r))
+        .filter_map(|r| r.message_id)
+        .collect();
+    let unique: BTreeSet<&String> = ids.iter().collect();
+    assert!(ids.len() > 10, "{ids:?}");
+    assert_eq!(
+        unique.len(),
+        ids.len(),
+        "a messageId was sent twice: {ids:?}"
+    );
+}

@@ -124,23 +124,20 @@ impl Pipeline {
         span.record("checks", plan.len());
 
         let deadline = tokio::time::Instant::now() + Duration::from_millis(rules.deadline_ms);
-        let application = Arc::new(application);
-        let rule_set = format!("{}@{}", rules.id, rules.version);
-        let exchanges = Exchanges::default();
-        let fingerprint = cache::Fingerprint::of(&application);
+        let job = Job {
+            fingerprint: cache::Fingerprint::of(&application),
+            app: Arc::new(application),
+            rule_set: format!("{}@{}", rules.id, rules.version),
+            set: set.clone(),
+            exchanges: Exchanges::default(),
+        };
         let checks = plan.iter().map(|&rule| {
-            let (set, app, rule_set, id) = (&set, &application, rule_set.as_str(), id.as_str());
-            let (exchanges, fingerprint) = (&exchanges, &fingerprint);
+            let job = &job;
             async move {
-                match tokio::time::timeout_at(
-                    deadline,
-                    self.run_check(set, rule, rule_set, app, fingerprint, id, exchanges),
-                )
-                .await
-                {
+                match tokio::time::timeout_at(deadline, self.run_check(job, rule)).await {
                     Ok(result) => result,
                     Err(_) => self.unanswered(
-                        set,
+                        &job.set,
                         rule,
                         CheckError::Timeout("the verification's deadline passed".into()),
                     ),
@@ -156,22 +153,21 @@ impl Pipeline {
         self.metrics
             .verification(verification.decision, started.elapsed());
         tracing::info!(parent: &span, decision = ?verification.decision, duration_ms = started.elapsed().as_millis() as u64, "verification decided");
-        self.audit_decision(&verification, exchanges);
+        self.audit_decision(&verification, job.exchanges);
         self.recent
             .insert(verification.id.clone(), Arc::new(verification.clone()));
         Ok(verification)
     }
 
-    async fn run_check(
-        &self,
-        set: &Arc<AdapterSet>,
-        rule: &CheckRule,
-        rule_set: &str,
-        app: &Arc<Application>,
-        fingerprint: &cache::Fingerprint,
-        id: &str,
-        exchanges: &Exchanges,
-    ) -> CheckResult {
+    async fn run_check(&self, job: &Job, rule: &CheckRule) -> CheckResult {
+        let Job {
+            set,
+            app,
+            fingerprint,
+            rule_set,
+            exchanges,
+            ..
+        } = job;
         let started = Instant::now();
         let check = rule.check;
         let Some(adapter) = set.for_check(check) else {
@@ -201,7 +197,9 @@ impl Pipeline {
         // use every core; a hit costs no task at all.
         let call = self.upstreams.call(&adapter.descriptor.id, || {
             let (host, adapter, app) = (self.host.clone(), adapter.clone(), app.clone());
-            let (id, deadline) = (id.to_owned(), rule.deadline());
+            // Every adapter call gets a correlation id of its own: the gateway requires a
+            // unique messageId per message, and a fresh instance cannot remember the last.
+            let (id, deadline) = (uuid::Uuid::new_v4().to_string(), rule.deadline());
             async move {
                 let outcome =
                     tokio::spawn(
@@ -408,6 +406,16 @@ impl Verifier for Pipeline {
     > {
         Box::pin(async move { Ok(Pipeline::verify(self, application).await?) })
     }
+}
+
+/// What every check of one verification shares.
+struct Job {
+    set: Arc<AdapterSet>,
+    app: Arc<Application>,
+    fingerprint: cache::Fingerprint,
+    /// "order-707@2023.1": part of every cache key.
+    rule_set: String,
+    exchanges: Exchanges,
 }
 
 /// Registry exchanges made during one verification, for the audit log.
