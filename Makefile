@@ -16,8 +16,10 @@ run: adapters
 	trap 'kill $$mocks' EXIT INT TERM; \
 	$(KEZEK) serve --config deploy/dev/kezek.toml
 
-## Build and sign the adapters, then run every test of the workspace.
+## Build and sign the adapters, then run every test: the adapters' own unit tests (native),
+## then the workspace (gateway, mocks, end-to-end).
 test: adapters
+	cargo test --release --manifest-path adapters/Cargo.toml
 	cargo test --release --workspace
 
 wasm-target:
