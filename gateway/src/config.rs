@@ -287,6 +287,17 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_shipped_configs_parse() {
+        for (name, text) in [
+            ("deploy/dev/kezek.toml", include_str!("../../deploy/dev/kezek.toml")),
+            ("deploy/prod/kezek.toml", include_str!("../../deploy/prod/kezek.toml")),
+        ] {
+            let config: Config = toml::from_str(text).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert!(config.adapters.require_signatures, "{name} must require signatures");
+        }
+    }
+
+    #[test]
     fn unknown_fields_are_errors() {
         let err = toml::from_str::<Config>("[adapters]\ndir = \"x\"\nrequire_signature = false\n")
             .unwrap_err();
