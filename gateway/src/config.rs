@@ -289,11 +289,20 @@ mod tests {
     #[test]
     fn the_shipped_configs_parse() {
         for (name, text) in [
-            ("deploy/dev/kezek.toml", include_str!("../../deploy/dev/kezek.toml")),
-            ("deploy/prod/kezek.toml", include_str!("../../deploy/prod/kezek.toml")),
+            (
+                "deploy/dev/kezek.toml",
+                include_str!("../../deploy/dev/kezek.toml"),
+            ),
+            (
+                "deploy/prod/kezek.toml",
+                include_str!("../../deploy/prod/kezek.toml"),
+            ),
         ] {
             let config: Config = toml::from_str(text).unwrap_or_else(|e| panic!("{name}: {e}"));
-            assert!(config.adapters.require_signatures, "{name} must require signatures");
+            assert!(
+                config.adapters.require_signatures,
+                "{name} must require signatures"
+            );
         }
     }
 

@@ -19,6 +19,16 @@ fn persona(world: &World, id: &str) -> kezek::domain::Application {
     )
 }
 
+/// Verifies a persona of the default population.
+async fn verify(world: &World, id: &str) -> Verification {
+    world
+        .gateway
+        .pipeline
+        .verify(persona(world, id))
+        .await
+        .expect("a rule set is in effect")
+}
+
 fn checks_run(v: &Verification) -> BTreeSet<u8> {
     v.checks.iter().map(|c| c.check.number()).collect()
 }
@@ -165,30 +175,15 @@ async fn p19_table() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn conditional_checks_follow_the_vehicle_and_the_cargo() {
     let world = World::start().await;
-    let agri = world
-        .gateway
-        .pipeline
-        .verify(persona(&world, "r-clean-agri-machine"))
-        .await
-        .unwrap();
+    let agri = verify(&world, "r-clean-agri-machine").await;
     assert!(
         checks_run(&agri).contains(&6)
             && !checks_run(&agri).contains(&2)
             && !checks_run(&agri).contains(&3)
     );
-    let animal = world
-        .gateway
-        .pipeline
-        .verify(persona(&world, "r-animal-with-vet-certificate"))
-        .await
-        .unwrap();
+    let animal = verify(&world, "r-animal-with-vet-certificate").await;
     assert!(checks_run(&animal).contains(&15));
-    let general = world
-        .gateway
-        .pipeline
-        .verify(persona(&world, "r-clean-individual-truck"))
-        .await
-        .unwrap();
+    let general = verify(&world, "r-clean-individual-truck").await;
     assert!(!checks_run(&general).contains(&15) && !checks_run(&general).contains(&6));
 }
 
@@ -201,12 +196,7 @@ async fn an_unanswered_blocking_check_is_indeterminate_and_a_non_blocking_one_a_
     world
         .mocks
         .set_fault(RegistryId::Esbd, Fault::mode(FaultMode::Sce004));
-    let v = world
-        .gateway
-        .pipeline
-        .verify(persona(&world, "r-clean-individual-truck"))
-        .await
-        .unwrap();
+    let v = verify(&world, "r-clean-individual-truck").await;
     assert_eq!(v.decision, Decision::Indeterminate, "{v:?}");
     assert_eq!(
         v.unanswered
@@ -230,12 +220,7 @@ async fn an_unanswered_blocking_check_is_indeterminate_and_a_non_blocking_one_a_
     world
         .mocks
         .set_fault(RegistryId::Erap, Fault::mode(FaultMode::ConnectionReset));
-    let v = world
-        .gateway
-        .pipeline
-        .verify(persona(&world, "r-clean-company-truck-trailer"))
-        .await
-        .unwrap();
+    let v = verify(&world, "r-clean-company-truck-trailer").await;
     assert_eq!(v.decision, Decision::Approved, "{v:?}");
     assert_eq!(numbers(&v.notices), vec![10]);
     assert_eq!(v.notices[0].reason_code, "not-checked");
@@ -243,12 +228,7 @@ async fn an_unanswered_blocking_check_is_indeterminate_and_a_non_blocking_one_a_
     world
         .mocks
         .set_fault(RegistryId::Esbd, Fault::mode(FaultMode::Sce004));
-    let v = world
-        .gateway
-        .pipeline
-        .verify(persona(&world, "r-trailer-needs-ce"))
-        .await
-        .unwrap();
+    let v = verify(&world, "r-trailer-needs-ce").await;
     assert_eq!(v.decision, Decision::Refused, "{v:?}");
 }
 
@@ -262,12 +242,7 @@ async fn a_slow_registry_hits_the_deadline() {
         .mocks
         .set_fault(RegistryId::Tax, Fault::latency(20_000));
     let started = std::time::Instant::now();
-    let v = world
-        .gateway
-        .pipeline
-        .verify(persona(&world, "r-clean-individual-truck"))
-        .await
-        .unwrap();
+    let v = verify(&world, "r-clean-individual-truck").await;
     assert_eq!(v.decision, Decision::Indeterminate, "{v:?}");
     let tax = v
         .unanswered
@@ -458,12 +433,7 @@ async fn the_breaker_opens_after_failures_and_a_probe_closes_it() {
 async fn every_gateway_message_of_a_verification_has_its_own_id() {
     let world = World::start().await;
     world.mocks.clear_requests();
-    world
-        .gateway
-        .pipeline
-        .verify(persona(&world, "r-two-drivers-one-wanted"))
-        .await
-        .unwrap();
+    verify(&world, "r-two-drivers-one-wanted").await;
     let ids: Vec<String> = RegistryId::ALL
         .iter()
         .flat_map(|r| world.mocks.requests(*r))
