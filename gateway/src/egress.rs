@@ -150,22 +150,22 @@ impl Egress {
         let mut reachable = HashMap::new();
         for declared in &manifest.endpoints {
             let name = &declared.name;
-            let mut config = match self.config.endpoints.get(name) {
-                Some(c) => c.clone(),
-                None => match overrides.and_then(|o| o.get(name)) {
-                    Some(url) => EndpointConfig {
-                        url: url.clone(),
-                        ca_file: None,
-                        client_cert: None,
-                        client_key: None,
-                        sender: None,
-                    },
-                    None => continue,
+            let override_url = overrides.and_then(|o| o.get(name)).cloned();
+            let config = match (self.config.endpoints.get(name), override_url) {
+                (Some(configured), Some(url)) => EndpointConfig {
+                    url,
+                    ..configured.clone()
                 },
+                (Some(configured), None) => configured.clone(),
+                (None, Some(url)) => EndpointConfig {
+                    url,
+                    ca_file: None,
+                    client_cert: None,
+                    client_key: None,
+                    sender: None,
+                },
+                (None, None) => continue,
             };
-            if let Some(url) = overrides.and_then(|o| o.get(name)) {
-                config.url = url.clone();
-            }
             let endpoint = Endpoint::new(name, &config, connect_timeout).map_err(|e| {
                 e.context(format!("endpoint \"{name}\" for adapter {}", manifest.id))
             })?;
@@ -530,5 +530,55 @@ mod consent {
                 .await
                 .map_err(|_| unavailable("timed out".into()))?
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn manifest(id: &str) -> crate::adapters::manifest::Manifest {
+        crate::adapters::manifest::Manifest::parse(
+            format!(
+                r#"{{"id":"{id}","version":"1.0.0","wit":"kezek:registry@1.0.0","registry":"r","checks":[9],
+                "endpoints":[{{"name":"egov-gateway","credentials":["gateway-sender"]}},{{"name":"unconfigured"}}],
+                "limits":{{}}}}"#
+            )
+            .as_bytes(),
+        )
+        .unwrap()
+    }
+
+    /// QA points one adapter at another endpoint by configuration only; the others keep the
+    /// operator's URL, and an endpoint nobody configured stays unreachable.
+    #[test]
+    fn adapter_overrides_redirect_one_adapter_only() {
+        let config: crate::config::Config = toml::from_str(
+            r#"
+            [adapters]
+            dir = "x"
+            [egress.endpoints.egov-gateway]
+            url = "http://127.0.0.1:8700/bip-sync/"
+            sender = { id = "s", password = { value = "p" } }
+            [egress.adapter_overrides.tax-debt]
+            egov-gateway = "http://127.0.0.1:9900/bip-sync/"
+            "#,
+        )
+        .unwrap();
+        let egress = Egress::new(&config.egress).unwrap();
+        let redirected = egress.policy_for(&manifest("tax-debt")).unwrap();
+        let normal = egress.policy_for(&manifest("road-fines")).unwrap();
+        assert_eq!(
+            redirected.reachable["egov-gateway"].base,
+            "http://127.0.0.1:9900/bip-sync"
+        );
+        assert_eq!(
+            normal.reachable["egov-gateway"].base,
+            "http://127.0.0.1:8700/bip-sync"
+        );
+        // The override keeps the endpoint's credentials.
+        assert!(redirected.reachable["egov-gateway"].sender.is_some());
+        assert!(!normal.reachable.contains_key("unconfigured"));
+        assert!(normal.declared.contains_key("unconfigured"));
     }
 }
