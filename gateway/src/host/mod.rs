@@ -142,28 +142,25 @@ impl AdapterHost {
                 .policy_for(&manifest)
                 .map_err(|e| LoadError::Egress(format!("{e:#}")))?,
         );
-        let mut adapter = LoadedAdapter {
-            descriptor: Descriptor {
-                id: String::new(),
-                version: String::new(),
-                registry: String::new(),
-                checks: Vec::new(),
-                reads: RequestFields::default(),
-            },
+        let descriptor = self.self_test(&pre, &manifest, &policy).await?;
+        Ok(LoadedAdapter {
             manifest,
+            descriptor,
             component_sha256: sha,
             pre,
             policy,
-        };
-        adapter.descriptor = self.self_test(&adapter).await?;
-        Ok(adapter)
+        })
     }
 
     /// Calls `describe()` in a fresh sandbox and checks it against the manifest.
-    async fn self_test(&self, adapter: &LoadedAdapter) -> Result<Descriptor, LoadError> {
-        let mut store = self.store(adapter);
-        let instance = adapter
-            .pre
+    async fn self_test(
+        &self,
+        pre: &v1::AdapterPre<CallState>,
+        manifest: &Manifest,
+        policy: &Arc<EgressPolicy>,
+    ) -> Result<Descriptor, LoadError> {
+        let mut store = self.store(manifest, policy);
+        let instance = pre
             .instantiate_async(&mut store)
             .await
             .map_err(|e| LoadError::SelfTest(format!("instantiation failed: {e:#}")))?;
@@ -175,7 +172,6 @@ impl AdapterHost {
                 LoadError::SelfTest(format!("describe() failed: {}", self.fault(&store, e)))
             })?;
         let descriptor = convert::descriptor(described).map_err(LoadError::SelfTest)?;
-        let manifest = &adapter.manifest;
         let mut declared: Vec<u8> = manifest.checks.clone();
         declared.sort_unstable();
         let mut described_checks: Vec<u8> = descriptor.checks.iter().map(|c| c.number()).collect();
@@ -209,7 +205,7 @@ impl AdapterHost {
     ) -> CallOutcome {
         let started = Instant::now();
         let request = convert::request(application, check, correlation_id);
-        let mut store = self.store(adapter);
+        let mut store = self.store(&adapter.manifest, &adapter.policy);
         let call = async {
             let instance = adapter.pre.instantiate_async(&mut store).await?;
             instance
@@ -234,8 +230,8 @@ impl AdapterHost {
         }
     }
 
-    fn store(&self, adapter: &LoadedAdapter) -> Store<CallState> {
-        let limits = &adapter.manifest.limits;
+    fn store(&self, manifest: &Manifest, policy: &Arc<EgressPolicy>) -> Store<CallState> {
+        let limits = &manifest.limits;
         let state = CallState {
             wasi: engine::empty_wasi(),
             table: ResourceTable::new(),
@@ -244,7 +240,7 @@ impl AdapterHost {
                 hit: false,
             },
             egress: self.egress.clone(),
-            policy: adapter.policy.clone(),
+            policy: policy.clone(),
             started: Instant::now(),
             outbound: Duration::ZERO,
             exchanges: Vec::new(),
