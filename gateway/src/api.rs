@@ -366,6 +366,11 @@ fn metrics(gateway: &Gateway) -> Response<Body> {
             "Generation of the current adapter set.",
             set.generation as f64,
         ),
+        (
+            "kezek_audit_dropped",
+            "Audit entries dropped because the audit queue was full.",
+            gateway.audit.dropped() as f64,
+        ),
     ]);
     Response::builder()
         .status(StatusCode::OK)

@@ -190,22 +190,6 @@ impl Clock for ManualClock {
     }
 }
 
-/// Until the verification pipeline is wired in (issue 4), the gateway's booking engine asks
-/// this verifier, which never says yes: unknown is never yes (DESIGN.md).
-#[derive(Debug, Default)]
-pub struct NoPipelineVerifier;
-
-impl Verifier for NoPipelineVerifier {
-    fn verify(
-        &self,
-        _application: Application,
-    ) -> std::pin::Pin<
-        Box<dyn std::future::Future<Output = anyhow::Result<Verification>> + Send + '_>,
-    > {
-        Box::pin(async { anyhow::bail!("no verification pipeline is wired into this gateway") })
-    }
-}
-
 /// A valid application for tests: resident owner, one driver, a truck.
 pub fn sample_application(checkpoint: &str, date: &str, plate: &str, vin: &str) -> Application {
     serde_json::from_value(serde_json::json!({
