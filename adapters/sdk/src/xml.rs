@@ -174,6 +174,22 @@ pub fn leaf(out: &mut String, name: &str, text: &str) {
     out.push('>');
 }
 
+/// Builds `<root><name>text</name>…</root>` with every text escaped: the request body of
+/// most registries, in one call.
+pub fn element(root: &str, fields: &[(&str, &str)]) -> String {
+    let mut out = String::with_capacity(2 * root.len() + 5 + fields.len() * 32);
+    out.push('<');
+    out.push_str(root);
+    out.push('>');
+    for (name, text) in fields {
+        leaf(&mut out, name, text);
+    }
+    out.push_str("</");
+    out.push_str(root);
+    out.push('>');
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -196,6 +212,15 @@ mod tests {
         assert!(Element::parse("").is_err());
         assert!(Element::parse("<a/><b/>").is_err());
         assert!(Element::parse("<a>&bogus;</a>").is_err());
+    }
+
+    #[test]
+    fn element_wraps_escaped_leaves() {
+        assert_eq!(
+            element("Q", &[("a", "1"), ("b", "<2>")]),
+            "<Q><a>1</a><b>&lt;2&gt;</b></Q>"
+        );
+        assert_eq!(element("Q", &[]), "<Q></Q>");
     }
 
     #[test]

@@ -137,9 +137,7 @@ enum Record {
 
 fn lookup(correlation_id: &str, subject: &Subject<'_>) -> Result<Option<Record>, CheckError> {
     let answer = if subject.role == Role::OwnerCompany {
-        let mut data = String::from("<CompanyRequest>");
-        xml::leaf(&mut data, "bin", subject.id);
-        data.push_str("</CompanyRequest>");
+        let data = xml::element("CompanyRequest", &[("bin", subject.id)]);
         gateway::call(
             correlation_id,
             gateway::Call {

@@ -56,9 +56,7 @@ impl Adapter for BiometricMatch {
 kezek_adapter_sdk::export_adapter!(BiometricMatch);
 
 fn lookup(correlation_id: &str, iin: &str) -> Result<Record, CheckError> {
-    let mut data = String::from("<BiometricRequest>");
-    xml::leaf(&mut data, "iin", iin);
-    data.push_str("</BiometricRequest>");
+    let data = xml::element("BiometricRequest", &[("iin", iin)]);
     let answer = gateway::call(
         correlation_id,
         gateway::Call {

@@ -89,9 +89,7 @@ impl Adapter for DigitalDocuments {
 kezek_adapter_sdk::export_adapter!(DigitalDocuments);
 
 fn lookup(correlation_id: &str, iin: &str) -> Result<Option<Wallet>, CheckError> {
-    let mut data = String::from("<DigitalDocumentsRequest>");
-    xml::leaf(&mut data, "iin", iin);
-    data.push_str("</DigitalDocumentsRequest>");
+    let data = xml::element("DigitalDocumentsRequest", &[("iin", iin)]);
     let answer = gateway::call(
         correlation_id,
         gateway::Call {

@@ -129,9 +129,7 @@ struct Licence {
 }
 
 fn lookup(correlation_id: &str, iin: &str) -> Result<Option<Licence>, CheckError> {
-    let mut data = String::from("<LicenceRequest>");
-    xml::leaf(&mut data, "iin", iin);
-    data.push_str("</LicenceRequest>");
+    let data = xml::element("LicenceRequest", &[("iin", iin)]);
     let answer = gateway::call(
         correlation_id,
         gateway::Call {

@@ -56,10 +56,7 @@ struct Machine {
 }
 
 fn lookup(correlation_id: &str, plate: &str, vin: &str) -> Result<Option<Machine>, CheckError> {
-    let mut data = String::from("<MachineRequest>");
-    xml::leaf(&mut data, "plate", plate);
-    xml::leaf(&mut data, "vin", vin);
-    data.push_str("</MachineRequest>");
+    let data = xml::element("MachineRequest", &[("plate", plate), ("vin", vin)]);
     let answer = gateway::call(
         correlation_id,
         gateway::Call {

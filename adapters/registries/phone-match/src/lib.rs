@@ -61,10 +61,7 @@ impl Adapter for PhoneMatch {
 kezek_adapter_sdk::export_adapter!(PhoneMatch);
 
 fn lookup(correlation_id: &str, iin: &str, phone: &str) -> Result<Registration, CheckError> {
-    let mut data = String::from("<PhoneCheckRequest>");
-    xml::leaf(&mut data, "iin", iin);
-    xml::leaf(&mut data, "phone", phone);
-    data.push_str("</PhoneCheckRequest>");
+    let data = xml::element("PhoneCheckRequest", &[("iin", iin), ("phone", phone)]);
     let answer = gateway::call(
         correlation_id,
         gateway::Call {

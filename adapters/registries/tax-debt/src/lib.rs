@@ -27,9 +27,7 @@ impl Adapter for TaxDebt {
 
     fn check(req: CheckRequest) -> Result<Finding, CheckError> {
         let owner = require_iin(req.owner.iin_bin.as_ref(), "the owner")?;
-        let mut data = String::from("<TaxDebtRequest>");
-        xml::leaf(&mut data, "iinBin", owner);
-        data.push_str("</TaxDebtRequest>");
+        let data = xml::element("TaxDebtRequest", &[("iinBin", owner)]);
         let answer = gateway::call(
             &req.correlation_id,
             gateway::Call {

@@ -30,10 +30,10 @@ impl Adapter for TechnicalInspection {
     fn check(req: CheckRequest) -> Result<Finding, CheckError> {
         let travel = date::iso_date(&req.travel_date, "the travel date")
             .map_err(CheckError::RejectedInput)?;
-        let mut data = String::from("<InspectionRequest>");
-        xml::leaf(&mut data, "plate", &req.vehicle.plate);
-        xml::leaf(&mut data, "vin", &req.vehicle.vin);
-        data.push_str("</InspectionRequest>");
+        let data = xml::element(
+            "InspectionRequest",
+            &[("plate", &req.vehicle.plate), ("vin", &req.vehicle.vin)],
+        );
         let answer = gateway::call(
             &req.correlation_id,
             gateway::Call {

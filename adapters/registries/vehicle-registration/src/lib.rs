@@ -96,10 +96,7 @@ fn lookup(
     plate: &str,
     vin: &str,
 ) -> Result<Option<Registration>, CheckError> {
-    let mut data = String::from("<VehicleRequest>");
-    xml::leaf(&mut data, "plate", plate);
-    xml::leaf(&mut data, "vin", vin);
-    data.push_str("</VehicleRequest>");
+    let data = xml::element("VehicleRequest", &[("plate", plate), ("vin", vin)]);
     let answer = gateway::call(
         correlation_id,
         gateway::Call {

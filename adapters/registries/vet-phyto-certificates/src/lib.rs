@@ -41,9 +41,7 @@ impl Adapter for VetPhytoCertificates {
                 "the cargo is neither animal nor plant: check 15 does not apply".into(),
             ));
         }
-        let mut data = String::from("<CertificateRequest>");
-        xml::leaf(&mut data, "plate", &req.vehicle.plate);
-        data.push_str("</CertificateRequest>");
+        let data = xml::element("CertificateRequest", &[("plate", &req.vehicle.plate)]);
         let answer = gateway::call(
             &req.correlation_id,
             gateway::Call {

@@ -67,10 +67,7 @@ struct Wanted {
 }
 
 fn lookup(correlation_id: &str, plate: &str, vin: &str) -> Result<Vec<Wanted>, CheckError> {
-    let mut data = String::from("<WantedVehicleRequest>");
-    xml::leaf(&mut data, "plate", plate);
-    xml::leaf(&mut data, "vin", vin);
-    data.push_str("</WantedVehicleRequest>");
+    let data = xml::element("WantedVehicleRequest", &[("plate", plate), ("vin", vin)]);
     let answer = gateway::call(
         correlation_id,
         gateway::Call {
