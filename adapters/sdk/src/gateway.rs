@@ -27,6 +27,17 @@ pub struct Call<'a> {
     pub consent_iin: Option<&'a str>,
 }
 
+impl<'a> Call<'a> {
+    /// A call that needs no consent token.
+    pub fn new(service_id: &'a str, data: String) -> Self {
+        Self {
+            service_id,
+            data,
+            consent_iin: None,
+        }
+    }
+}
+
 /// Sends the call and returns the business answer (`responseData/data`, parsed).
 ///
 /// Every way this can go wrong is an error: transport failures, gateway status codes

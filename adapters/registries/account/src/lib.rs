@@ -138,14 +138,7 @@ enum Record {
 fn lookup(correlation_id: &str, subject: &Subject<'_>) -> Result<Option<Record>, CheckError> {
     let answer = if subject.role == Role::OwnerCompany {
         let data = xml::element("CompanyRequest", &[("bin", subject.id)]);
-        gateway::call(
-            correlation_id,
-            gateway::Call {
-                service_id: COMPANY_SERVICE,
-                data,
-                consent_iin: None,
-            },
-        )?
+        gateway::call(correlation_id, gateway::Call::new(COMPANY_SERVICE, data))?
     } else {
         let mut data = String::from("<PersonRequest>");
         xml::leaf(&mut data, "iin", subject.id);

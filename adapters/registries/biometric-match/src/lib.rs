@@ -57,14 +57,7 @@ kezek_adapter_sdk::export_adapter!(BiometricMatch);
 
 fn lookup(correlation_id: &str, iin: &str) -> Result<Record, CheckError> {
     let data = xml::element("BiometricRequest", &[("iin", iin)]);
-    let answer = gateway::call(
-        correlation_id,
-        gateway::Call {
-            service_id: SERVICE_ID,
-            data,
-            consent_iin: None,
-        },
-    )?;
+    let answer = gateway::call(correlation_id, gateway::Call::new(SERVICE_ID, data))?;
     parse(&answer).map_err(CheckError::BadResponse)
 }
 

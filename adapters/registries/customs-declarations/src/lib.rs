@@ -62,14 +62,7 @@ impl Adapter for CustomsDeclarations {
             }
         }
         data.push_str("</DeclarationRequest>");
-        let answer = gateway::call(
-            &req.correlation_id,
-            gateway::Call {
-                service_id: SERVICE_ID,
-                data,
-                consent_iin: None,
-            },
-        )?;
+        let answer = gateway::call(&req.correlation_id, gateway::Call::new(SERVICE_ID, data))?;
         let declarations = parse(&answer).map_err(CheckError::BadResponse)?;
         match number {
             Some(number) => by_number(number, &vehicle, &declarations),

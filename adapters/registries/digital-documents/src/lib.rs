@@ -90,14 +90,7 @@ kezek_adapter_sdk::export_adapter!(DigitalDocuments);
 
 fn lookup(correlation_id: &str, iin: &str) -> Result<Option<Wallet>, CheckError> {
     let data = xml::element("DigitalDocumentsRequest", &[("iin", iin)]);
-    let answer = gateway::call(
-        correlation_id,
-        gateway::Call {
-            service_id: SERVICE_ID,
-            data,
-            consent_iin: None,
-        },
-    )?;
+    let answer = gateway::call(correlation_id, gateway::Call::new(SERVICE_ID, data))?;
     parse(&answer).map_err(CheckError::BadResponse)
 }
 

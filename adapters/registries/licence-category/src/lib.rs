@@ -130,14 +130,7 @@ struct Licence {
 
 fn lookup(correlation_id: &str, iin: &str) -> Result<Option<Licence>, CheckError> {
     let data = xml::element("LicenceRequest", &[("iin", iin)]);
-    let answer = gateway::call(
-        correlation_id,
-        gateway::Call {
-            service_id: SERVICE_ID,
-            data,
-            consent_iin: None,
-        },
-    )?;
+    let answer = gateway::call(correlation_id, gateway::Call::new(SERVICE_ID, data))?;
     parse(&answer, iin).map_err(CheckError::BadResponse)
 }
 

@@ -57,14 +57,7 @@ struct Machine {
 
 fn lookup(correlation_id: &str, plate: &str, vin: &str) -> Result<Option<Machine>, CheckError> {
     let data = xml::element("MachineRequest", &[("plate", plate), ("vin", vin)]);
-    let answer = gateway::call(
-        correlation_id,
-        gateway::Call {
-            service_id: SERVICE_ID,
-            data,
-            consent_iin: None,
-        },
-    )?;
+    let answer = gateway::call(correlation_id, gateway::Call::new(SERVICE_ID, data))?;
     parse(&answer).map_err(CheckError::BadResponse)
 }
 

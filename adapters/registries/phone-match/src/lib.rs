@@ -62,14 +62,7 @@ kezek_adapter_sdk::export_adapter!(PhoneMatch);
 
 fn lookup(correlation_id: &str, iin: &str, phone: &str) -> Result<Registration, CheckError> {
     let data = xml::element("PhoneCheckRequest", &[("iin", iin), ("phone", phone)]);
-    let answer = gateway::call(
-        correlation_id,
-        gateway::Call {
-            service_id: SERVICE_ID,
-            data,
-            consent_iin: None,
-        },
-    )?;
+    let answer = gateway::call(correlation_id, gateway::Call::new(SERVICE_ID, data))?;
     parse(&answer).map_err(CheckError::BadResponse)
 }
 

@@ -97,14 +97,7 @@ fn lookup(correlation_id: &str, key: Key<'_>) -> Result<Vec<Fine>, CheckError> {
         Key::Plate(plate) => xml::leaf(&mut data, "plate", plate),
     }
     data.push_str("</FinesRequest>");
-    let answer = gateway::call(
-        correlation_id,
-        gateway::Call {
-            service_id: SERVICE_ID,
-            data,
-            consent_iin: None,
-        },
-    )?;
+    let answer = gateway::call(correlation_id, gateway::Call::new(SERVICE_ID, data))?;
     parse(&answer).map_err(CheckError::BadResponse)
 }
 

@@ -28,14 +28,7 @@ impl Adapter for TaxDebt {
     fn check(req: CheckRequest) -> Result<Finding, CheckError> {
         let owner = require_iin(req.owner.iin_bin.as_ref(), "the owner")?;
         let data = xml::element("TaxDebtRequest", &[("iinBin", owner)]);
-        let answer = gateway::call(
-            &req.correlation_id,
-            gateway::Call {
-                service_id: SERVICE_ID,
-                data,
-                consent_iin: None,
-            },
-        )?;
+        let answer = gateway::call(&req.correlation_id, gateway::Call::new(SERVICE_ID, data))?;
         let account = parse(&answer).map_err(CheckError::BadResponse)?;
         Ok(judge(account.as_ref()))
     }

@@ -34,14 +34,7 @@ impl Adapter for TechnicalInspection {
             "InspectionRequest",
             &[("plate", &req.vehicle.plate), ("vin", &req.vehicle.vin)],
         );
-        let answer = gateway::call(
-            &req.correlation_id,
-            gateway::Call {
-                service_id: SERVICE_ID,
-                data,
-                consent_iin: None,
-            },
-        )?;
+        let answer = gateway::call(&req.correlation_id, gateway::Call::new(SERVICE_ID, data))?;
         let records = parse(&answer).map_err(CheckError::BadResponse)?;
         Ok(judge(&req.vehicle.plate, travel, &records))
     }

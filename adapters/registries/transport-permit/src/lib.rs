@@ -38,14 +38,7 @@ impl Adapter for TransportPermit {
             xml::leaf(&mut data, "carrierIinBin", carrier);
         }
         data.push_str("</PermitRequest>");
-        let answer = gateway::call(
-            &req.correlation_id,
-            gateway::Call {
-                service_id: SERVICE_ID,
-                data,
-                consent_iin: None,
-            },
-        )?;
+        let answer = gateway::call(&req.correlation_id, gateway::Call::new(SERVICE_ID, data))?;
         let permits = parse(&answer).map_err(CheckError::BadResponse)?;
         Ok(judge(&req.vehicle.plate, carrier, travel, &permits))
     }

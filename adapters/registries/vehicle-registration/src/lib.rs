@@ -97,14 +97,7 @@ fn lookup(
     vin: &str,
 ) -> Result<Option<Registration>, CheckError> {
     let data = xml::element("VehicleRequest", &[("plate", plate), ("vin", vin)]);
-    let answer = gateway::call(
-        correlation_id,
-        gateway::Call {
-            service_id: SERVICE_ID,
-            data,
-            consent_iin: None,
-        },
-    )?;
+    let answer = gateway::call(correlation_id, gateway::Call::new(SERVICE_ID, data))?;
     parse(&answer).map_err(CheckError::BadResponse)
 }
 

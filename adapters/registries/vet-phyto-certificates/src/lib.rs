@@ -42,14 +42,7 @@ impl Adapter for VetPhytoCertificates {
             ));
         }
         let data = xml::element("CertificateRequest", &[("plate", &req.vehicle.plate)]);
-        let answer = gateway::call(
-            &req.correlation_id,
-            gateway::Call {
-                service_id: SERVICE_ID,
-                data,
-                consent_iin: None,
-            },
-        )?;
+        let answer = gateway::call(&req.correlation_id, gateway::Call::new(SERVICE_ID, data))?;
         let certificates = parse(&answer, &req.vehicle.plate).map_err(CheckError::BadResponse)?;
         Ok(judge(
             &req.vehicle.plate,

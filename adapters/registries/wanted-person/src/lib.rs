@@ -90,11 +90,7 @@ fn request(driver: &Driver) -> Result<String, CheckError> {
 fn lookup(correlation_id: &str, driver: &Driver) -> Result<bool, CheckError> {
     let answer = gateway::call(
         correlation_id,
-        gateway::Call {
-            service_id: SERVICE_ID,
-            data: request(driver)?,
-            consent_iin: None,
-        },
+        gateway::Call::new(SERVICE_ID, request(driver)?),
     )?;
     parse(&answer).map_err(CheckError::BadResponse)
 }

@@ -68,14 +68,7 @@ struct Wanted {
 
 fn lookup(correlation_id: &str, plate: &str, vin: &str) -> Result<Vec<Wanted>, CheckError> {
     let data = xml::element("WantedVehicleRequest", &[("plate", plate), ("vin", vin)]);
-    let answer = gateway::call(
-        correlation_id,
-        gateway::Call {
-            service_id: SERVICE_ID,
-            data,
-            consent_iin: None,
-        },
-    )?;
+    let answer = gateway::call(correlation_id, gateway::Call::new(SERVICE_ID, data))?;
     parse(&answer).map_err(CheckError::BadResponse)
 }
 
