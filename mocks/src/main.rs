@@ -1,12 +1,15 @@
 //! `kezek-mocks serve`: the mock registries for QA, on loopback by default.
+//! `kezek-mocks example NAME`: a named example application, on the same day as `serve`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use anyhow::Context as _;
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 use kezek_mocks::Scenario;
 use kezek_mocks::registry::{self, MockConfig, RegistryId};
+use kezek_mocks::scenario::parse_day;
+use time::Date;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -26,9 +29,8 @@ enum Command {
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:8700")]
         listen: SocketAddr,
-        /// Scenario JSON file; the built-in default population when omitted.
-        #[arg(long)]
-        scenario: Option<PathBuf>,
+        #[command(flatten)]
+        data: Data,
         /// Gateway sender id the mock accepts.
         #[arg(long, env = "KEZEK_MOCKS_SENDER_ID", default_value = "kezek-dev")]
         sender_id: String,
@@ -40,36 +42,100 @@ enum Command {
         )]
         sender_password: String,
     },
+    /// Print a named example application (JSON) as `serve` would serve it on that day.
+    Example {
+        /// Example name (e.g. `approved`, `refused`) or persona id.
+        name: String,
+        #[command(flatten)]
+        data: Data,
+    },
+}
+
+/// Which data, on which day.
+#[derive(Debug, Args)]
+struct Data {
+    /// Scenario JSON file; the built-in default population when omitted.
+    #[arg(long)]
+    scenario: Option<PathBuf>,
+    /// Day to put the scenario's dates on; today in Kazakhstan (UTC+05:00) when omitted.
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = day_arg)]
+    today: Option<Date>,
+}
+
+impl Data {
+    /// The scenario as written, and the day to serve it on.
+    fn load(&self) -> anyhow::Result<(Scenario, Date)> {
+        let scenario = match &self.scenario {
+            Some(path) => Scenario::from_file(path)
+                .with_context(|| format!("loading scenario {}", path.display()))?,
+            None => Scenario::default_population(),
+        };
+        // The only wall-clock read for the day in the mocks: library and tests take it as data.
+        let today = self.today.unwrap_or_else(|| {
+            time::OffsetDateTime::now_utc()
+                .to_offset(time::macros::offset!(+5))
+                .date()
+        });
+        Ok((scenario, today))
+    }
+}
+
+fn day_arg(s: &str) -> Result<Date, String> {
+    parse_day(s).ok_or_else(|| "expected a date as YYYY-MM-DD, e.g. 2026-11-21".into())
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        Command::Serve {
+            listen,
+            data,
+            sender_id,
+            sender_password,
+        } => serve(listen, &data, sender_id, sender_password).await,
+        Command::Example { name, data } => {
+            let (scenario, today) = data.load()?;
+            let scenario = scenario.on(today);
+            let Some(persona) = scenario.example(&name) else {
+                // A usage mistake, not a failure: one line, no error chain or backtrace.
+                eprintln!("kezek-mocks: {}", scenario.unknown_example(&name));
+                std::process::exit(2);
+            };
+            let json = serde_json::to_string_pretty(&persona.request)
+                .context("serialising the application")?;
+            println!("{json}");
+            Ok(())
+        }
+    }
+}
+
+async fn serve(
+    listen: SocketAddr,
+    data: &Data,
+    sender_id: String,
+    sender_password: String,
+) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .init();
-    let Command::Serve {
-        listen,
-        scenario,
-        sender_id,
-        sender_password,
-    } = Cli::parse().command;
-    let scenario = match scenario {
-        Some(path) => Scenario::from_file(&path)
-            .with_context(|| format!("loading scenario {}", path.display()))?,
-        None => Scenario::default_population(),
-    };
+    let (scenario, today) = data.load()?;
     let personas = scenario.personas.len();
+    let dates = match scenario.anchor {
+        Some(anchor) => format!("dates moved from {anchor} to {today}"),
+        None => "dates as written".to_string(),
+    };
     let config = MockConfig {
         listen,
         sender_id,
         sender_password,
+        today: Some(today),
         ..MockConfig::default()
     };
     let mocks = registry::start(scenario, config)?;
     println!(
-        "kezek-mocks listening on http://{} ({personas} personas)",
+        "kezek-mocks listening on http://{} ({personas} personas, {dates})",
         mocks.addr()
     );
     for r in RegistryId::ALL {

@@ -8,9 +8,17 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use time::{Date, Duration};
 
 /// The built-in population, embedded so the binary and tests need no files.
 const DEFAULT_POPULATION: &str = include_str!("../scenarios/default.json");
+
+/// `YYYY-MM-DD`, the only date form a scenario uses.
+const DAY: &[time::format_description::BorrowedFormatItem<'static>] =
+    time::macros::format_description!("[year]-[month]-[day]");
+
+time::serde::format_description!(day, Date, DAY);
 
 /// Why a scenario could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -77,6 +85,14 @@ pub enum Verdict {
 pub struct Scenario {
     #[serde(default)]
     pub description: String,
+    /// The day the data was written for. [`Scenario::on`] moves every date by the days
+    /// between this anchor and another day; without an anchor the dates are served as written.
+    #[serde(default, with = "day::option")]
+    pub anchor: Option<Date>,
+    /// Named examples: example name → persona id (e.g. `approved` → a persona every check
+    /// passes). Loading checks that every persona named exists.
+    #[serde(default)]
+    pub examples: BTreeMap<String, String>,
     /// ГБД ФЛ (P18.1) and the consent service (P16).
     #[serde(default)]
     pub persons: Vec<Person>,
@@ -500,7 +516,7 @@ pub struct PersonaRequest {
     pub owner: Owner,
     pub drivers: Vec<Driver>,
     pub vehicle: Vehicle,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trailer: Option<Trailer>,
     pub cargo: Cargo,
     pub checkpoint: String,
@@ -513,7 +529,7 @@ pub struct Owner {
     pub residency: Residency,
     pub kind: PartyKind,
     pub name: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iin_bin: Option<String>,
     pub country: String,
 }
@@ -533,10 +549,10 @@ pub struct Driver {
     pub residency: Residency,
     pub full_name: String,
     pub birth_date: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iin: Option<String>,
     pub phone: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
     pub document: IdentityDocument,
 }
@@ -564,7 +580,7 @@ pub struct Cargo {
     pub classes: Vec<CargoClass>,
     #[serde(default)]
     pub hs_codes: Vec<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub declaration_number: Option<String>,
     pub description: String,
 }
@@ -636,6 +652,13 @@ impl Scenario {
                 ));
             }
         }
+        for (name, id) in &self.examples {
+            if !ids.contains(id.as_str()) {
+                return Err(format!(
+                    "example {name:?} names persona {id:?}, which does not exist"
+                ));
+            }
+        }
         let mut iins = BTreeSet::new();
         for (index, p) in self.persons.iter().enumerate() {
             // The IIN itself is personal data: name the position instead.
@@ -645,4 +668,117 @@ impl Scenario {
         }
         Ok(())
     }
+    /// The persona behind an example name (`approved`, …) or, failing that, a persona id.
+    pub fn example(&self, name: &str) -> Option<&Persona> {
+        let id = self.examples.get(name).map_or(name, String::as_str);
+        self.personas.iter().find(|p| p.id == id)
+    }
+
+    /// One line for an example [`Scenario::example`] does not know, listing the known ones.
+    pub fn unknown_example(&self, name: &str) -> String {
+        let known: Vec<&str> = self.examples.keys().map(String::as_str).collect();
+        let known = if known.is_empty() {
+            "none".to_string()
+        } else {
+            known.join(", ")
+        };
+        format!("unknown example {name:?}; known examples: {known}")
+    }
+
+    /// This scenario on another day: every date moved by `today − anchor` days, and `today`
+    /// as the new anchor, so that what the personas expect stays true (issue 8: data
+    /// relative to today). A scenario without an anchor is returned unchanged: its dates
+    /// are served as written.
+    ///
+    /// What moves, wherever it stands (the walk is over the JSON form, so a new field is
+    /// covered without code): every string value that is exactly a date `YYYY-MM-DD`, the
+    /// date of every date-time `YYYY-MM-DDT…` (time and offset kept as written), and every
+    /// `YYYY-MM-DD` inside a `description`. What does not: values under `birth-date` (the
+    /// birth date is encoded in the IIN), strings that merely contain digits such as the
+    /// document number `50102/291126/0000114`, object keys, and a date the shift would take
+    /// out of the years 0000–9999.
+    pub fn on(&self, today: Date) -> Scenario {
+        let Some(anchor) = self.anchor else {
+            return self.clone();
+        };
+        let days = (today - anchor).whole_days();
+        let mut value = serde_json::to_value(self).expect("a scenario serialises to JSON");
+        shift_dates(&mut value, None, days);
+        let mut moved: Scenario =
+            serde_json::from_value(value).expect("moving dates keeps the scenario's shape");
+        moved.anchor = Some(today);
+        moved
+    }
+}
+
+/// A string that is exactly `YYYY-MM-DD` and a real day.
+pub fn parse_day(s: &str) -> Option<Date> {
+    let b = s.as_bytes();
+    let shaped = b.len() == 10
+        && b.iter().enumerate().all(|(i, c)| match i {
+            4 | 7 => *c == b'-',
+            _ => c.is_ascii_digit(),
+        });
+    shaped.then(|| Date::parse(s, DAY).ok()).flatten()
+}
+
+/// `day` (a `YYYY-MM-DD`) moved by `days`; `None` if it is not a date or would leave 0000–9999.
+fn shift_day(day: &str, days: i64) -> Option<String> {
+    let moved = parse_day(day)?.checked_add(Duration::days(days))?;
+    if !(0..=9999).contains(&moved.year()) {
+        return None;
+    }
+    moved.format(DAY).ok()
+}
+
+/// Moves the dates in a scenario's JSON form as [`Scenario::on`] describes; `key` is the
+/// object key the value stands under (array items inherit it).
+fn shift_dates(value: &mut Value, key: Option<&str>, days: i64) {
+    match value {
+        Value::Object(map) => {
+            for (k, v) in map.iter_mut() {
+                shift_dates(v, Some(k), days);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|v| shift_dates(v, key, days)),
+        Value::String(s) => match key {
+            Some("birth-date") => {}
+            Some("description") => *s = shift_embedded_days(s, days),
+            _ => {
+                let moved = s
+                    .get(..10)
+                    .filter(|_| matches!(s.as_bytes().get(10), None | Some(b'T')));
+                if let Some(moved) = moved.and_then(|day| shift_day(day, days)) {
+                    s.replace_range(..10, &moved);
+                }
+            }
+        },
+        _ => {}
+    }
+}
+
+/// `text` with every `YYYY-MM-DD` not joined to other digits moved by `days`.
+fn shift_embedded_days(text: &str, days: i64) -> String {
+    let b = text.as_bytes();
+    let mut out = String::with_capacity(text.len());
+    let (mut copied, mut i) = (0, 0);
+    while i + 10 <= b.len() {
+        let bounded = (i == 0 || !b[i - 1].is_ascii_digit())
+            && b.get(i + 10).is_none_or(|c| !c.is_ascii_digit());
+        // An ASCII digit at `i` and `i + 9` makes both ends char boundaries.
+        let moved = (bounded && b[i].is_ascii_digit() && b[i + 9].is_ascii_digit())
+            .then(|| shift_day(&text[i..i + 10], days))
+            .flatten();
+        match moved {
+            Some(moved) => {
+                out.push_str(&text[copied..i]);
+                out.push_str(&moved);
+                i += 10;
+                copied = i;
+            }
+            None => i += 1,
+        }
+    }
+    out.push_str(&text[copied..]);
+    out
 }

@@ -381,26 +381,7 @@ async fn p18_8_17_18_direct_registries_answer_facts() {
     let s = Scenario::default_population();
     let a = mocks.addr();
     let p = persona(&s, "r-policy-ended-day-before");
-    let esbd = soap::wrap_body(&format!(
-        "<GetPoliciesByVehicle><plate>{}</plate><vin>{}</vin></GetPoliciesByVehicle>",
-        p.request.vehicle.plate, p.request.vehicle.vin
-    ));
-    let raw = http(
-        a,
-        "POST",
-        "/esbd/soap",
-        &[("x-correlation-id", "c-8")],
-        &esbd,
-    )
-    .await;
-    assert_eq!(raw.header("x-correlation-id"), Some("c-8"));
-    let root = xml::parse(&raw.text()).unwrap();
-    let pol = soap::body_payload(&root)
-        .unwrap()
-        .path(&["GetPoliciesByVehicleResult", "Policies", "Policy"])
-        .unwrap()
-        .clone();
-    assert_eq!(pol.text_of("DateEnd").as_deref(), Some("2026-11-30"));
+    assert_eq!(esbd_policy_end(a, p).await, "2026-11-30");
 
     let p = persona(&s, "r-toll-debt");
     let raw = http(
@@ -433,6 +414,30 @@ async fn p18_8_17_18_direct_registries_answer_facts() {
             .any(|r| r["overweight"] == true && r["violationStatus"] == "open")
     );
     assert_eq!(mocks.call_count(RegistryId::Its), 1);
+}
+
+/// `DateEnd` of the first ЕСБД policy on the persona's vehicle (P18.8).
+async fn esbd_policy_end(a: SocketAddr, p: &kezek_mocks::scenario::Persona) -> String {
+    let esbd = soap::wrap_body(&format!(
+        "<GetPoliciesByVehicle><plate>{}</plate><vin>{}</vin></GetPoliciesByVehicle>",
+        p.request.vehicle.plate, p.request.vehicle.vin
+    ));
+    let raw = http(
+        a,
+        "POST",
+        "/esbd/soap",
+        &[("x-correlation-id", "c-8")],
+        &esbd,
+    )
+    .await;
+    assert_eq!(raw.header("x-correlation-id"), Some("c-8"));
+    let root = xml::parse(&raw.text()).unwrap();
+    let pol = soap::body_payload(&root)
+        .unwrap()
+        .path(&["GetPoliciesByVehicleResult", "Policies", "Policy"])
+        .unwrap()
+        .clone();
+    pol.text_of("DateEnd").expect("DateEnd")
 }
 
 fn tax_request() -> String {
@@ -731,4 +736,89 @@ async fn p16_expired_token_refused_and_load_scenario_replaces_data() {
     mocks.load_scenario(Scenario::default());
     let raw = consent_token(mocks.addr(), "GBDFL_PERSON_BY_IIN", &iin).await;
     assert_eq!(raw.status, 404, "the new, empty scenario knows nobody");
+}
+
+/// Issue 8: data relative to today. With `MockConfig::today` set, the registries answer and
+/// the examples are served on that day (also for a scenario uploaded at runtime or given to
+/// `load_scenario`); an unknown example is a 404 naming the known ones.
+#[tokio::test]
+async fn issue_8_examples_and_registries_on_the_configured_day() {
+    let today = time::macros::date!(2027 - 03 - 15);
+    let config = MockConfig {
+        today: Some(today),
+        ..MockConfig::default()
+    };
+    let mocks = registry::start(Scenario::default_population(), config).expect("start");
+    let a = mocks.addr();
+    let s = Scenario::default_population();
+
+    let r = http(a, "GET", "/__admin/examples", &[], "").await;
+    assert_eq!(r.status, 200);
+    let names: BTreeMap<String, String> = serde_json::from_slice(&r.body).unwrap();
+    assert_eq!(names, s.examples);
+    assert_eq!(names["approved"], "r-clean-company-truck-trailer");
+
+    let r = http(a, "GET", "/__admin/examples/approved", &[], "").await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-type"), Some("application/json"));
+    let app: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+    assert_eq!(app["travel-date"], "2027-03-25");
+    let written = persona(&s, "r-clean-company-truck-trailer");
+    assert_eq!(
+        app["vehicle"]["plate"],
+        written.request.vehicle.plate.as_str()
+    );
+    assert_eq!(
+        app["drivers"][0]["birth-date"],
+        written.request.drivers[0].birth_date.as_str()
+    );
+    assert!(app.get("correlation-id").is_none() && app.get("check").is_none());
+    // Absent optional fields are left out, as in an application a client sends.
+    let r = http(a, "GET", "/__admin/examples/indeterminate", &[], "").await;
+    let app: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+    assert!(app.get("trailer").is_none(), "{app}");
+    // A persona id is accepted too.
+    let r = http(a, "GET", "/__admin/examples/r-trailer-needs-ce", &[], "").await;
+    assert_eq!(r.status, 200);
+
+    // The registries answer from the same moved data: the policy ended the day before travel.
+    let p = persona(&s, "r-policy-ended-day-before");
+    assert_eq!(esbd_policy_end(a, p).await, "2027-03-24");
+
+    let r = http(a, "GET", "/__admin/examples/nope", &[], "").await;
+    assert_eq!(r.status, 404);
+    assert_eq!(r.header("content-type"), Some("text/plain"));
+    assert_eq!(
+        r.text(),
+        "unknown example \"nope\"; known examples: approved, indeterminate, \
+         non-resident-toll-debt, notices, refused"
+    );
+
+    // A scenario replaced at runtime is put on the same day.
+    let mut uploaded = serde_json::to_value(&s).unwrap();
+    uploaded["anchor"] = "2027-01-01".into();
+    uploaded["examples"] = serde_json::json!({"only": "r-trailer-needs-ce"});
+    let r = http(a, "POST", "/__admin/scenario", &[], &uploaded.to_string()).await;
+    assert_eq!(r.status, 204, "{}", r.text());
+    let r = http(a, "GET", "/__admin/examples/only", &[], "").await;
+    let app: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+    // Written 31 days before its anchor, so 31 days before the mocks' day.
+    assert_eq!(app["travel-date"], "2027-02-12");
+    let r = http(a, "GET", "/__admin/examples/approved", &[], "").await;
+    assert_eq!(r.status, 404);
+    assert!(r.text().ends_with("known examples: only"), "{}", r.text());
+
+    mocks.load_scenario(Scenario::default_population());
+    let r = http(a, "GET", "/__admin/examples/refused", &[], "").await;
+    let app: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+    assert_eq!(app["travel-date"], "2027-03-25");
+}
+
+/// Issue 8: without `MockConfig::today` the mocks serve the dates as written.
+#[tokio::test]
+async fn issue_8_without_today_dates_are_served_as_written() {
+    let mocks = start();
+    let r = http(mocks.addr(), "GET", "/__admin/examples/refused", &[], "").await;
+    let app: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+    assert_eq!(app["travel-date"], "2026-12-01");
 }

@@ -190,6 +190,10 @@ pub struct MockConfig {
     pub sender_password: String,
     /// How long an issued consent token stays valid.
     pub consent_token_ttl: Duration,
+    /// The day to serve the data on: when set, every scenario (at start, from
+    /// `POST /__admin/scenario` and from [`RegistryMocks::load_scenario`]) is put on this day
+    /// with [`Scenario::on`] before it is served. `None` serves the dates as written.
+    pub today: Option<time::Date>,
 }
 
 impl Default for MockConfig {
@@ -199,6 +203,7 @@ impl Default for MockConfig {
             sender_id: "kezek-dev".into(),
             sender_password: "kezek-dev-secret".into(),
             consent_token_ttl: Duration::from_secs(600),
+            today: None,
         }
     }
 }
@@ -252,6 +257,21 @@ impl Shared {
     pub fn scenario(&self) -> Arc<Scenario> {
         self.scenario.read().expect("scenario lock").clone()
     }
+
+    /// Serves `scenario` (on `config.today`) from now on; issued consent tokens are dropped.
+    fn replace_scenario(&self, scenario: Scenario) {
+        let scenario = on_day(scenario, self.config.today);
+        *self.scenario.write().expect("scenario lock") = Arc::new(scenario);
+        self.tokens.lock().expect("token lock").clear();
+    }
+}
+
+/// `scenario` put on `today`, or as written without a day.
+fn on_day(scenario: Scenario, today: Option<time::Date>) -> Scenario {
+    match today {
+        Some(today) => scenario.on(today),
+        None => scenario,
+    }
 }
 
 /// A running set of mocks. Dropping it shuts the server down.
@@ -276,7 +296,7 @@ pub fn start(scenario: Scenario, config: MockConfig) -> anyhow::Result<RegistryM
     let listener = tokio::net::TcpListener::from_std(std_listener)
         .context("cannot register the mock listener with tokio")?;
     let shared = Arc::new(Shared {
-        scenario: RwLock::new(Arc::new(scenario)),
+        scenario: RwLock::new(Arc::new(on_day(scenario, config.today))),
         faults: Mutex::new(HashMap::new()),
         log: Mutex::new(HashMap::new()),
         tokens: Mutex::new(HashMap::new()),
@@ -344,10 +364,10 @@ impl RegistryMocks {
         self.shared.log.lock().expect("log lock").clear();
     }
 
-    /// Replaces the data all registries answer from; issued consent tokens are dropped.
+    /// Replaces the data all registries answer from, put on `MockConfig::today` when that is
+    /// set; issued consent tokens are dropped.
     pub fn load_scenario(&self, scenario: Scenario) {
-        *self.shared.scenario.write().expect("scenario lock") = Arc::new(scenario);
-        self.shared.tokens.lock().expect("token lock").clear();
+        self.shared.replace_scenario(scenario);
     }
 
     /// Stops accepting and closes open connections.
@@ -660,7 +680,7 @@ impl hyper::body::Body for TruncatedBody {
     }
 }
 
-/// `/__admin/...`: faults, recorded requests, scenario replacement.
+/// `/__admin/...`: faults, recorded requests, scenario replacement, named examples.
 fn admin(shared: &Shared, method: &Method, rest: &str, body: &str) -> Response<Body> {
     let segments: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
     let no_content = || response(StatusCode::NO_CONTENT, "text/plain", "");
@@ -717,12 +737,23 @@ fn admin(shared: &Shared, method: &Method, rest: &str, body: &str) -> Response<B
         }
         (&Method::POST, ["scenario"]) => match Scenario::from_json_str(body, "admin upload") {
             Ok(s) => {
-                *shared.scenario.write().expect("scenario lock") = Arc::new(s);
-                shared.tokens.lock().expect("token lock").clear();
+                shared.replace_scenario(s);
                 no_content()
             }
             Err(e) => bad(e.to_string()),
         },
+        (&Method::GET, ["examples"]) => json_response(StatusCode::OK, &shared.scenario().examples),
+        (&Method::GET, ["examples", name]) => {
+            let scenario = shared.scenario();
+            match scenario.example(name) {
+                Some(persona) => json_response(StatusCode::OK, &persona.request),
+                None => response(
+                    StatusCode::NOT_FOUND,
+                    "text/plain",
+                    scenario.unknown_example(name),
+                ),
+            }
+        }
         _ => response(
             StatusCode::NOT_FOUND,
             "text/plain",
