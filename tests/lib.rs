@@ -127,6 +127,37 @@ impl Default for Staging {
     }
 }
 
+/// The day the tests run on (issue 8: any day is a good day). Tests never write a date: they
+/// take today's date in Kazakhstan from the one system clock — under `faketime` in `.ci/run`,
+/// 400 days on — and pin the gateway's clock to 09:00 that day, away from local midnight.
+pub mod days {
+    use kezek::domain::clock::{Clock, KAZAKHSTAN, ManualClock, SharedClock, SystemClock};
+    use std::sync::Arc;
+    use time::{Date, OffsetDateTime, Time};
+
+    /// Today in Kazakhstan.
+    pub fn today() -> Date {
+        SystemClock.now().to_offset(KAZAKHSTAN).date()
+    }
+
+    /// 09:00 today in Kazakhstan.
+    pub fn test_now() -> OffsetDateTime {
+        today()
+            .with_time(Time::from_hms(9, 0, 0).expect("09:00"))
+            .assume_offset(KAZAKHSTAN)
+    }
+
+    /// A clock standing at [`test_now`], for the gateway under test.
+    pub fn test_clock() -> SharedClock {
+        Arc::new(ManualClock::new(test_now()))
+    }
+
+    /// `n` days after today, as `YYYY-MM-DD`.
+    pub fn ahead(n: i64) -> String {
+        (today() + time::Duration::days(n)).to_string()
+    }
+}
+
 /// A resident owner-driver with a tractor unit and trailer: enough for any fixture.
 pub fn sample_application() -> Application {
     serde_json::from_value(serde_json::json!({
@@ -134,12 +165,12 @@ pub fn sample_application() -> Application {
                    "iin-bin": "123456789012", "country": "KZ" },
         "drivers": [{ "residency": "resident", "full-name": "Тестов Тест", "birth-date": "1980-01-01",
                       "iin": "800101300123", "phone": "+77010000000",
-                      "document": { "kind": "id-card", "issuing-country": "KZ", "number": "012345678", "expires": "2030-01-01" } }],
+                      "document": { "kind": "id-card", "issuing-country": "KZ", "number": "012345678", "expires": days::ahead(5 * 365) } }],
         "vehicle": { "kind": "tractor-unit", "country": "KZ", "plate": "123ABC02", "vin": "XTA00000000000001" },
         "trailer": { "country": "KZ", "plate": "45AB02", "vin": "XTA00000000000002" },
         "cargo": { "classes": ["general"], "hs-codes": ["8708"], "description": "spare parts" },
         "checkpoint": "CN-NUR-ZHOLY",
-        "travel-date": "2026-12-01"
+        "travel-date": days::ahead(10)
     }))
     .expect("sample application is valid")
 }
@@ -226,9 +257,17 @@ pub mod registries {
         pub async fn start_with_upstream(
             upstream: kezek::pipeline::upstream::UpstreamSettings,
         ) -> Self {
-            let scenario = Scenario::default_population();
-            let mocks = kezek_mocks::registry::start(scenario.clone(), MockConfig::default())
-                .expect("mocks start");
+            // The population and the gateway on the same day: today (`super::days`).
+            let today = super::days::today();
+            let scenario = Scenario::default_population().on(today);
+            let mocks = kezek_mocks::registry::start(
+                scenario.clone(),
+                MockConfig {
+                    today: Some(today),
+                    ..MockConfig::default()
+                },
+            )
+            .expect("mocks start");
             let staging = Staging::new();
             for entry in std::fs::read_dir(super::adapters_dir()).unwrap() {
                 staging.stage_signed(&entry.unwrap().path());
@@ -245,7 +284,7 @@ pub mod registries {
                 endpoints_toml(&mocks)
             ));
             let options = kezek::server::StartOptions {
-                clock: scenario_clock(),
+                clock: super::days::test_clock(),
                 upstream,
             };
             let gateway = Gateway::start_with(&config, options)
@@ -286,11 +325,6 @@ pub mod registries {
                 .await
                 .result
         }
-    }
-
-    /// The day the default population's expectations hold for (travel dates 2026-12-01).
-    pub fn scenario_clock() -> kezek::pipeline::Clock {
-        std::sync::Arc::new(|| time::macros::datetime!(2026-11-21 09:00 UTC))
     }
 
     /// The `[egress]` config that points every logical endpoint at the mocks, exactly as an

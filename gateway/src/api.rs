@@ -5,7 +5,9 @@
 //! `/readyz`. Admin routes (the admin listener): `/admin/adapters[/reload|/rollback]`,
 //! `/metrics`. Errors are RFC 9457 problem documents naming the bad field by JSON pointer.
 
+use crate::domain::clock::{Undatable, parse_date};
 use crate::domain::{Application, Decision};
+use crate::pipeline::VerifyError;
 use crate::schemas::{self, Schema};
 use crate::server::Gateway;
 use bytes::Bytes;
@@ -101,7 +103,7 @@ pub async fn route(gateway: &Gateway, surface: Surface, req: Request<Incoming>) 
 
 fn readiness(gateway: &Gateway) -> Response<Body> {
     let set = gateway.catalogue.snapshot();
-    let today = gateway.pipeline.today().to_string();
+    let today = gateway.pipeline.calendar().national_today().to_string();
     let mut missing = Vec::new();
     if set.adapters.is_empty() {
         missing.push("no adapters are loaded");
@@ -129,7 +131,7 @@ async fn create_verification(gateway: &Gateway, req: Request<Incoming>) -> Respo
         Ok(b) => b,
         Err(response) => return response,
     };
-    let application = match parse_application(&body, gateway.pipeline.today()) {
+    let application = match parse_application(&body) {
         Ok(app) => app,
         Err(response) => return *response,
     };
@@ -159,7 +161,17 @@ async fn create_verification(gateway: &Gateway, req: Request<Incoming>) -> Respo
             }
             verification_response(&v)
         }
-        Err(e) => problem(StatusCode::SERVICE_UNAVAILABLE, &e.to_string(), vec![]),
+        Err(VerifyError::Undatable(Undatable(problems))) => problem(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "the application cannot be verified today",
+            problems
+                .into_iter()
+                .map(|p| (p.pointer, format!("{} ({})", p.detail, p.rule)))
+                .collect(),
+        ),
+        Err(e @ VerifyError::NoRuleSet(_)) => {
+            problem(StatusCode::SERVICE_UNAVAILABLE, &e.to_string(), vec![])
+        }
     }
 }
 
@@ -180,11 +192,9 @@ fn verification_response(v: &crate::domain::Verification) -> Response<Body> {
 }
 
 /// JSON → schema → typed application → the checks a schema cannot express (IIN/BIN check
-/// digits, real calendar dates, a travel date not in the past).
-pub fn parse_application(
-    body: &[u8],
-    today: time::Date,
-) -> Result<Application, Box<Response<Body>>> {
+/// digits, real calendar dates). Whether the dates can be verified *today* is the
+/// pipeline's to judge, on the checkpoint's calendar (`Calendar::application_problems`).
+pub fn parse_application(body: &[u8]) -> Result<Application, Box<Response<Body>>> {
     let value: serde_json::Value = serde_json::from_slice(body).map_err(|e| {
         Box::new(problem(
             StatusCode::BAD_REQUEST,
@@ -211,7 +221,7 @@ pub fn parse_application(
             vec![],
         ))
     })?;
-    let errors = semantic_errors(&app, today);
+    let errors = semantic_errors(&app);
     if !errors.is_empty() {
         return Err(Box::new(problem(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -222,7 +232,7 @@ pub fn parse_application(
     Ok(app)
 }
 
-fn semantic_errors(app: &Application, today: time::Date) -> Vec<(String, String)> {
+fn semantic_errors(app: &Application) -> Vec<(String, String)> {
     let mut errors = Vec::new();
     let mut iin = |pointer: String, value: &Option<String>| {
         if let Some(v) = value
@@ -235,39 +245,20 @@ fn semantic_errors(app: &Application, today: time::Date) -> Vec<(String, String)
     for (i, d) in app.drivers.iter().enumerate() {
         iin(format!("/drivers/{i}/iin"), &d.iin);
     }
-    let date = |errors: &mut Vec<(String, String)>, pointer: String, value: &str| {
-        let parsed = parse_date(value);
-        if parsed.is_none() {
+    let mut date = |pointer: String, value: &str| {
+        if parse_date(value).is_none() {
             errors.push((pointer, format!("{value} is not a calendar date")));
         }
-        parsed
     };
-    if let Some(travel) = date(&mut errors, "/travel-date".into(), &app.travel_date)
-        && travel < today
-    {
-        errors.push((
-            "/travel-date".into(),
-            "the travel date is in the past".into(),
-        ));
-    }
+    date("/travel-date".into(), &app.travel_date);
     for (i, d) in app.drivers.iter().enumerate() {
-        let pointer = format!("/drivers/{i}/birth-date");
-        if let Some(birth) = date(&mut errors, pointer.clone(), &d.birth_date)
-            && birth >= today
-        {
-            errors.push((pointer, "the birth date is not in the past".into()));
-        }
+        date(format!("/drivers/{i}/birth-date"), &d.birth_date);
         date(
-            &mut errors,
             format!("/drivers/{i}/document/expires"),
             &d.document.expires,
         );
     }
     errors
-}
-
-fn parse_date(s: &str) -> Option<time::Date> {
-    time::Date::parse(s, time::macros::format_description!("[year]-[month]-[day]")).ok()
 }
 
 /// The check digit of a Kazakhstan IIN/BIN: weights 1..11 mod 11; if that gives 10, weights

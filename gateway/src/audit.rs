@@ -11,6 +11,7 @@
 //! chain head locked), so the verification path never waits on the disk. The price: entries
 //! of the last instants before a crash may be missing — never forged (docs/adr/0008).
 
+use crate::domain::clock::SharedClock;
 use crate::store::{DbError, Store, Val};
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
@@ -37,14 +38,14 @@ pub struct AuditLog {
 }
 
 impl AuditLog {
-    /// Starts the writer task on `store`.
-    pub fn start(store: Arc<Store>) -> Self {
+    /// Starts the writer task on `store`; entries are stamped by `clock`.
+    pub fn start(store: Arc<Store>, clock: SharedClock) -> Self {
         let (tx, mut rx) = mpsc::channel::<Entry>(QUEUE);
         tokio::spawn(async move {
             let mut batch = Vec::with_capacity(BATCH);
             while rx.recv_many(&mut batch, BATCH).await > 0 {
                 let entries = std::mem::take(&mut batch);
-                if let Err(e) = append(&store, entries).await {
+                if let Err(e) = append(&store, clock.now(), entries).await {
                     tracing::error!(error = %e, "audit append failed");
                 }
             }
@@ -76,8 +77,12 @@ fn link(prev_hash: &str, body: &str) -> String {
     hex::encode(h.finalize())
 }
 
-async fn append(store: &Store, entries: Vec<Entry>) -> Result<(), DbError> {
-    let now = time::OffsetDateTime::now_utc()
+async fn append(
+    store: &Store,
+    now: time::OffsetDateTime,
+    entries: Vec<Entry>,
+) -> Result<(), DbError> {
+    let now = now
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default();
     let rows: Arc<Vec<(String, String)>> = Arc::new(

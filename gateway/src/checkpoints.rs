@@ -2,6 +2,9 @@
 //! their neighbouring country and region, plus category (Decree 977 D22), operating mode,
 //! capacities and time zone. Data, validated by `schemas/checkpoints.schema.json`, editable
 //! by ops (`deploy/checkpoints.json`, or the file named by `booking.checkpoints`).
+//!
+//! Verification and booking share one catalogue: both judge "today" on a checkpoint's local
+//! calendar (its UTC offset), and an application names a checkpoint of this list (P5).
 
 use crate::schemas::{self, Schema};
 use serde::{Deserialize, Serialize};
@@ -9,7 +12,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 /// The catalogue compiled into the binary.
-pub const EMBEDDED: &str = include_str!("../../../deploy/checkpoints.json");
+pub const EMBEDDED: &str = include_str!("../../deploy/checkpoints.json");
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -83,6 +86,11 @@ pub struct Catalogue {
 }
 
 impl Catalogue {
+    /// The catalogue at `path`, or the one compiled in.
+    pub fn open(path: Option<&Path>) -> anyhow::Result<Self> {
+        path.map_or_else(|| Ok(Self::embedded()), Self::from_file)
+    }
+
     pub fn embedded() -> Self {
         Self::parse(EMBEDDED).expect("deploy/checkpoints.json is valid")
     }

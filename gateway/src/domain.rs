@@ -6,6 +6,8 @@
 //! Nothing here knows HTTP, JSON Schema or wasmtime: the API layer parses into these types,
 //! the host converts them to and from the WIT bindings.
 
+pub mod clock;
+
 use serde::{Deserialize, Serialize};
 use std::fmt;
 

@@ -5,6 +5,7 @@ pub mod adapters;
 pub mod api;
 pub mod audit;
 pub mod booking;
+pub mod checkpoints;
 pub mod cli;
 pub mod client;
 pub mod config;

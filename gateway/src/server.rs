@@ -5,6 +5,7 @@
 use crate::adapters::Catalogue;
 use crate::api::{self, Surface};
 use crate::config::{ApiConfig, Config};
+use crate::domain::clock::{Calendar, SharedClock, SystemClock};
 use crate::egress::Egress;
 use crate::host::{AdapterHost, HostSettings};
 use crate::metrics::Metrics;
@@ -44,20 +45,37 @@ impl Gateway {
     /// As [`Gateway::start`], with settings that are code, not configuration.
     pub async fn start_with(config: &Config, options: StartOptions) -> anyhow::Result<Self> {
         let egress = Arc::new(Egress::new(&config.egress)?);
-        let host = Arc::new(AdapterHost::new(HostSettings::from_config(config), egress)?);
+        let clock = options.clock;
+        let host = Arc::new(AdapterHost::new(
+            HostSettings::from_config(config, clock.clone()),
+            egress,
+        )?);
         let catalogue = Arc::new(Catalogue::new(host.clone(), &config.adapters)?);
         let report = catalogue.reload().await?;
         tracing::info!(%report, "adapters loaded");
         let store = Arc::new(crate::store::Store::open(&config.store).await?);
-        let audit = crate::audit::AuditLog::start(store.clone());
+        let audit = crate::audit::AuditLog::start(store.clone(), clock.clone());
         let metrics = Arc::new(Metrics::default());
+        // One checkpoint catalogue for verification and booking: both judge dates on a
+        // checkpoint's local calendar.
+        let checkpoints = Arc::new(crate::checkpoints::Catalogue::open(
+            config.booking.checkpoints.as_deref(),
+        )?);
+        let calendar = Arc::new(Calendar::new(
+            clock.clone(),
+            checkpoints
+                .checkpoints
+                .values()
+                .map(|cp| (cp.code.clone(), cp.offset())),
+            config.booking.horizon_days,
+        ));
         let pipeline = Arc::new(
             Pipeline::with(
                 catalogue.clone(),
                 host.clone(),
                 metrics.clone(),
                 options.upstream,
-                options.clock,
+                calendar,
             )
             .with_audit(Some(audit.clone())),
         );
@@ -68,7 +86,9 @@ impl Gateway {
             .map(|s| s.resolve())
             .transpose()?;
         // The booking engine verifies through this pipeline before it holds a slot (P20).
-        let booking = crate::booking::start(config, store.clone(), pipeline.clone()).await?;
+        let booking =
+            crate::booking::start(config, checkpoints, store.clone(), pipeline.clone(), clock)
+                .await?;
         Ok(Self {
             host,
             catalogue,
@@ -88,15 +108,15 @@ impl Gateway {
 
 /// What [`Gateway::start_with`] takes besides the config.
 pub struct StartOptions {
-    /// Dates verifications and validates travel dates; tests pin it to their scenario's day.
-    pub clock: crate::pipeline::Clock,
+    /// The one clock of this gateway (verification, booking, audit, sandbox); tests pin it.
+    pub clock: SharedClock,
     pub upstream: crate::pipeline::upstream::UpstreamSettings,
 }
 
 impl Default for StartOptions {
     fn default() -> Self {
         Self {
-            clock: Arc::new(time::OffsetDateTime::now_utc),
+            clock: Arc::new(SystemClock),
             upstream: Default::default(),
         }
     }

@@ -7,7 +7,9 @@
 
 use kezek::booking::engine::{CreateRequest, SlotRequest};
 use kezek::booking::testing::{Script, ScriptedVerifier, sample_application};
-use kezek::booking::{BookingConfig, BookingEngine, Catalogue, SystemClock};
+use kezek::booking::{BookingConfig, BookingEngine};
+use kezek::checkpoints::Catalogue;
+use kezek::domain::clock::SystemClock;
 use kezek::store::{Store, StoreConfig};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -66,14 +68,12 @@ async fn rush(name: &str, store: &StoreConfig, n: usize, inflight: usize) {
     config.rate_limits.vehicle_per_minute = u32::MAX;
     let engine = Arc::new(BookingEngine::new(
         config,
-        catalogue,
+        Arc::new(catalogue),
         Arc::new(Store::open(store).await.unwrap()),
         Arc::new(ScriptedVerifier::new(Script::Approve)),
         Arc::new(SystemClock),
     ));
-    let day = (time::OffsetDateTime::now_utc() + time::Duration::days(2))
-        .date()
-        .to_string();
+    let day = kezek_tests::days::ahead(2);
     let semaphore = Arc::new(tokio::sync::Semaphore::new(inflight));
     let start = Instant::now();
     let mut tasks = Vec::with_capacity(n);

@@ -3,6 +3,7 @@
 //! data kept out of logs.
 
 use kezek::server::{Gateway, Listeners};
+use kezek_tests::days;
 use kezek_tests::http::{Reply, request};
 use kezek_tests::registries::{World, application};
 use std::net::SocketAddr;
@@ -191,10 +192,28 @@ async fn bad_input_is_a_problem_document_that_names_the_field() {
             422,
             "/travel-date",
         ),
+        // P16: yesterday at the checkpoint is the past.
         (
-            mutate(&|v| v["travel-date"] = serde_json::json!("2026-11-01")),
+            mutate(&|v| v["travel-date"] = serde_json::json!(days::ahead(-1))),
             422,
             "/travel-date",
+        ),
+        // P22: 91 days ahead is beyond the horizon.
+        (
+            mutate(&|v| v["travel-date"] = serde_json::json!(days::ahead(91))),
+            422,
+            "/travel-date",
+        ),
+        // P5: a checkpoint outside the Order 707 appendix has no calendar to judge by.
+        (
+            mutate(&|v| v["checkpoint"] = serde_json::json!("XX-NOWHERE")),
+            422,
+            "/checkpoint",
+        ),
+        (
+            mutate(&|v| v["drivers"][0]["birth-date"] = serde_json::json!(days::ahead(0))),
+            422,
+            "/drivers/0/birth-date",
         ),
         (
             mutate(&|v| v["drivers"][0]["phone"] = serde_json::json!("8 701 000")),
@@ -317,10 +336,11 @@ async fn admin_lists_adapters_and_serves_metrics() {
 async fn a_booking_is_verified_by_the_pipeline_before_a_slot_is_held() {
     let s = serve(false).await;
     let book = |persona: &str, account: &str| {
+        let application = s.persona_json(persona);
         serde_json::json!({
             "account": account,
-            "application": s.persona_json(persona),
-            "slot": { "date": "2026-12-01", "hour": 14 },
+            "slot": { "date": application["travel-date"], "hour": 14 },
+            "application": application,
         })
     };
     let post = |body: serde_json::Value| {
@@ -349,7 +369,15 @@ async fn a_booking_is_verified_by_the_pipeline_before_a_slot_is_held() {
         .as_str()
         .unwrap()
         .to_owned();
-    assert!(ticket.starts_with("CN-NUR-ZHOLY-20261201-"), "{ticket}");
+    // P20: the ticket names the checkpoint and the booked day (the persona's travel date).
+    let travel = s.persona_json("r-clean-company-truck-trailer")["travel-date"]
+        .as_str()
+        .unwrap()
+        .replace('-', "");
+    assert!(
+        ticket.starts_with(&format!("CN-NUR-ZHOLY-{travel}-")),
+        "{ticket}"
+    );
 
     let refused = post(book("r-trailer-needs-ce", "acc-2")).await;
     assert_eq!(

@@ -8,7 +8,9 @@
 
 use kezek::booking::engine::{CreateRequest, SlotRequest};
 use kezek::booking::testing::{Script, ScriptedVerifier, sample_application};
-use kezek::booking::{BookingConfig, BookingEngine, Catalogue, SystemClock};
+use kezek::booking::{BookingConfig, BookingEngine};
+use kezek::checkpoints::Catalogue;
+use kezek::domain::clock::SystemClock;
 use kezek::store::{Store, StoreConfig, Val};
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -35,7 +37,7 @@ fn engine(store: Arc<Store>) -> Arc<BookingEngine> {
     config.rate_limits.vehicle_per_minute = 1_000_000;
     Arc::new(BookingEngine::new(
         config,
-        Catalogue::embedded(),
+        Arc::new(Catalogue::embedded()),
         store,
         Arc::new(ScriptedVerifier::new(Script::Approve)),
         Arc::new(SystemClock),
@@ -154,12 +156,24 @@ async fn check(store: &StoreConfig, confirmed: &[String]) -> usize {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn booking_crash_kill_mid_storm_and_restart() {
+async fn booking_crash_on_sqlite() {
+    kill_mid_storm_and_restart(super::Backend::Sqlite).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs PostgreSQL: KEZEK_TEST_POSTGRES_URL and --include-ignored"]
+async fn booking_crash_on_postgres() {
+    kill_mid_storm_and_restart(super::Backend::Postgres).await
+}
+
+async fn kill_mid_storm_and_restart(backend: super::Backend) {
     if std::env::var("KEZEK_BOOKING_CRASH_CHILD").is_ok() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    for (name, store) in super::stores(dir.path(), "crash") {
+    let name = format!("{backend:?}");
+    let store = backend.store(dir.path(), "crash");
+    {
         let env: Vec<(&str, String)> = match &store {
             StoreConfig::Sqlite { path, .. } => {
                 vec![("KEZEK_BOOKING_CRASH_DB", path.display().to_string())]

@@ -5,6 +5,7 @@ mod adapter_packages;
 mod api;
 mod audit;
 mod booking;
+mod clock;
 mod hot_reload;
 mod logs;
 mod registry_adapters;

@@ -73,8 +73,8 @@ pub async fn run(command: BookingsCommand) -> anyhow::Result<ExitCode> {
     let (api, method, path, body, key) = match command {
         BookingsCommand::Checkpoints { file } => {
             let catalogue = match file {
-                Some(f) => super::Catalogue::from_file(&f)?,
-                None => super::Catalogue::embedded(),
+                Some(f) => crate::checkpoints::Catalogue::from_file(&f)?,
+                None => crate::checkpoints::Catalogue::embedded(),
             };
             println!(
                 "catalogue {} — {} checkpoints",

@@ -4,10 +4,11 @@
 //! P21 by partial unique indexes on the plate and VIN keys, P20 ticket numbers by a counter
 //! on the day row. Verification runs *before* any slot is held (P20, anti-bot).
 
-use super::catalogue::{Catalogue, Checkpoint};
 use super::limits::RateLimiter;
 use super::rules::{BookingError, PriorityCategory, plate_key, vin_key};
 use super::{BookingConfig, ExtraReschedule};
+use crate::checkpoints::{Catalogue, Checkpoint};
+use crate::domain::clock::{self, SharedClock};
 use crate::domain::{Application, Decision, Driver, Verifier};
 use crate::store::{DbError, Row, Store, Tx, Val};
 use serde::{Deserialize, Serialize};
@@ -16,21 +17,6 @@ use std::sync::Arc;
 use time::{
     Date, OffsetDateTime, PrimitiveDateTime, Time, format_description::well_known::Rfc3339,
 };
-
-/// Where "now" comes from (tests move it).
-pub trait Clock: Send + Sync + std::fmt::Debug + 'static {
-    fn now(&self) -> OffsetDateTime;
-}
-
-/// The system clock.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> OffsetDateTime {
-        OffsetDateTime::now_utc()
-    }
-}
 
 /// The slot a user asks for (P16.1): a date and hour interval, or the first free one.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -197,7 +183,7 @@ pub struct BookingEngine {
     catalogue: Arc<Catalogue>,
     store: Arc<Store>,
     verifier: std::sync::RwLock<Arc<dyn Verifier>>,
-    clock: Arc<dyn Clock>,
+    clock: SharedClock,
     limits: RateLimiter,
 }
 
@@ -217,39 +203,20 @@ const VIEW_COLUMNS: &str = "id, account, checkpoint, plate_key, status, day, hou
 impl BookingEngine {
     pub fn new(
         config: BookingConfig,
-        catalogue: Catalogue,
+        catalogue: Arc<Catalogue>,
         store: Arc<Store>,
         verifier: Arc<dyn Verifier>,
-        clock: Arc<dyn Clock>,
+        clock: SharedClock,
     ) -> Self {
         let limits = RateLimiter::new(&config.rate_limits);
         Self {
             config: Arc::new(config),
-            catalogue: Arc::new(catalogue),
+            catalogue,
             store,
             verifier: std::sync::RwLock::new(verifier),
             clock,
             limits,
         }
-    }
-
-    /// Builds the engine from the config: catalogue, store, migrations.
-    pub fn open(
-        config: BookingConfig,
-        store: Arc<Store>,
-        verifier: Arc<dyn Verifier>,
-    ) -> anyhow::Result<Self> {
-        let catalogue = match &config.checkpoints {
-            Some(path) => Catalogue::from_file(path)?,
-            None => Catalogue::embedded(),
-        };
-        Ok(Self::new(
-            config,
-            catalogue,
-            store,
-            verifier,
-            Arc::new(SystemClock),
-        ))
     }
 
     /// Wires the verification pipeline (P17, P18) in; bookings verify through it from now on.
@@ -300,8 +267,9 @@ impl BookingEngine {
         })
     }
 
+    /// The checkpoint's local date and hour (P16, P22 are judged on its calendar).
     fn today(&self, cp: &Checkpoint) -> (Date, u8) {
-        let local = self.clock.now().to_offset(cp.offset());
+        let local = clock::local_now(&*self.clock, cp.offset());
         (local.date(), local.hour())
     }
 
@@ -407,6 +375,12 @@ impl BookingEngine {
     async fn verify(&self, application: Application) -> Result<String, BookingError> {
         let verifier = self.verifier.read().expect("verifier lock").clone();
         let verification = verifier.verify(application).await.map_err(|e| {
+            if let Some(clock::Undatable(problems)) = e.downcast_ref()
+                && let Some(p) = problems.first()
+            {
+                let pointer = format!("/application{}", p.pointer);
+                return BookingError::at(p.rule, 422, &pointer, p.detail.clone());
+            }
             tracing::warn!(error = %e, "verification failed to run");
             BookingError::Indeterminate {
                 detail: "the verification pipeline could not run".into(),
@@ -1744,7 +1718,7 @@ fn view(tx: &mut dyn Tx, id: &str, free: i64) -> Result<BookingView, BookingErro
         region_ru: String::new(),
         region: String::new(),
         category: 3,
-        mode: super::catalogue::Mode::RoundTheClock,
+        mode: crate::checkpoints::Mode::RoundTheClock,
         open_hour: None,
         close_hour: None,
         daily_capacity: 0,

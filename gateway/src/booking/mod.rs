@@ -6,22 +6,19 @@
 //! instances and crashes (capacity, quota, one active booking per vehicle) is enforced by
 //! the database inside one transaction, never by an in-process lock alone.
 //!
-//! * [`catalogue`] — the 48 checkpoints of the Order 707 appendix, as data.
 //! * [`engine`] — create, pay, reschedule, cancel, drivers, capacity changes, sweeps.
 //! * [`limits`] — anti-abuse rate limits.
 //! * [`api`] — the HTTP face; [`cli`] — `kezek bookings …`.
 //! * [`testing`] — a scripted verifier for tests and benchmarks.
 
 pub mod api;
-pub mod catalogue;
 pub mod cli;
 pub mod engine;
 pub mod limits;
 pub mod rules;
 pub mod testing;
 
-pub use catalogue::{Catalogue, Checkpoint};
-pub use engine::{BookingEngine, Clock, SystemClock};
+pub use engine::BookingEngine;
 pub use rules::{BookingError, PriorityCategory};
 
 use serde::Deserialize;
@@ -33,13 +30,15 @@ use std::sync::Arc;
 /// ([`BookingEngine::set_verifier`]), no booking is approved: unknown is never yes.
 pub async fn start(
     config: &crate::config::Config,
+    checkpoints: Arc<crate::checkpoints::Catalogue>,
     store: Arc<crate::store::Store>,
     verifier: Arc<dyn crate::domain::Verifier>,
+    clock: crate::domain::clock::SharedClock,
 ) -> anyhow::Result<Option<Arc<BookingEngine>>> {
     if !config.booking.enabled {
         return Ok(None);
     }
-    let engine = BookingEngine::open(config.booking.clone(), store, verifier)?;
+    let engine = BookingEngine::new(config.booking.clone(), checkpoints, store, verifier, clock);
     let engine = Arc::new(engine);
     engine.spawn_sweeper();
     Ok(Some(engine))

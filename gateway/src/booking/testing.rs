@@ -1,13 +1,11 @@
-//! Test support: a scripted verifier and a clock tests can move. Used by the booking tests
+//! Test support: a scripted verifier (the clock tests move is `domain::clock::ManualClock`). Used by the booking tests
 //! and benchmarks; the gateway wires the real pipeline.
 
-use super::engine::Clock;
 use crate::domain::{
     Application, CheckError, CheckId, CheckOutcome, CheckResult, Decision, Finding, Verdict,
     Verification, Verifier,
 };
 use std::sync::Mutex;
-use time::OffsetDateTime;
 
 /// What the scripted verifier answers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -165,28 +163,6 @@ fn verification(script: &Script) -> Verification {
         checks,
         retry_after_s: retry,
         decided_at: "2026-01-01T00:00:00Z".into(),
-    }
-}
-
-/// A clock that stands still until moved.
-#[derive(Debug)]
-pub struct ManualClock(Mutex<OffsetDateTime>);
-
-impl ManualClock {
-    pub fn new(now: OffsetDateTime) -> Self {
-        Self(Mutex::new(now))
-    }
-    pub fn advance(&self, by: time::Duration) {
-        *self.0.lock().expect("lock") += by;
-    }
-    pub fn set(&self, now: OffsetDateTime) {
-        *self.0.lock().expect("lock") = now;
-    }
-}
-
-impl Clock for ManualClock {
-    fn now(&self) -> OffsetDateTime {
-        *self.0.lock().expect("lock")
     }
 }
 

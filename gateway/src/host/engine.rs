@@ -10,6 +10,8 @@ use wasmtime::component::Component;
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder};
 
+use crate::domain::clock::SharedClock;
+
 /// Engine-wide settings, from the operator's `[sandbox]` and `[adapters]` config.
 #[derive(Debug, Clone)]
 pub struct HostSettings {
@@ -20,11 +22,14 @@ pub struct HostSettings {
     pub max_memory_bytes: usize,
     /// Where compiled components are kept between runs.
     pub precompiled_cache: Option<PathBuf>,
+    /// The gateway's clock, which is also the guests' WASI wall clock.
+    pub clock: SharedClock,
 }
 
 impl HostSettings {
-    pub fn from_config(config: &crate::config::Config) -> Self {
+    pub fn from_config(config: &crate::config::Config, clock: SharedClock) -> Self {
         Self {
+            clock,
             max_concurrent_calls: config.sandbox.max_concurrent_calls,
             epoch_tick: Duration::from_millis(config.sandbox.epoch_tick_ms.max(1)),
             max_memory_bytes: (config.sandbox.max_memory_mib as usize) << 20,
@@ -65,8 +70,9 @@ pub fn build(settings: &HostSettings) -> anyhow::Result<Engine> {
 /// WASI with nothing in it: no preopened directories, no environment, no arguments, no
 /// sockets or name lookups, and stdio that goes nowhere. A Rust guest built with std
 /// imports these interfaces even when it does no I/O.
-pub fn empty_wasi() -> WasiCtx {
+pub fn empty_wasi(clock: &SharedClock) -> WasiCtx {
     WasiCtxBuilder::new()
+        .wall_clock(GuestWallClock(clock.clone()))
         .allow_tcp(false)
         .allow_udp(false)
         .allow_ip_name_lookup(false)
@@ -145,5 +151,20 @@ impl EpochTicker {
 impl Drop for EpochTicker {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// The guests' `wasi:clocks/wall-clock`: the gateway's clock, so an adapter stamping a
+/// request sees the same time as the pipeline that judges it.
+struct GuestWallClock(SharedClock);
+
+impl wasmtime_wasi::HostWallClock for GuestWallClock {
+    fn resolution(&self) -> Duration {
+        Duration::from_millis(1)
+    }
+
+    fn now(&self) -> Duration {
+        let since_epoch = self.0.now() - time::OffsetDateTime::UNIX_EPOCH;
+        since_epoch.try_into().unwrap_or(Duration::ZERO)
     }
 }

@@ -233,7 +233,7 @@ impl AdapterHost {
     fn store(&self, manifest: &Manifest, policy: &Arc<EgressPolicy>) -> Store<CallState> {
         let limits = &manifest.limits;
         let state = CallState {
-            wasi: engine::empty_wasi(),
+            wasi: engine::empty_wasi(&self.settings.clock),
             table: ResourceTable::new(),
             memory: MemoryCap {
                 max_bytes: (limits.memory_mib as usize) << 20,

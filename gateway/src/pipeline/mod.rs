@@ -9,6 +9,7 @@ pub mod cache;
 pub mod upstream;
 
 use crate::adapters::{AdapterSet, Catalogue};
+use crate::domain::clock::{Calendar, Undatable};
 use crate::domain::{
     Application, CheckError, CheckOutcome, CheckResult, Decision, Reason, Unanswered, Verdict,
     Verification, Verifier,
@@ -25,9 +26,6 @@ use upstream::{UpstreamSettings, Upstreams};
 /// Retry advice when a registry failed but its breaker is closed.
 const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(30);
 
-/// Today's date (ISO) and the current time (RFC 3339); replaceable in tests.
-pub type Clock = Arc<dyn Fn() -> time::OffsetDateTime + Send + Sync>;
-
 pub struct Pipeline {
     catalogue: Arc<Catalogue>,
     host: Arc<AdapterHost>,
@@ -37,7 +35,7 @@ pub struct Pipeline {
     recent: moka::sync::Cache<String, Arc<Verification>>,
     metrics: Arc<Metrics>,
     audit: Option<crate::audit::AuditLog>,
-    clock: Clock,
+    calendar: Arc<Calendar>,
     /// The adapter set generation the cache was last pruned for.
     pruned_for: std::sync::atomic::AtomicU64,
 }
@@ -54,26 +52,17 @@ impl std::fmt::Debug for Pipeline {
 pub enum VerifyError {
     #[error("no rule set is in effect on {0}")]
     NoRuleSet(String),
+    #[error(transparent)]
+    Undatable(#[from] Undatable),
 }
 
 impl Pipeline {
-    pub fn new(catalogue: Arc<Catalogue>, host: Arc<AdapterHost>, metrics: Arc<Metrics>) -> Self {
-        Self::with(
-            catalogue,
-            host,
-            metrics,
-            UpstreamSettings::default(),
-            Arc::new(time::OffsetDateTime::now_utc),
-        )
-        .with_audit(None)
-    }
-
     pub fn with(
         catalogue: Arc<Catalogue>,
         host: Arc<AdapterHost>,
         metrics: Arc<Metrics>,
         upstream: UpstreamSettings,
-        clock: Clock,
+        calendar: Arc<Calendar>,
     ) -> Self {
         Self {
             catalogue,
@@ -86,7 +75,7 @@ impl Pipeline {
                 .build(),
             metrics,
             audit: None,
-            clock,
+            calendar,
             pruned_for: std::sync::atomic::AtomicU64::new(0),
         }
     }
@@ -97,9 +86,9 @@ impl Pipeline {
         self
     }
 
-    /// Today, by the pipeline's clock.
-    pub fn today(&self) -> time::Date {
-        (self.clock)().date()
+    /// The checkpoints' calendars on the gateway's clock.
+    pub fn calendar(&self) -> &Calendar {
+        &self.calendar
     }
 
     /// A verification decided earlier, by id.
@@ -111,8 +100,14 @@ impl Pipeline {
         let started = Instant::now();
         let set = self.catalogue.snapshot();
         self.prune_cache(&set);
-        let now = (self.clock)();
-        let today = now.date().to_string();
+        self.calendar.application_problems(&application)?;
+        let now = self.calendar.now();
+        // `application_problems` has vouched for the checkpoint: it has a calendar.
+        let today = self
+            .calendar
+            .today_at(&application.checkpoint)
+            .unwrap_or_else(|| self.calendar.national_today())
+            .to_string();
         let rules = set
             .rules
             .in_effect(&today)
@@ -404,7 +399,16 @@ impl Verifier for Pipeline {
     ) -> std::pin::Pin<
         Box<dyn std::future::Future<Output = anyhow::Result<Verification>> + Send + '_>,
     > {
-        Box::pin(async move { Ok(Pipeline::verify(self, application).await?) })
+        // `Undatable` travels as itself, so a caller (the booking engine) can tell the
+        // applicant's mistake from a pipeline that could not run.
+        Box::pin(async move {
+            Pipeline::verify(self, application)
+                .await
+                .map_err(|e| match e {
+                    VerifyError::Undatable(problems) => anyhow::Error::new(problems),
+                    other => other.into(),
+                })
+        })
     }
 }
 

@@ -15,6 +15,7 @@
 
 mod postgres;
 mod sqlite;
+pub mod testing;
 
 use serde::Deserialize;
 use std::path::PathBuf;
