@@ -7,6 +7,7 @@ mod audit;
 mod booking;
 mod clock;
 mod hot_reload;
+mod layout;
 mod logs;
 mod registry_adapters;
 mod sandbox_faults;

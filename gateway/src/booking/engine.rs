@@ -9,7 +9,7 @@ use super::rules::{BookingError, PriorityCategory, plate_key, vin_key};
 use super::{BookingConfig, ExtraReschedule};
 use crate::checkpoints::{Catalogue, Checkpoint};
 use crate::domain::clock::{self, SharedClock};
-use crate::domain::{Application, Decision, Driver, Verifier};
+use crate::domain::{Application, Decision, Driver, Verifier, VerifierError};
 use crate::store::{DbError, Row, Store, Tx, Val};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -374,17 +374,18 @@ impl BookingEngine {
 
     async fn verify(&self, application: Application) -> Result<String, BookingError> {
         let verifier = self.verifier.read().expect("verifier lock").clone();
-        let verification = verifier.verify(application).await.map_err(|e| {
-            if let Some(clock::Undatable(problems)) = e.downcast_ref()
-                && let Some(p) = problems.first()
-            {
+        let verification = verifier.verify(application).await.map_err(|e| match e {
+            VerifierError::Undatable(clock::Undatable(problems)) if !problems.is_empty() => {
+                let p = &problems[0];
                 let pointer = format!("/application{}", p.pointer);
-                return BookingError::at(p.rule, 422, &pointer, p.detail.clone());
+                BookingError::at(p.rule, 422, &pointer, p.detail.clone())
             }
-            tracing::warn!(error = %e, "verification failed to run");
-            BookingError::Indeterminate {
-                detail: "the verification pipeline could not run".into(),
-                retry_after_s: Some(30),
+            e => {
+                tracing::warn!(error = %e, "verification failed to run");
+                BookingError::Indeterminate {
+                    detail: "the verification pipeline could not run".into(),
+                    retry_after_s: Some(30),
+                }
             }
         })?;
         match verification.decision {

@@ -3,7 +3,7 @@
 
 use crate::domain::{
     Application, CheckError, CheckId, CheckOutcome, CheckResult, Decision, Finding, Verdict,
-    Verification, Verifier,
+    Verification, Verifier, VerifyFuture,
 };
 use std::sync::Mutex;
 
@@ -51,12 +51,7 @@ impl ScriptedVerifier {
 }
 
 impl Verifier for ScriptedVerifier {
-    fn verify(
-        &self,
-        application: Application,
-    ) -> std::pin::Pin<
-        Box<dyn std::future::Future<Output = anyhow::Result<Verification>> + Send + '_>,
-    > {
+    fn verify(&self, application: Application) -> VerifyFuture<'_> {
         self.calls
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let script = self

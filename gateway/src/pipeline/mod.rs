@@ -12,7 +12,7 @@ use crate::adapters::{AdapterSet, Catalogue};
 use crate::domain::clock::{Calendar, Undatable};
 use crate::domain::{
     Application, CheckError, CheckOutcome, CheckResult, Decision, Reason, Unanswered, Verdict,
-    Verification, Verifier,
+    Verification, Verifier, VerifierError, VerifyFuture,
 };
 use crate::host::AdapterHost;
 use crate::metrics::Metrics;
@@ -393,20 +393,15 @@ impl Pipeline {
 }
 
 impl Verifier for Pipeline {
-    fn verify(
-        &self,
-        application: Application,
-    ) -> std::pin::Pin<
-        Box<dyn std::future::Future<Output = anyhow::Result<Verification>> + Send + '_>,
-    > {
-        // `Undatable` travels as itself, so a caller (the booking engine) can tell the
-        // applicant's mistake from a pipeline that could not run.
+    fn verify(&self, application: Application) -> VerifyFuture<'_> {
         Box::pin(async move {
             Pipeline::verify(self, application)
                 .await
                 .map_err(|e| match e {
-                    VerifyError::Undatable(problems) => anyhow::Error::new(problems),
-                    other => other.into(),
+                    VerifyError::Undatable(problems) => VerifierError::Undatable(problems),
+                    other @ VerifyError::NoRuleSet(_) => {
+                        VerifierError::Unavailable(other.to_string())
+                    }
                 })
         })
     }

@@ -2,7 +2,7 @@
 //! rules, booking intervals, holds and sweeps, P35 no-shows, the audit log, the sandbox's
 //! wall clock — asks the [`Clock`] injected at gateway start (`server::StartOptions`).
 //! [`SystemClock`] is the only reader of the system wall time in the gateway; a test
-//! (`tests/e2e/clock.rs`) fails if any other source file reads it.
+//! (`tests/e2e/clock.rs`) fails if any other source file of the gateway reads it.
 //!
 //! Dates are judged on the checkpoint's local calendar (P16, P22): "today" at a checkpoint
 //! is [`local_today`] with the catalogue's UTC offset, never the UTC date.

@@ -1,10 +1,13 @@
-//! Typed values shared by the pipeline, the host and the booking engine.
+//! Kezek's domain: typed values shared by the pipeline, the host and the booking engine, and
+//! the one [`clock`].
 //!
 //! JSON spellings are kebab-case, as in the WIT contract and the scenario files: one
 //! spelling of every field everywhere.
 //!
-//! Nothing here knows HTTP, JSON Schema or wasmtime: the API layer parses into these types,
-//! the host converts them to and from the WIT bindings.
+//! **Architecture invariant:** this crate depends on serde, time and thiserror only. Nothing
+//! here does I/O or knows HTTP, SQL, JSON Schema or wasmtime: the API layer parses into these
+//! types, the host converts them to and from the WIT bindings. `tests/e2e/layout.rs` fails if
+//! the dependencies grow.
 
 pub mod clock;
 
@@ -333,12 +336,22 @@ pub struct Unanswered {
     pub error: CheckError,
 }
 
+/// Why a [`Verifier`] gave no decision: the applicant's mistake, or a verifier that could
+/// not run. Never a decision: unknown is never yes.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum VerifierError {
+    #[error(transparent)]
+    Undatable(#[from] clock::Undatable),
+    #[error("the verification could not run: {0}")]
+    Unavailable(String),
+}
+
+/// A verification in flight.
+pub type VerifyFuture<'a> = std::pin::Pin<
+    Box<dyn std::future::Future<Output = Result<Verification, VerifierError>> + Send + 'a>,
+>;
+
 /// What the booking engine needs from the verification pipeline (P17, P20).
 pub trait Verifier: Send + Sync + 'static {
-    fn verify(
-        &self,
-        application: Application,
-    ) -> std::pin::Pin<
-        Box<dyn std::future::Future<Output = anyhow::Result<Verification>> + Send + '_>,
-    >;
+    fn verify(&self, application: Application) -> VerifyFuture<'_>;
 }

@@ -11,8 +11,8 @@
 //! chain head locked), so the verification path never waits on the disk. The price: entries
 //! of the last instants before a crash may be missing — never forged (docs/adr/0008).
 
-use crate::domain::clock::SharedClock;
-use crate::store::{DbError, Store, Val};
+use crate::{DbError, Store, Val};
+use kezek_domain::clock::SharedClock;
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 use tokio::sync::mpsc;

@@ -11,8 +11,13 @@
 //! Business logic is written once, against [`Tx`]: `$1`-style parameters, `INTEGER`/`BIGINT`
 //! and `TEXT` columns, `ON CONFLICT`, `RETURNING`, partial unique indexes — the subset both
 //! databases speak. `FOR UPDATE` is dropped on SQLite, whose writer is already exclusive.
-//! One set of migrations (`gateway/migrations/`) serves both.
+//! One set of migrations (`gateway/store/migrations/`) serves both. The audit log's hash
+//! chain lives here too ([`audit`]): it is written in the same store.
+//!
+//! **Architecture invariant:** this crate knows SQL and the audit chain, nothing of HTTP or
+//! wasmtime; business rules (booking) are its callers', written against [`Tx`].
 
+pub mod audit;
 mod postgres;
 mod sqlite;
 pub mod testing;
@@ -188,12 +193,8 @@ impl TxError for DbError {
 
 /// The migrations, in order. Written once for both databases.
 pub const MIGRATIONS: &[(i64, &str, &str)] = &[
-    (
-        1,
-        "booking",
-        include_str!("../../migrations/0001_booking.sql"),
-    ),
-    (2, "audit", include_str!("../../migrations/0002_audit.sql")),
+    (1, "booking", include_str!("../migrations/0001_booking.sql")),
+    (2, "audit", include_str!("../migrations/0002_audit.sql")),
 ];
 
 /// The open store.
