@@ -17,7 +17,7 @@ run: adapters
 	$(KEZEK) serve --config deploy/dev/kezek.toml
 
 ## PostgreSQL tests are reported ignored unless KEZEK_TEST_POSTGRES_URL names a database; with
-## one they are included, and then cannot pass without it (gateway/src/store/testing.rs).
+## one they are included, and then cannot pass without it (gateway/store/src/testing.rs).
 PG_TESTS := $(if $(KEZEK_TEST_POSTGRES_URL),--include-ignored)
 
 ## Build and sign the adapters, then run every test: the adapters' own unit tests (native),
