@@ -29,6 +29,8 @@ pub mod rest;
 pub mod soap;
 pub mod xml;
 
+/// Plates and VINs in the identifier form the whole system compares them in.
+pub use kezek_domain::plate;
 /// Re-exported so adapters name the JSON values `rest::call` returns without a dependency of their own.
 pub use serde_json;
 

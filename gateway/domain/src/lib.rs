@@ -10,6 +10,7 @@
 //! the dependencies grow.
 
 pub mod clock;
+pub mod plate;
 
 use serde::{Deserialize, Serialize};
 use std::fmt;

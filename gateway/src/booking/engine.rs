@@ -5,10 +5,11 @@
 //! on the day row. Verification runs *before* any slot is held (P20, anti-bot).
 
 use super::limits::RateLimiter;
-use super::rules::{BookingError, PriorityCategory, plate_key, vin_key};
+use super::rules::{BookingError, PriorityCategory};
 use super::{BookingConfig, ExtraReschedule};
 use crate::checkpoints::{Catalogue, Checkpoint};
 use crate::domain::clock::{self, SharedClock};
+use crate::domain::plate::{plate_key, vin_key};
 use crate::domain::{Application, Decision, Driver, Verifier, VerifierError};
 use crate::store::{DbError, Row, Store, Tx, Val};
 use serde::{Deserialize, Serialize};

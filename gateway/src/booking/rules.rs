@@ -156,49 +156,9 @@ impl PriorityCategory {
     }
 }
 
-/// P21: the plate key of a vehicle: country and normalised plate (upper case, separators
-/// stripped, Cyrillic look-alikes as Latin), so "123 АВС 02" and "123abc02" are one vehicle.
-pub fn plate_key(country: &str, plate: &str) -> String {
-    format!("{}:{}", country.trim().to_uppercase(), normalise(plate))
-}
-
-/// P21: the VIN key (upper case, separators stripped).
-pub fn vin_key(vin: &str) -> String {
-    normalise(vin)
-}
-
-fn normalise(s: &str) -> String {
-    s.chars()
-        .filter(|c| c.is_alphanumeric())
-        .flat_map(char::to_uppercase)
-        .map(|c| match c {
-            'А' => 'A',
-            'В' => 'B',
-            'Е' => 'E',
-            'К' => 'K',
-            'М' => 'M',
-            'Н' => 'H',
-            'О' => 'O',
-            'Р' => 'P',
-            'С' => 'C',
-            'Т' => 'T',
-            'У' => 'Y',
-            'Х' => 'X',
-            other => other,
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn p21_plate_keys_ignore_spelling() {
-        assert_eq!(plate_key("kz", "123 АВС 02"), plate_key("KZ", "123abc-02"));
-        assert_ne!(plate_key("KZ", "123ABC02"), plate_key("RU", "123ABC02"));
-        assert_eq!(vin_key("wdb 9634031l123456"), "WDB9634031L123456");
-    }
 
     #[test]
     fn p6_categories_parse_both_ways() {

@@ -791,10 +791,5 @@ pub(crate) fn now_iso() -> String {
         .unwrap_or_else(|_| "1970-01-01T00:00:00Z".into())
 }
 
-/// Upper-case, separators removed: plates and VINs are compared in this form.
-pub(crate) fn norm(s: &str) -> String {
-    s.chars()
-        .filter(|c| c.is_alphanumeric())
-        .flat_map(char::to_uppercase)
-        .collect()
-}
+/// Plates and VINs are compared in their identifier form, as everywhere in Kezek.
+pub(crate) use kezek_domain::plate::normalise as norm;

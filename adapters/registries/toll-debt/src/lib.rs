@@ -6,10 +6,10 @@
 //! set and does not try to. Parsing never guesses: a missing or unexpected field, or a total
 //! that contradicts the listed debts, is a `bad-response`.
 
-use kezek_adapter_sdk::rest;
 use kezek_adapter_sdk::{
     Adapter, CheckError, CheckRequest, Descriptor, Finding, RequestFields, date, finding, same_id,
 };
+use kezek_adapter_sdk::{plate, rest};
 use serde_json::Value;
 
 const ENDPOINT: &str = "toll-operator";
@@ -28,7 +28,7 @@ impl Adapter for TollDebt {
     }
 
     fn check(req: CheckRequest) -> Result<Finding, CheckError> {
-        let plate = normalised(&req.vehicle.plate);
+        let plate = plate::normalise(&req.vehicle.plate);
         if plate.is_empty() {
             return Err(CheckError::RejectedInput("the vehicle has no plate".into()));
         }
@@ -48,15 +48,6 @@ impl Adapter for TollDebt {
 }
 
 kezek_adapter_sdk::export_adapter!(TollDebt);
-
-/// Plates as the registries match them (PROTOCOLS.md §1): upper-case letters and digits.
-fn normalised(plate: &str) -> String {
-    plate
-        .chars()
-        .filter(|c| c.is_alphanumeric())
-        .flat_map(char::to_uppercase)
-        .collect()
-}
 
 #[derive(Debug, PartialEq)]
 struct Debt {
@@ -224,6 +215,6 @@ mod tests {
 
     #[test]
     fn plates_are_normalised_for_the_path() {
-        assert_eq!(normalised("101 keb-02"), "101KEB02");
+        assert_eq!(plate::normalise("101 keb-02"), "101KEB02");
     }
 }

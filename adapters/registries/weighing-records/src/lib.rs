@@ -7,10 +7,10 @@
 //! returns counts, and any with `violationStatus = open` fails. Parsing never guesses: a
 //! missing or unexpected field is a `bad-response`.
 
-use kezek_adapter_sdk::rest;
 use kezek_adapter_sdk::{
     Adapter, CheckError, CheckRequest, Descriptor, Finding, RequestFields, date, finding, same_id,
 };
+use kezek_adapter_sdk::{plate, rest};
 use serde_json::Value;
 
 const ENDPOINT: &str = "its-weighing";
@@ -36,7 +36,7 @@ impl Adapter for WeighingRecords {
         let from = window_start(to).ok_or_else(|| {
             CheckError::RejectedInput(format!("travel date {to} is out of range"))
         })?;
-        let plate = normalised(&req.vehicle.plate);
+        let plate = plate::normalise(&req.vehicle.plate);
         if plate.is_empty() {
             return Err(CheckError::RejectedInput("the vehicle has no plate".into()));
         }
@@ -53,15 +53,6 @@ impl Adapter for WeighingRecords {
 }
 
 kezek_adapter_sdk::export_adapter!(WeighingRecords);
-
-/// Plates as the registries match them (PROTOCOLS.md §1): upper-case letters and digits.
-fn normalised(plate: &str) -> String {
-    plate
-        .chars()
-        .filter(|c| c.is_alphanumeric())
-        .flat_map(char::to_uppercase)
-        .collect()
-}
 
 /// `YYYY-MM-DD` of `to` minus [`WINDOW_DAYS`].
 fn window_start(to: &str) -> Option<String> {
