@@ -1,121 +1,13 @@
 //! Rule sets as versioned data (Order 707 P19): which P18 checks apply to residents and to
 //! non-residents, which block, under which conditions, and how long their answers are
 //! reused. Files in the rules directory are validated against
-//! `schemas/rule-set.schema.json` and reloaded atomically with the adapters.
+//! `schemas/rule-set.schema.json` and reloaded atomically with the adapters. The rule sets'
+//! types and the plan are pure domain (`kezek_domain::rules`); this is their book: loading,
+//! validation, which set is in effect.
 
-use crate::domain::{Application, CargoClass, CheckId, Residency, VehicleKind};
 use crate::schemas::{self, Schema};
-use serde::Deserialize;
+pub use kezek_domain::rules::{CheckRule, Condition, RuleSet, Sets};
 use std::path::Path;
-use std::time::Duration;
-
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct RuleSet {
-    pub id: String,
-    pub version: String,
-    /// ISO date from which this rule set decides.
-    pub effective_from: String,
-    pub source: String,
-    pub deadline_ms: u64,
-    pub sets: Sets,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct Sets {
-    pub resident: Vec<CheckRule>,
-    pub non_resident: Vec<CheckRule>,
-}
-
-/// How one check counts in one rule set.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct CheckRule {
-    pub check: CheckId,
-    /// A fail refuses and an error makes the verification indeterminate; otherwise the
-    /// check only notifies (P19: residents' checks 10 and 17).
-    pub blocking: bool,
-    /// A notice refuses like a fail (P19: non-residents' checks 10 and 17).
-    #[serde(default)]
-    pub notice_blocks: bool,
-    #[serde(default)]
-    pub when: Option<Condition>,
-    pub cache_ttl_s: u64,
-    #[serde(default = "default_check_deadline")]
-    pub deadline_ms: u64,
-}
-
-fn default_check_deadline() -> u64 {
-    5000
-}
-
-/// Conditions on the application; all that are given must hold.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct Condition {
-    #[serde(default)]
-    pub vehicle_kind: Option<Vec<VehicleKind>>,
-    #[serde(default)]
-    pub cargo_any: Option<Vec<CargoClass>>,
-}
-
-impl Condition {
-    fn holds(&self, app: &Application) -> bool {
-        let kind_ok = self
-            .vehicle_kind
-            .as_ref()
-            .is_none_or(|kinds| kinds.contains(&app.vehicle.kind));
-        let cargo_ok = self
-            .cargo_any
-            .as_ref()
-            .is_none_or(|classes| app.cargo.classes.iter().any(|c| classes.contains(c)));
-        kind_ok && cargo_ok
-    }
-}
-
-impl CheckRule {
-    pub fn cache_ttl(&self) -> Duration {
-        Duration::from_secs(self.cache_ttl_s)
-    }
-
-    pub fn deadline(&self) -> Duration {
-        Duration::from_millis(self.deadline_ms)
-    }
-
-    /// The rule behind a refusal by this check: P18.n, plus P19 where the rule set made a
-    /// notice blocking.
-    pub fn rule_id(&self) -> String {
-        if self.notice_blocks {
-            format!("{}, P19", self.check.rule_id())
-        } else {
-            self.check.rule_id()
-        }
-    }
-}
-
-impl RuleSet {
-    /// "order-707@2023.1/resident".
-    pub fn label(&self, residency: Residency) -> String {
-        let set = match residency {
-            Residency::Resident => "resident",
-            Residency::NonResident => "non-resident",
-        };
-        format!("{}@{}/{set}", self.id, self.version)
-    }
-
-    /// The checks that apply to this application: the owner's residency picks the set
-    /// (P19), and conditional checks apply only when their conditions hold.
-    pub fn plan<'a>(&'a self, app: &Application) -> Vec<&'a CheckRule> {
-        let set = match app.owner.residency {
-            Residency::Resident => &self.sets.resident,
-            Residency::NonResident => &self.sets.non_resident,
-        };
-        set.iter()
-            .filter(|rule| rule.when.as_ref().is_none_or(|c| c.holds(app)))
-            .collect()
-    }
-}
 
 /// Every loaded rule set, oldest first.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

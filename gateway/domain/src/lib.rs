@@ -1,5 +1,6 @@
-//! Kezek's domain: typed values shared by the pipeline, the host and the booking engine, and
-//! the one [`clock`].
+//! Kezek's domain: typed values shared by the pipeline, the host and the booking engine;
+//! the one [`clock`]; the rule sets and their plan ([`rules`], P19); the [`decision`] a
+//! verification's answers amount to (P19, P20); plate and VIN identifiers ([`plate`], P21).
 //!
 //! JSON spellings are kebab-case, as in the WIT contract and the scenario files: one
 //! spelling of every field everywhere.
@@ -10,7 +11,9 @@
 //! the dependencies grow.
 
 pub mod clock;
+pub mod decision;
 pub mod plate;
+pub mod rules;
 
 use serde::{Deserialize, Serialize};
 use std::fmt;

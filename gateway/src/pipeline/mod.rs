@@ -1,18 +1,18 @@
 //! The verification pipeline (P17–P20): pick the rule set (P19), plan the checks that
 //! apply, run them concurrently behind the cache and the upstream protection, and decide.
 //!
-//! Decision rules, in order: any blocking fail (or a notice the rule set makes blocking)
-//! → refused; else any blocking check without an answer → indeterminate, naming the
-//! registries and when to retry; else approved, with the notices. Unknown is never yes.
+//! The decision itself is pure domain (`kezek_domain::decision`, table-tested there); the
+//! pipeline adds when to retry an indeterminate one, from the registries' breakers.
 
 pub mod cache;
 pub mod upstream;
 
 use crate::adapters::{AdapterSet, Catalogue};
 use crate::domain::clock::{Calendar, Undatable};
+use crate::domain::decision::{Decided, decide};
 use crate::domain::{
-    Application, CheckError, CheckOutcome, CheckResult, Decision, Reason, Unanswered, Verdict,
-    Verification, Verifier, VerifierError, VerifyFuture,
+    Application, CheckError, CheckOutcome, CheckResult, Decision, Verification, Verifier,
+    VerifierError, VerifyFuture,
 };
 use crate::host::AdapterHost;
 use crate::metrics::Metrics;
@@ -143,7 +143,7 @@ impl Pipeline {
             .instrument(span.clone())
             .await;
 
-        let verification = self.decide(id, label, &plan, results, now);
+        let verification = self.decision(id, label, &plan, results, now);
         span.record("decision", tracing::field::debug(verification.decision));
         self.metrics
             .verification(verification.decision, started.elapsed());
@@ -261,7 +261,8 @@ impl Pipeline {
         }
     }
 
-    fn decide(
+    /// The decision (`domain::decision`), with when to retry and when it was made.
+    fn decision(
         &self,
         id: String,
         rule_set: String,
@@ -269,50 +270,12 @@ impl Pipeline {
         checks: Vec<CheckResult>,
         now: time::OffsetDateTime,
     ) -> Verification {
-        let mut reasons = Vec::new();
-        let mut notices = Vec::new();
-        let mut unanswered = Vec::new();
-        for (rule, result) in plan.iter().zip(&checks) {
-            let reason = |f: &crate::domain::Finding| Reason {
-                check: result.check,
-                rule_id: result.rule_id.clone(),
-                registry: result.registry.clone(),
-                reason_code: f.reason_code.clone(),
-                message: f.message.clone(),
-            };
-            match &result.outcome {
-                CheckOutcome::Finding(f) => match f.verdict {
-                    Verdict::Pass => {}
-                    Verdict::Fail if rule.blocking => reasons.push(reason(f)),
-                    Verdict::Notice if rule.blocking && rule.notice_blocks => {
-                        reasons.push(reason(f))
-                    }
-                    Verdict::Fail | Verdict::Notice => notices.push(reason(f)),
-                },
-                CheckOutcome::Error { error } if rule.blocking => unanswered.push(Unanswered {
-                    check: result.check,
-                    rule_id: result.rule_id.clone(),
-                    registry: result.registry.clone(),
-                    error: error.clone(),
-                }),
-                CheckOutcome::Error { error } => notices.push(Reason {
-                    check: result.check,
-                    rule_id: result.rule_id.clone(),
-                    registry: result.registry.clone(),
-                    reason_code: "not-checked".into(),
-                    message: format!(
-                        "this could not be checked now ({error}); it does not stop the booking"
-                    ),
-                }),
-            }
-        }
-        let decision = if !reasons.is_empty() {
-            Decision::Refused
-        } else if !unanswered.is_empty() {
-            Decision::Indeterminate
-        } else {
-            Decision::Approved
-        };
+        let Decided {
+            decision,
+            reasons,
+            notices,
+            unanswered,
+        } = decide(plan, &checks);
         let retry_after_s = (decision == Decision::Indeterminate).then(|| {
             unanswered
                 .iter()

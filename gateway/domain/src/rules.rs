@@ -1,0 +1,187 @@
+//! Rule sets as data (Order 707 P19): which P18 checks apply to residents and to
+//! non-residents, which block, under which conditions, how long their answers are reused;
+//! and the [`plan`](RuleSet::plan) they make for one application. Pure: loading and
+//! validating the files is the gateway's rule book (`kezek::rules`).
+
+use crate::{Application, CargoClass, CheckId, Residency, VehicleKind};
+use serde::Deserialize;
+use std::time::Duration;
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RuleSet {
+    pub id: String,
+    pub version: String,
+    /// ISO date from which this rule set decides.
+    pub effective_from: String,
+    pub source: String,
+    pub deadline_ms: u64,
+    pub sets: Sets,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Sets {
+    pub resident: Vec<CheckRule>,
+    pub non_resident: Vec<CheckRule>,
+}
+
+/// How one check counts in one rule set.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct CheckRule {
+    pub check: CheckId,
+    /// A fail refuses and an error makes the verification indeterminate; otherwise the
+    /// check only notifies (P19: residents' checks 10 and 17).
+    pub blocking: bool,
+    /// A notice refuses like a fail (P19: non-residents' checks 10 and 17).
+    #[serde(default)]
+    pub notice_blocks: bool,
+    #[serde(default)]
+    pub when: Option<Condition>,
+    pub cache_ttl_s: u64,
+    #[serde(default = "default_check_deadline")]
+    pub deadline_ms: u64,
+}
+
+fn default_check_deadline() -> u64 {
+    5000
+}
+
+/// Conditions on the application; all that are given must hold.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Condition {
+    #[serde(default)]
+    pub vehicle_kind: Option<Vec<VehicleKind>>,
+    #[serde(default)]
+    pub cargo_any: Option<Vec<CargoClass>>,
+}
+
+impl Condition {
+    pub fn holds(&self, app: &Application) -> bool {
+        let kind_ok = self
+            .vehicle_kind
+            .as_ref()
+            .is_none_or(|kinds| kinds.contains(&app.vehicle.kind));
+        let cargo_ok = self
+            .cargo_any
+            .as_ref()
+            .is_none_or(|classes| app.cargo.classes.iter().any(|c| classes.contains(c)));
+        kind_ok && cargo_ok
+    }
+}
+
+impl CheckRule {
+    pub fn cache_ttl(&self) -> Duration {
+        Duration::from_secs(self.cache_ttl_s)
+    }
+
+    pub fn deadline(&self) -> Duration {
+        Duration::from_millis(self.deadline_ms)
+    }
+
+    /// The rule behind a refusal by this check: P18.n, plus P19 where the rule set made a
+    /// notice blocking.
+    pub fn rule_id(&self) -> String {
+        if self.notice_blocks {
+            format!("{}, P19", self.check.rule_id())
+        } else {
+            self.check.rule_id()
+        }
+    }
+}
+
+impl RuleSet {
+    /// "order-707@2023.1/resident".
+    pub fn label(&self, residency: Residency) -> String {
+        let set = match residency {
+            Residency::Resident => "resident",
+            Residency::NonResident => "non-resident",
+        };
+        format!("{}@{}/{set}", self.id, self.version)
+    }
+
+    /// The checks that apply to this application: the owner's residency picks the set
+    /// (P19), and conditional checks apply only when their conditions hold.
+    pub fn plan<'a>(&'a self, app: &Application) -> Vec<&'a CheckRule> {
+        let set = match app.owner.residency {
+            Residency::Resident => &self.sets.resident,
+            Residency::NonResident => &self.sets.non_resident,
+        };
+        set.iter()
+            .filter(|rule| rule.when.as_ref().is_none_or(|c| c.holds(app)))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The rule set the gateway ships (deploy/rules/), read as plain data.
+    fn order_707() -> RuleSet {
+        serde_json::from_str(include_str!("../../../deploy/rules/order-707.json")).unwrap()
+    }
+
+    /// P19: the owner's residency picks the set; checks 2 and 3 apply to trucks and tractor
+    /// units, 6 to agricultural machines, 15 to animal and plant cargo.
+    #[test]
+    fn p19_plans() {
+        let rules = order_707();
+        let check = |residency: &str, kind: &str, cargo: &[&str], expect: &[u8]| {
+            let app: Application = serde_json::from_value(serde_json::json!({
+                "owner": {"residency": residency, "kind": "legal-entity", "name": "n", "country": "KZ"},
+                "drivers": [],
+                "vehicle": {"kind": kind, "country": "KZ", "plate": "1", "vin": "1"},
+                "cargo": {"classes": cargo},
+                "checkpoint": "KZ-A",
+                "travel-date": "2026-12-01"
+            }))
+            .unwrap();
+            let plan: Vec<u8> = rules.plan(&app).iter().map(|r| r.check.number()).collect();
+            assert_eq!(plan, expect, "{residency} {kind} {cargo:?}");
+        };
+        let resident_truck = [1, 2, 3, 4, 5, 7, 8, 9, 10, 11, 12, 13, 14, 16, 17, 18];
+        check("resident", "truck", &["general"], &resident_truck);
+        check("resident", "tractor-unit", &["empty"], &resident_truck);
+        check(
+            "resident",
+            "truck",
+            &["general", "animal"],
+            &[1, 2, 3, 4, 5, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18],
+        );
+        check(
+            "resident",
+            "agricultural-machine",
+            &["general"],
+            &[1, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 16, 17, 18],
+        );
+        check(
+            "non-resident",
+            "truck",
+            &["general"],
+            &[1, 4, 5, 8, 10, 14, 16, 17, 18],
+        );
+        check(
+            "non-resident",
+            "truck",
+            &["plant"],
+            &[1, 4, 5, 8, 10, 14, 15, 16, 17, 18],
+        );
+    }
+
+    /// P19: residents' fines (10) and tolls (17) notify; non-residents' refuse, citing P19.
+    #[test]
+    fn p19_notice_rules() {
+        let rules = order_707();
+        let find = |set: &[CheckRule], n: u8| set.iter().find(|r| r.check.number() == n).cloned();
+        for n in [10, 17] {
+            let resident = find(&rules.sets.resident, n).unwrap();
+            let non_resident = find(&rules.sets.non_resident, n).unwrap();
+            assert!(!resident.blocking, "resident check {n}");
+            assert!(non_resident.blocking && non_resident.notice_blocks);
+            assert_eq!(non_resident.rule_id(), format!("P18.{n}, P19"));
+        }
+    }
+}
