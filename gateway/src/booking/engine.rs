@@ -183,7 +183,7 @@ pub struct BookingEngine {
     config: Arc<BookingConfig>,
     catalogue: Arc<Catalogue>,
     store: Arc<Store>,
-    verifier: std::sync::RwLock<Arc<dyn Verifier>>,
+    verifier: Arc<dyn Verifier>,
     clock: SharedClock,
     limits: RateLimiter,
 }
@@ -214,15 +214,10 @@ impl BookingEngine {
             config: Arc::new(config),
             catalogue,
             store,
-            verifier: std::sync::RwLock::new(verifier),
+            verifier,
             clock,
             limits,
         }
-    }
-
-    /// Wires the verification pipeline (P17, P18) in; bookings verify through it from now on.
-    pub fn set_verifier(&self, verifier: Arc<dyn Verifier>) {
-        *self.verifier.write().expect("verifier lock") = verifier;
     }
 
     pub fn catalogue(&self) -> &Catalogue {
@@ -374,21 +369,24 @@ impl BookingEngine {
     }
 
     async fn verify(&self, application: Application) -> Result<String, BookingError> {
-        let verifier = self.verifier.read().expect("verifier lock").clone();
-        let verification = verifier.verify(application).await.map_err(|e| match e {
-            VerifierError::Undatable(clock::Undatable(problems)) if !problems.is_empty() => {
-                let p = &problems[0];
-                let pointer = format!("/application{}", p.pointer);
-                BookingError::at(p.rule, 422, &pointer, p.detail.clone())
-            }
-            e => {
-                tracing::warn!(error = %e, "verification failed to run");
-                BookingError::Indeterminate {
-                    detail: "the verification pipeline could not run".into(),
-                    retry_after_s: Some(30),
+        let verification = self
+            .verifier
+            .verify(application)
+            .await
+            .map_err(|e| match e {
+                VerifierError::Undatable(clock::Undatable(problems)) if !problems.is_empty() => {
+                    let p = &problems[0];
+                    let pointer = format!("/application{}", p.pointer);
+                    BookingError::at(p.rule, 422, &pointer, p.detail.clone())
                 }
-            }
-        })?;
+                e => {
+                    tracing::warn!(error = %e, "verification failed to run");
+                    BookingError::Indeterminate {
+                        detail: "the verification pipeline could not run".into(),
+                        retry_after_s: Some(30),
+                    }
+                }
+            })?;
         match verification.decision {
             Decision::Approved => Ok(verification.id),
             Decision::Refused => Err(BookingError::Refused(Box::new(verification))),

@@ -9,13 +9,14 @@
 //! * [`engine`] — create, pay, reschedule, cancel, drivers, capacity changes, sweeps.
 //! * [`limits`] — anti-abuse rate limits.
 //! * [`api`] — the HTTP face; [`cli`] — `kezek bookings …`.
-//! * [`testing`] — a scripted verifier for tests and benchmarks.
+//! * `testing` — a scripted verifier for tests and benchmarks (feature `test-util`).
 
 pub mod api;
 pub mod cli;
 pub mod engine;
 pub mod limits;
 pub mod rules;
+#[cfg(any(test, feature = "test-util"))]
 pub mod testing;
 
 pub use engine::BookingEngine;
@@ -26,8 +27,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 /// Builds the gateway's booking engine from the config (`None` when `booking.enabled` is
-/// off) and starts its sweeper. Until the verification pipeline is wired in
-/// ([`BookingEngine::set_verifier`]), no booking is approved: unknown is never yes.
+/// off) and starts its sweeper. Every booking verifies through `verifier`, the pipeline,
+/// before a slot is held (P20).
 pub async fn start(
     config: &crate::config::Config,
     checkpoints: Arc<crate::checkpoints::Catalogue>,

@@ -20,6 +20,7 @@
 pub mod audit;
 mod postgres;
 mod sqlite;
+#[cfg(feature = "test-util")]
 pub mod testing;
 
 use serde::Deserialize;
