@@ -251,6 +251,28 @@ async fn bad_input_is_a_problem_document_that_names_the_field() {
     let reply = s.post_raw(vec![b' '; kezek::api::MAX_BODY + 1], &[]).await;
     assert_eq!(reply.status, 413);
     assert_eq!(reply.json()["status"], 413);
+    // One HTTP edge (issue 9): the booking routes have the same body limit and problem.
+    let reply = request(
+        s.api,
+        "POST",
+        "/bookings",
+        &[("content-type", "application/json")],
+        vec![b' '; kezek::api::MAX_BODY + 1],
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(reply.status, 413);
+    assert_eq!(
+        reply.header("content-type"),
+        Some("application/problem+json")
+    );
+    assert!(
+        reply.json()["detail"]
+            .as_str()
+            .unwrap()
+            .contains(&kezek::api::MAX_BODY.to_string())
+    );
 }
 
 /// Idempotency-Key: a retried request gets the same verification; the same key with

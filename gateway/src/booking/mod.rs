@@ -8,10 +8,10 @@
 //!
 //! * [`engine`] — create, pay, reschedule, cancel, drivers, capacity changes, sweeps.
 //! * [`limits`] — anti-abuse rate limits.
-//! * [`api`] — the HTTP face; [`cli`] — `kezek bookings …`.
+//! * [`cli`] — `kezek bookings …`. The HTTP face is the API's (`crate::api::booking`): this
+//!   module knows no HTTP.
 //! * `testing` — a scripted verifier for tests and benchmarks (feature `test-util`).
 
-pub mod api;
 pub mod cli;
 pub mod engine;
 pub mod limits;

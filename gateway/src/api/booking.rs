@@ -14,8 +14,9 @@
 //! POST /admin/bookings/{id}/no-show | /arrived                 P35, P30
 //! ```
 
-use super::engine::{BookingEngine, CreateRequest, Payment, RescheduleRequest};
-use super::rules::{BookingError, PriorityCategory};
+use super::{json_response, problem_with};
+use crate::booking::engine::{BookingEngine, CreateRequest, Payment, RescheduleRequest};
+use crate::booking::rules::{BookingError, PriorityCategory};
 use crate::domain::Driver;
 use crate::schemas::{self, Schema};
 use bytes::Bytes;
@@ -39,30 +40,21 @@ pub fn is_booking_route(path: &str) -> bool {
         || path.starts_with("/admin/bookings/")
 }
 
-/// Largest booking request body read.
-const MAX_BODY: usize = 256 * 1024;
-
 /// Serves a booking route straight from hyper (reads the body, then [`handle`]).
 pub async fn serve(engine: &BookingEngine, req: hyper::Request<hyper::body::Incoming>) -> Reply {
-    use http_body_util::{BodyExt, Limited};
     let method = req.method().clone();
     let target = req
         .uri()
         .path_and_query()
         .map_or_else(|| req.uri().path().to_owned(), |p| p.to_string());
     let headers = req.headers().clone();
-    let body = match Limited::new(req.into_body(), MAX_BODY).collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(_) => {
-            return problem(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                json!({"detail": "the request body is too large"}),
-            );
-        }
+    let body = match super::read_body(req).await {
+        Ok(body) => body,
+        Err(response) => return response,
     };
     match handle(engine, &method, &target, body, &headers).await {
         Some(reply) => reply,
-        None => problem(
+        None => problem_with(
             StatusCode::NOT_FOUND,
             json!({"detail": format!("no route for {method} {target}")}),
         ),
@@ -84,7 +76,7 @@ pub async fn handle(
     }
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     let result = match (method, segments.as_slice()) {
-        (&Method::GET, ["checkpoints"]) => Ok(ok(
+        (&Method::GET, ["checkpoints"]) => Ok(json_response(
             StatusCode::OK,
             &json!({
                 "version": engine.catalogue().version,
@@ -92,7 +84,7 @@ pub async fn handle(
             }),
         )),
         (&Method::GET, ["checkpoints", code]) => match engine.catalogue().get(code) {
-            Some(cp) => Ok(ok(StatusCode::OK, cp)),
+            Some(cp) => Ok(json_response(StatusCode::OK, cp)),
             None => Err(BookingError::NotFound(code.to_string())),
         },
         (&Method::GET, ["checkpoints", code, "availability"]) => {
@@ -103,7 +95,7 @@ pub async fn handle(
             engine
                 .availability(code, from.as_deref(), days)
                 .await
-                .map(|a| ok(StatusCode::OK, &json!({"checkpoint": code, "days": a})))
+                .map(|a| json_response(StatusCode::OK, &json!({"checkpoint": code, "days": a})))
         }
         (&Method::POST, ["bookings"]) => match parse::<CreateRequest>(Schema::BookingCreate, &body)
         {
@@ -118,12 +110,15 @@ pub async fn handle(
                     } else {
                         StatusCode::CREATED
                     };
-                    ok(status, &c.booking)
+                    json_response(status, &c.booking)
                 })
             }
             Err(r) => return Some(r),
         },
-        (&Method::GET, ["bookings", id]) => engine.get(id).await.map(|b| ok(StatusCode::OK, &b)),
+        (&Method::GET, ["bookings", id]) => engine
+            .get(id)
+            .await
+            .map(|b| json_response(StatusCode::OK, &b)),
         (&Method::POST, ["bookings", id, "payment"]) => {
             match parse::<Value>(Schema::BookingPayment, &body) {
                 Ok(v) => {
@@ -134,7 +129,7 @@ pub async fn handle(
                     engine
                         .pay(id, v["account"].as_str().unwrap_or_default(), payment)
                         .await
-                        .map(|b| ok(StatusCode::OK, &b))
+                        .map(|b| json_response(StatusCode::OK, &b))
                 }
                 Err(r) => return Some(r),
             }
@@ -147,7 +142,7 @@ pub async fn handle(
                 Ok(req) => engine
                     .reschedule(id, req)
                     .await
-                    .map(|b| ok(StatusCode::OK, &b)),
+                    .map(|b| json_response(StatusCode::OK, &b)),
                 Err(r) => return Some(r),
             }
         }
@@ -156,7 +151,7 @@ pub async fn handle(
                 Ok(v) => engine
                     .cancel(id, v["account"].as_str().unwrap_or_default())
                     .await
-                    .map(|b| ok(StatusCode::OK, &b)),
+                    .map(|b| json_response(StatusCode::OK, &b)),
                 Err(r) => return Some(r),
             }
         }
@@ -169,7 +164,7 @@ pub async fn handle(
                     Ok(drivers) => engine
                         .add_drivers(id, v["account"].as_str().unwrap_or_default(), drivers)
                         .await
-                        .map(|b| ok(StatusCode::OK, &b)),
+                        .map(|b| json_response(StatusCode::OK, &b)),
                     Err(e) => Err(BookingError::at("P16", 422, "/drivers", e.to_string())),
                 },
                 Err(r) => return Some(r),
@@ -193,7 +188,7 @@ pub async fn handle(
                             v["reason"].as_str().unwrap_or_default(),
                         )
                         .await
-                        .map(|r| ok(StatusCode::OK, &r))
+                        .map(|r| json_response(StatusCode::OK, &r))
                 }
                 Err(r) => return Some(r),
             }
@@ -203,7 +198,7 @@ pub async fn handle(
                 Ok(v) => {
                     let debt = v["debt-kzt"].as_i64().unwrap_or(0);
                     engine.set_debt(account, debt).await.map(|()| {
-                        ok(
+                        json_response(
                             StatusCode::OK,
                             &json!({"account": account, "debt-kzt": debt, "blocked": debt > 0}),
                         )
@@ -235,7 +230,7 @@ pub async fn handle(
                         })
                         .collect();
                     engine.set_priority_list(c, plates).await.map(|n| {
-                        ok(
+                        json_response(
                             StatusCode::OK,
                             &json!({"category": category, "vehicles": n}),
                         )
@@ -243,13 +238,15 @@ pub async fn handle(
                 }
             }
         }
-        (&Method::POST, ["admin", "bookings", id, "no-show"]) => {
-            engine.no_show(id).await.map(|b| ok(StatusCode::OK, &b))
-        }
-        (&Method::POST, ["admin", "bookings", id, "arrived"]) => {
-            engine.arrived(id).await.map(|b| ok(StatusCode::OK, &b))
-        }
-        _ => Ok(problem(
+        (&Method::POST, ["admin", "bookings", id, "no-show"]) => engine
+            .no_show(id)
+            .await
+            .map(|b| json_response(StatusCode::OK, &b)),
+        (&Method::POST, ["admin", "bookings", id, "arrived"]) => engine
+            .arrived(id)
+            .await
+            .map(|b| json_response(StatusCode::OK, &b)),
+        _ => Ok(problem_with(
             StatusCode::NOT_FOUND,
             json!({"detail": format!("no route for {method} {path}")}),
         )),
@@ -277,7 +274,7 @@ fn transfer_attempt(body: &Bytes) -> Option<Reply> {
         "trailer",
     ] {
         if v.get(field).is_some() {
-            return Some(problem(
+            return Some(problem_with(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 json!({
                     "detail": "the owner, vehicle and checkpoint of a booking cannot be changed or transferred",
@@ -293,14 +290,14 @@ fn transfer_attempt(body: &Bytes) -> Option<Reply> {
 #[allow(clippy::result_large_err)]
 fn parse<T: DeserializeOwned>(schema: Schema, body: &Bytes) -> Result<T, Reply> {
     let value: Value = serde_json::from_slice(body).map_err(|e| {
-        problem(
+        problem_with(
             StatusCode::BAD_REQUEST,
             json!({"detail": format!("the body is not JSON: {e}")}),
         )
     })?;
     let violations = schemas::violations(schema, &value);
     if !violations.is_empty() {
-        return Err(problem(
+        return Err(problem_with(
             StatusCode::UNPROCESSABLE_ENTITY,
             json!({
                 "detail": violations[0].to_string(),
@@ -310,7 +307,7 @@ fn parse<T: DeserializeOwned>(schema: Schema, body: &Bytes) -> Result<T, Reply> 
         ));
     }
     serde_json::from_value(value).map_err(|e| {
-        problem(
+        problem_with(
             StatusCode::UNPROCESSABLE_ENTITY,
             json!({"detail": e.to_string()}),
         )
@@ -329,7 +326,7 @@ fn error_reply(e: BookingError) -> Reply {
             if let Some(p) = pointer {
                 doc["pointer"] = p.into();
             }
-            problem(
+            problem_with(
                 StatusCode::from_u16(status).unwrap_or(StatusCode::CONFLICT),
                 doc,
             )
@@ -347,7 +344,7 @@ fn error_reply(e: BookingError) -> Reply {
                     })
                 })
                 .collect();
-            problem(
+            problem_with(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 json!({
                     "detail": "booking refused: the application was not confirmed by the state information systems; book again once the causes are removed",
@@ -361,7 +358,7 @@ fn error_reply(e: BookingError) -> Reply {
             detail,
             retry_after_s,
         } => {
-            let mut r = problem(
+            let mut r = problem_with(
                 StatusCode::SERVICE_UNAVAILABLE,
                 json!({"detail": format!("no booking: the verification could not decide ({detail}); unknown is never yes"),
                        "rule": "P20", "retry-after-s": retry_after_s}),
@@ -373,45 +370,16 @@ fn error_reply(e: BookingError) -> Reply {
             }
             r
         }
-        BookingError::NotFound(what) => problem(
+        BookingError::NotFound(what) => problem_with(
             StatusCode::NOT_FOUND,
             json!({"detail": format!("no such booking or checkpoint: {what}")}),
         ),
         BookingError::Store(e) => {
             tracing::error!(error = %e, "booking store error");
-            problem(
+            problem_with(
                 StatusCode::SERVICE_UNAVAILABLE,
                 json!({"detail": "the booking store is unavailable; nothing was booked"}),
             )
         }
     }
-}
-
-fn ok(status: StatusCode, value: &impl serde::Serialize) -> Reply {
-    Response::builder()
-        .status(status)
-        .header("content-type", "application/json")
-        .body(Full::new(Bytes::from(
-            serde_json::to_vec(value).unwrap_or_default(),
-        )))
-        .expect("static response parts are valid")
-}
-
-/// RFC 9457: `type`, `title`, `status` plus the members of `extra`.
-fn problem(status: StatusCode, extra: Value) -> Reply {
-    let mut doc = json!({
-        "type": "about:blank",
-        "title": status.canonical_reason().unwrap_or("error"),
-        "status": status.as_u16(),
-    });
-    if let (Some(d), Value::Object(e)) = (doc.as_object_mut(), extra) {
-        d.extend(e);
-    }
-    Response::builder()
-        .status(status)
-        .header("content-type", "application/problem+json")
-        .body(Full::new(Bytes::from(
-            serde_json::to_vec(&doc).unwrap_or_default(),
-        )))
-        .expect("static response parts are valid")
 }

@@ -2,8 +2,15 @@
 //! typed values.
 //!
 //! Public routes: `POST /v1/verifications`, `GET /v1/verifications/{id}`, `/healthz`,
-//! `/readyz`. Admin routes (the admin listener): `/admin/adapters[/reload|/rollback]`,
-//! `/metrics`. Errors are RFC 9457 problem documents naming the bad field by JSON pointer.
+//! `/readyz`, and the booking routes ([`booking`]). Admin routes (the admin listener):
+//! `/admin/adapters[/reload|/rollback]`, `/metrics`, the booking operator routes. One body
+//! limit ([`MAX_BODY`]) and one problem document ([`problem`]) for all: errors are RFC 9457
+//! documents naming the bad field by JSON pointer.
+
+pub mod booking;
+mod reply;
+
+pub use reply::{json_response, problem, problem_with};
 
 use crate::domain::clock::{Undatable, parse_date};
 use crate::domain::{Application, Decision};
@@ -33,7 +40,7 @@ pub async fn route(gateway: &Gateway, surface: Surface, req: Request<Incoming>) 
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
     if let Some(engine) = gateway.booking.as_ref()
-        && crate::booking::api::is_booking_route(&path)
+        && booking::is_booking_route(&path)
     {
         // Booking's operator routes live on the admin listener, the rest on the public one.
         let admin_route = path.starts_with("/admin/");
@@ -43,9 +50,7 @@ pub async fn route(gateway: &Gateway, surface: Surface, req: Request<Incoming>) 
                 "admin endpoints need the admin bearer token",
                 vec![],
             ),
-            (Surface::Admin, true) | (Surface::Public, false) => {
-                crate::booking::api::serve(engine, req).await
-            }
+            (Surface::Admin, true) | (Surface::Public, false) => booking::serve(engine, req).await,
             _ => problem(
                 StatusCode::NOT_FOUND,
                 &format!("no route for {method} {path}"),
@@ -389,37 +394,6 @@ async fn read_body(req: Request<Incoming>) -> Result<Bytes, Response<Body>> {
             vec![],
         )),
     }
-}
-
-pub fn json_response(status: StatusCode, value: &impl serde::Serialize) -> Response<Body> {
-    let body = serde_json::to_vec(value).unwrap_or_default();
-    Response::builder()
-        .status(status)
-        .header("content-type", "application/json")
-        .body(Full::new(Bytes::from(body)))
-        .expect("static response parts are valid")
-}
-
-/// An RFC 9457 problem document; `errors` lists (JSON pointer, what is wrong).
-pub fn problem(status: StatusCode, detail: &str, errors: Vec<(String, String)>) -> Response<Body> {
-    let mut doc = json!({
-        "type": "about:blank",
-        "title": status.canonical_reason().unwrap_or("error"),
-        "status": status.as_u16(),
-        "detail": detail,
-    });
-    if !errors.is_empty() {
-        doc["errors"] = errors
-            .into_iter()
-            .map(|(pointer, detail)| json!({ "pointer": pointer, "detail": detail }))
-            .collect();
-    }
-    let mut response = json_response(status, &doc);
-    response.headers_mut().insert(
-        "content-type",
-        hyper::header::HeaderValue::from_static("application/problem+json"),
-    );
-    response
 }
 
 #[cfg(test)]
