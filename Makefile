@@ -1,6 +1,7 @@
 # The two commands of the README: `make run` and `make test`. Both start from a fresh
 # clone: they install the wasm target, build the adapters and sign them with a dev key.
 
+SHELL        := /bin/bash
 ADAPTERS_OUT := target/adapters
 FIXTURES_OUT := target/adapter-fixtures
 DEV_KEY      := target/dev-keys/dev
@@ -24,7 +25,9 @@ PG_TESTS := $(if $(KEZEK_TEST_POSTGRES_URL),--include-ignored)
 ## then the workspace (gateway, mocks, end-to-end).
 test: adapters
 	cargo test --release --manifest-path adapters/Cargo.toml
-	cargo test --release --workspace -- $(PG_TESTS)
+	cargo test --release --workspace -- $(PG_TESTS) 2>&1 | tee target/workspace-tests.log; test $${PIPESTATUS[0]} -eq 0
+	@if [ -n "$$KEZEK_REQUIRE_ANY_DAY" ] && grep -E 'ignored, |; [1-9][0-9]* ignored;' target/workspace-tests.log; then \
+	  echo "every test must run here (KEZEK_REQUIRE_ANY_DAY): the tests above were ignored" >&2; exit 1; fi
 	scripts/test-any-day $(PG_TESTS)
 
 ## The end-to-end suite again on a day 400 days from now (libfaketime; issue 8).

@@ -13,30 +13,11 @@ use kezek::api::booking as api;
 use kezek::booking::testing::{Script, ScriptedVerifier, sample_application};
 use kezek::booking::{BookingConfig, BookingEngine};
 use kezek::checkpoints::Catalogue;
-use kezek::store::{Store, StoreConfig};
+use kezek::store::Store;
+use kezek::store::testing::Backend;
 use kezek_tests::days;
 use serde_json::{Value, json};
 use std::sync::Arc;
-
-/// The databases the booking tests run on (a PostgreSQL test is reported ignored without one:
-/// `kezek::store::testing`).
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum Backend {
-    Sqlite,
-    Postgres,
-}
-
-impl Backend {
-    pub(crate) fn store(self, dir: &std::path::Path, tag: &str) -> StoreConfig {
-        match self {
-            Backend::Sqlite => StoreConfig::Sqlite {
-                path: dir.join(format!("{tag}.sqlite3")),
-                max_group: 256,
-            },
-            Backend::Postgres => kezek::store::testing::postgres(8),
-        }
-    }
-}
 
 async fn call(engine: &BookingEngine, method: Method, path: &str, body: Value) -> (u16, Value) {
     call_with(engine, method, path, body, HeaderMap::new()).await
@@ -75,140 +56,137 @@ async fn booking_api_walk_on_postgres() {
 
 async fn booking_api_walks_from_verification_to_ticket_reschedule_and_cancel(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let name = format!("{backend:?}");
+    let name = backend.name();
     let store = backend.store(dir.path(), "walk");
-    {
-        let verifier = Arc::new(ScriptedVerifier::new(Script::Approve));
-        let engine = BookingEngine::new(
-            BookingConfig::default(),
-            Arc::new(Catalogue::embedded()),
-            Arc::new(Store::open(&store).await.unwrap()),
-            verifier.clone(),
-            days::test_clock(),
-        );
-        let day = days::ahead(1);
-        let (s, cps) = call(&engine, Method::GET, "/checkpoints", Value::Null).await;
-        assert_eq!((s, cps["checkpoints"].as_array().unwrap().len()), (200, 48));
-        let (s, avail) = call(
-            &engine,
-            Method::GET,
-            &format!("/checkpoints/KZ-NOWHERE/availability?from={day}"),
-            Value::Null,
-        )
-        .await;
-        assert_eq!((s, avail["rule"].as_str()), (422, Some("P5")), "{name}");
-        let (s, avail) = call(
-            &engine,
-            Method::GET,
-            &format!("/checkpoints/CN-DOSTYK/availability?from={day}&days=2"),
-            Value::Null,
-        )
-        .await;
-        assert_eq!(s, 200);
-        assert_eq!(avail["days"][0]["capacity"], 480);
-        assert_eq!(avail["days"][0]["priority-cap"], 72, "P6: 15 % of 480");
+    let verifier = Arc::new(ScriptedVerifier::new(Script::Approve));
+    let engine = BookingEngine::new(
+        BookingConfig::default(),
+        Arc::new(Catalogue::embedded()),
+        Arc::new(Store::open(&store).await.unwrap()),
+        verifier.clone(),
+        days::test_clock(),
+    );
+    let day = days::ahead(1);
+    let (s, cps) = call(&engine, Method::GET, "/checkpoints", Value::Null).await;
+    assert_eq!((s, cps["checkpoints"].as_array().unwrap().len()), (200, 48));
+    let (s, avail) = call(
+        &engine,
+        Method::GET,
+        &format!("/checkpoints/KZ-NOWHERE/availability?from={day}"),
+        Value::Null,
+    )
+    .await;
+    assert_eq!((s, avail["rule"].as_str()), (422, Some("P5")), "{name}");
+    let (s, avail) = call(
+        &engine,
+        Method::GET,
+        &format!("/checkpoints/CN-DOSTYK/availability?from={day}&days=2"),
+        Value::Null,
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert_eq!(avail["days"][0]["capacity"], 480);
+    assert_eq!(avail["days"][0]["priority-cap"], 72, "P6: 15 % of 480");
 
-        let application = sample_application("CN-DOSTYK", &day, "777ZZZ02", "XTC65117000000777");
-        let create = json!({"account": "acc-walk", "application": application,
-                            "slot": {"date": day, "hour": 14}});
-        // Schema: a bad field is a 422 with its pointer.
-        let mut bad = create.clone();
-        bad["slot"]["hour"] = json!(25);
-        let (s, p) = call(&engine, Method::POST, "/bookings", bad).await;
-        assert_eq!((s, p["pointer"].as_str()), (422, Some("/slot/hour")), "{p}");
-        // P20: refusal with reasons, nothing held.
-        verifier.script_plate(
-            "777ZZZ02",
-            Script::Refuse(vec![(10, "unpaid-fines".into())]),
-        );
-        let (s, p) = call(&engine, Method::POST, "/bookings", create.clone()).await;
-        assert_eq!((s, p["rule"].as_str()), (422, Some("P20")));
-        assert_eq!(p["reasons"][0]["rule"], "P18.10");
-        verifier.script_plate("777ZZZ02", Script::Approve);
+    let application = sample_application("CN-DOSTYK", &day, "777ZZZ02", "XTC65117000000777");
+    let create = json!({"account": "acc-walk", "application": application,
+                        "slot": {"date": day, "hour": 14}});
+    // Schema: a bad field is a 422 with its pointer.
+    let mut bad = create.clone();
+    bad["slot"]["hour"] = json!(25);
+    let (s, p) = call(&engine, Method::POST, "/bookings", bad).await;
+    assert_eq!((s, p["pointer"].as_str()), (422, Some("/slot/hour")), "{p}");
+    // P20: refusal with reasons, nothing held.
+    verifier.script_plate(
+        "777ZZZ02",
+        Script::Refuse(vec![(10, "unpaid-fines".into())]),
+    );
+    let (s, p) = call(&engine, Method::POST, "/bookings", create.clone()).await;
+    assert_eq!((s, p["rule"].as_str()), (422, Some("P20")));
+    assert_eq!(p["reasons"][0]["rule"], "P18.10");
+    verifier.script_plate("777ZZZ02", Script::Approve);
 
-        let mut headers = HeaderMap::new();
-        headers.insert("idempotency-key", "walk-1".parse().unwrap());
-        let (s, booking) = call_with(
-            &engine,
-            Method::POST,
-            "/bookings",
-            create.clone(),
-            headers.clone(),
-        )
-        .await;
-        assert_eq!(s, 201, "{booking}");
-        assert_eq!(booking["status"], "active");
-        assert_eq!(booking["ticket"]["sequence"], 1);
-        assert!(
-            booking["ticket"]["interval"]["from"]
-                .as_str()
-                .unwrap()
-                .ends_with("T14:00:00+05:00")
-        );
-        let (s, again) =
-            call_with(&engine, Method::POST, "/bookings", create.clone(), headers).await;
-        assert_eq!(
-            (s, &again["id"]),
-            (200, &booking["id"]),
-            "idempotent replay"
-        );
-        let id = booking["id"].as_str().unwrap();
+    let mut headers = HeaderMap::new();
+    headers.insert("idempotency-key", "walk-1".parse().unwrap());
+    let (s, booking) = call_with(
+        &engine,
+        Method::POST,
+        "/bookings",
+        create.clone(),
+        headers.clone(),
+    )
+    .await;
+    assert_eq!(s, 201, "{booking}");
+    assert_eq!(booking["status"], "active");
+    assert_eq!(booking["ticket"]["sequence"], 1);
+    assert!(
+        booking["ticket"]["interval"]["from"]
+            .as_str()
+            .unwrap()
+            .ends_with("T14:00:00+05:00")
+    );
+    let (s, again) = call_with(&engine, Method::POST, "/bookings", create.clone(), headers).await;
+    assert_eq!(
+        (s, &again["id"]),
+        (200, &booking["id"]),
+        "idempotent replay"
+    );
+    let id = booking["id"].as_str().unwrap();
 
-        // P21: the same vehicle again.
-        let (s, p) = call(&engine, Method::POST, "/bookings", create.clone()).await;
-        assert_eq!((s, p["rule"].as_str()), (409, Some("P21")));
-        // P36: no transfer.
-        let (s, p) = call(
-            &engine,
-            Method::POST,
-            &format!("/bookings/{id}/reschedule"),
-            json!({"account": "acc-walk", "slot": {"first-free": true}, "vehicle": {"plate": "X"}}),
-        )
-        .await;
-        assert_eq!((s, p["rule"].as_str()), (422, Some("P36")));
-        // P28: reschedule.
-        let (s, moved) = call(
-            &engine,
-            Method::POST,
-            &format!("/bookings/{id}/reschedule"),
-            json!({"account": "acc-walk", "slot": {"date": day, "hour": 16}}),
-        )
-        .await;
-        assert_eq!(s, 200, "{moved}");
-        assert_eq!(
-            (
-                moved["slot"]["hour"].as_i64(),
-                moved["free-reschedules-left"].as_i64()
-            ),
-            (Some(16), Some(1))
-        );
-        let (s, got) = call(
-            &engine,
-            Method::GET,
-            &format!("/bookings/{id}"),
-            Value::Null,
-        )
-        .await;
-        assert_eq!((s, &got["ticket"]), (200, &moved["ticket"]));
-        // Cancel: the fee is kept (P28).
-        let (s, cancelled) = call(
-            &engine,
-            Method::POST,
-            &format!("/bookings/{id}/cancel"),
-            json!({"account": "acc-walk"}),
-        )
-        .await;
-        assert_eq!((s, cancelled["status"].as_str()), (200, Some("cancelled")));
-        // P27 from the admin side.
-        let (s, _) = call(
-            &engine,
-            Method::POST,
-            "/admin/accounts/acc-walk/debt",
-            json!({"debt-kzt": 1500}),
-        )
-        .await;
-        assert_eq!(s, 200);
-        let (s, p) = call(&engine, Method::POST, "/bookings", create).await;
-        assert_eq!((s, p["rule"].as_str()), (403, Some("P27")), "{name}");
-    }
+    // P21: the same vehicle again.
+    let (s, p) = call(&engine, Method::POST, "/bookings", create.clone()).await;
+    assert_eq!((s, p["rule"].as_str()), (409, Some("P21")));
+    // P36: no transfer.
+    let (s, p) = call(
+        &engine,
+        Method::POST,
+        &format!("/bookings/{id}/reschedule"),
+        json!({"account": "acc-walk", "slot": {"first-free": true}, "vehicle": {"plate": "X"}}),
+    )
+    .await;
+    assert_eq!((s, p["rule"].as_str()), (422, Some("P36")));
+    // P28: reschedule.
+    let (s, moved) = call(
+        &engine,
+        Method::POST,
+        &format!("/bookings/{id}/reschedule"),
+        json!({"account": "acc-walk", "slot": {"date": day, "hour": 16}}),
+    )
+    .await;
+    assert_eq!(s, 200, "{moved}");
+    assert_eq!(
+        (
+            moved["slot"]["hour"].as_i64(),
+            moved["free-reschedules-left"].as_i64()
+        ),
+        (Some(16), Some(1))
+    );
+    let (s, got) = call(
+        &engine,
+        Method::GET,
+        &format!("/bookings/{id}"),
+        Value::Null,
+    )
+    .await;
+    assert_eq!((s, &got["ticket"]), (200, &moved["ticket"]));
+    // Cancel: the fee is kept (P28).
+    let (s, cancelled) = call(
+        &engine,
+        Method::POST,
+        &format!("/bookings/{id}/cancel"),
+        json!({"account": "acc-walk"}),
+    )
+    .await;
+    assert_eq!((s, cancelled["status"].as_str()), (200, Some("cancelled")));
+    // P27 from the admin side.
+    let (s, _) = call(
+        &engine,
+        Method::POST,
+        "/admin/accounts/acc-walk/debt",
+        json!({"debt-kzt": 1500}),
+    )
+    .await;
+    assert_eq!(s, 200);
+    let (s, p) = call(&engine, Method::POST, "/bookings", create).await;
+    assert_eq!((s, p["rule"].as_str()), (403, Some("P27")), "{name}");
 }

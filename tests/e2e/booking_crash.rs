@@ -11,6 +11,7 @@ use kezek::booking::testing::{Script, ScriptedVerifier, sample_application};
 use kezek::booking::{BookingConfig, BookingEngine};
 use kezek::checkpoints::Catalogue;
 use kezek::domain::clock::SystemClock;
+use kezek::store::testing::Backend;
 use kezek::store::{Store, StoreConfig, Val};
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -157,52 +158,50 @@ async fn check(store: &StoreConfig, confirmed: &[String]) -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn booking_crash_on_sqlite() {
-    kill_mid_storm_and_restart(super::Backend::Sqlite).await
+    kill_mid_storm_and_restart(Backend::Sqlite).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs PostgreSQL: KEZEK_TEST_POSTGRES_URL and --include-ignored"]
 async fn booking_crash_on_postgres() {
-    kill_mid_storm_and_restart(super::Backend::Postgres).await
+    kill_mid_storm_and_restart(Backend::Postgres).await
 }
 
-async fn kill_mid_storm_and_restart(backend: super::Backend) {
+async fn kill_mid_storm_and_restart(backend: Backend) {
     if std::env::var("KEZEK_BOOKING_CRASH_CHILD").is_ok() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let name = format!("{backend:?}");
+    let name = backend.name();
     let store = backend.store(dir.path(), "crash");
-    {
-        let env: Vec<(&str, String)> = match &store {
-            StoreConfig::Sqlite { path, .. } => {
-                vec![("KEZEK_BOOKING_CRASH_DB", path.display().to_string())]
-            }
-            StoreConfig::Postgres { schema, .. } => {
-                vec![("KEZEK_BOOKING_CRASH_PG_SCHEMA", schema.clone().unwrap())]
-            }
-        };
-        // Migrate first, so the child's start-up is not part of the race.
-        drop(Store::open(&store).await.unwrap());
-        let first = storm_and_kill(&env, "A", 300);
-        assert_eq!(
-            first.len(),
-            300,
-            "{name}: the child confirmed too few bookings"
-        );
-        let active = check(&store, &first).await;
-        assert!(active >= first.len(), "{name}");
-        // Restart and storm again on the same database, kill again.
-        let second = storm_and_kill(&env, "B", 300);
-        let mut all = first.clone();
-        all.extend(second);
-        let active_after = check(&store, &all).await;
-        assert!(active_after >= all.len(), "{name}");
-        let unique: std::collections::HashSet<_> = all.iter().collect();
-        assert_eq!(
-            unique.len(),
-            all.len(),
-            "{name}: a booking was confirmed twice"
-        );
-    }
+    let env: Vec<(&str, String)> = match &store {
+        StoreConfig::Sqlite { path, .. } => {
+            vec![("KEZEK_BOOKING_CRASH_DB", path.display().to_string())]
+        }
+        StoreConfig::Postgres { schema, .. } => {
+            vec![("KEZEK_BOOKING_CRASH_PG_SCHEMA", schema.clone().unwrap())]
+        }
+    };
+    // Migrate first, so the child's start-up is not part of the race.
+    drop(Store::open(&store).await.unwrap());
+    let first = storm_and_kill(&env, "A", 300);
+    assert_eq!(
+        first.len(),
+        300,
+        "{name}: the child confirmed too few bookings"
+    );
+    let active = check(&store, &first).await;
+    assert!(active >= first.len(), "{name}");
+    // Restart and storm again on the same database, kill again.
+    let second = storm_and_kill(&env, "B", 300);
+    let mut all = first.clone();
+    all.extend(second);
+    let active_after = check(&store, &all).await;
+    assert!(active_after >= all.len(), "{name}");
+    let unique: std::collections::HashSet<_> = all.iter().collect();
+    assert_eq!(
+        unique.len(),
+        all.len(),
+        "{name}: a booking was confirmed twice"
+    );
 }

@@ -132,18 +132,8 @@ impl Calendar {
         }
     }
 
-    pub fn clock(&self) -> &SharedClock {
-        &self.clock
-    }
-
     pub fn now(&self) -> OffsetDateTime {
         self.clock.now()
-    }
-
-    /// Today at a checkpoint of the catalogue; `None` for any other code.
-    pub fn today_at(&self, checkpoint: &str) -> Option<Date> {
-        let offset = self.offsets.get(checkpoint)?;
-        Some(local_today(&*self.clock, *offset))
     }
 
     /// Today in Kazakhstan, for what belongs to no one checkpoint (which rule set is in
@@ -152,12 +142,16 @@ impl Calendar {
         local_today(&*self.clock, KAZAKHSTAN)
     }
 
-    /// What keeps an application's dates from being verified now, as (JSON pointer,
-    /// message): a checkpoint outside the Order 707 appendix (P5), a travel date in the past
-    /// at that checkpoint (P16) or beyond the horizon (P22), a birth date not in the past.
-    pub fn application_problems(&self, app: &Application) -> Result<(), Undatable> {
+    /// Checks an application's dates at instant `now` and returns the date it is then at its
+    /// checkpoint. Refused: a checkpoint outside the Order 707 appendix (P5), a travel date
+    /// in the past there (P16) or beyond the horizon (P22), a birth date not in the past.
+    pub fn check_dates(&self, app: &Application, now: OffsetDateTime) -> Result<Date, Undatable> {
         let mut problems = Vec::new();
-        let Some(today) = self.today_at(&app.checkpoint) else {
+        let Some(today) = self
+            .offsets
+            .get(&app.checkpoint)
+            .map(|offset| now.to_offset(*offset).date())
+        else {
             problems.push(DateProblem {
                 rule: "P5",
                 pointer: "/checkpoint".to_owned(),
@@ -198,7 +192,7 @@ impl Calendar {
             }
         }
         if problems.is_empty() {
-            Ok(())
+            Ok(today)
         } else {
             Err(Undatable(problems))
         }
@@ -284,8 +278,11 @@ mod tests {
                 "travel-date": travel
             }))
             .unwrap();
-            let got: Vec<(&str, String)> = match calendar.application_problems(&app) {
-                Ok(()) => Vec::new(),
+            let got: Vec<(&str, String)> = match calendar.check_dates(&app, calendar.now()) {
+                Ok(today) => {
+                    assert_eq!(today, time::macros::date!(2026 - 12 - 02));
+                    Vec::new()
+                }
                 Err(Undatable(problems)) => {
                     problems.into_iter().map(|p| (p.rule, p.pointer)).collect()
                 }

@@ -198,7 +198,7 @@ fn verification_response(v: &crate::domain::Verification) -> Response<Body> {
 
 /// JSON → schema → typed application → the checks a schema cannot express (IIN/BIN check
 /// digits, real calendar dates). Whether the dates can be verified *today* is the
-/// pipeline's to judge, on the checkpoint's calendar (`Calendar::application_problems`).
+/// pipeline's to judge, on the checkpoint's calendar (`Calendar::check_dates`).
 pub fn parse_application(body: &[u8]) -> Result<Application, Box<Response<Body>>> {
     let value: serde_json::Value = serde_json::from_slice(body).map_err(|e| {
         Box::new(problem(

@@ -1,5 +1,5 @@
 //! Rule tests of the booking engine: the same tests against both databases. Each rule test
-//! is a function of its [`Backend`]; `on_both_databases!` at the end makes `<test>::sqlite`
+//! is a function of its `Backend`; `on_both_databases!` at the end makes `<test>::sqlite`
 //! and `<test>::postgres`, the latter ignored unless PostgreSQL is there
 //! ([`crate::store::testing`]).
 
@@ -8,7 +8,8 @@ use super::*;
 use crate::booking::engine::{CreateRequest, Payment, RescheduleRequest, SlotRequest};
 use crate::checkpoints::Catalogue;
 use crate::domain::clock::ManualClock;
-use crate::store::{Store, StoreConfig, testing};
+use crate::store::testing::{self, Backend};
+use crate::store::{Store, StoreConfig};
 use std::sync::Arc;
 use time::macros::datetime;
 
@@ -37,25 +38,11 @@ fn catalogue() -> Catalogue {
     c
 }
 
-/// The database a rule test runs on; every test runs on both (see the list at the end).
-#[derive(Debug, Clone, Copy)]
-enum Backend {
-    Sqlite,
-    Postgres,
-}
-
+/// A rig on `backend`, with its own database.
 async fn rig_on(backend: Backend, config: BookingConfig) -> Rig {
-    match backend {
-        Backend::Sqlite => {
-            let dir = tempfile::tempdir().unwrap();
-            let sqlite = StoreConfig::Sqlite {
-                path: dir.path().join("b.sqlite3"),
-                max_group: 256,
-            };
-            rig("sqlite", &sqlite, config, Some(dir)).await
-        }
-        Backend::Postgres => rig("postgres", &testing::postgres(8), config, None).await,
-    }
+    let dir = tempfile::tempdir().unwrap();
+    let store = backend.store(dir.path(), "b");
+    rig(backend.name(), &store, config, Some(dir)).await
 }
 
 async fn rig(
@@ -1157,7 +1144,7 @@ async fn storm_across_two_instances_sharing_postgres() {
 macro_rules! on_both_databases {
     ($($test:ident),* $(,)?) => {$(
         mod $test {
-            use super::Backend;
+            use crate::store::testing::Backend;
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn sqlite() {

@@ -100,14 +100,9 @@ impl Pipeline {
         let started = Instant::now();
         let set = self.catalogue.snapshot();
         self.prune_cache(&set);
-        self.calendar.application_problems(&application)?;
+        // One reading of the clock decides the dates, the rule set and the decision's stamp.
         let now = self.calendar.now();
-        // `application_problems` has vouched for the checkpoint: it has a calendar.
-        let today = self
-            .calendar
-            .today_at(&application.checkpoint)
-            .unwrap_or_else(|| self.calendar.national_today())
-            .to_string();
+        let today = self.calendar.check_dates(&application, now)?.to_string();
         let rules = set
             .rules
             .in_effect(&today)

@@ -7,6 +7,7 @@
 //! cannot pass without its database, because [`postgres`] panics.
 
 use super::StoreConfig;
+use std::path::Path;
 
 /// The variable naming the test database.
 pub const POSTGRES_URL_VAR: &str = "KEZEK_TEST_POSTGRES_URL";
@@ -22,5 +23,34 @@ pub fn postgres(pool_size: usize) -> StoreConfig {
         password_env: None,
         schema: Some(format!("t{}", uuid::Uuid::new_v4().simple())),
         pool_size,
+    }
+}
+
+/// The two databases a store test runs on, as twin tests (`…_on_sqlite` and an ignored
+/// `…_on_postgres`, or a `sqlite` / `postgres` pair).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+
+    /// A fresh store on this backend: the SQLite file `<tag>.sqlite3` in `dir`, or a schema
+    /// of its own on the test database ([`postgres`]).
+    pub fn store(self, dir: &Path, tag: &str) -> StoreConfig {
+        match self {
+            Backend::Sqlite => StoreConfig::Sqlite {
+                path: dir.join(format!("{tag}.sqlite3")),
+                max_group: 256,
+            },
+            Backend::Postgres => postgres(8),
+        }
     }
 }
