@@ -3,9 +3,9 @@
 //! stage packages into a scratch adapters directory, a configurable upstream server, and a
 //! sample application.
 
-use kezek::adapters::signing;
 use kezek::config::Config;
-use kezek::domain::Application;
+use kezek_catalogue::signing;
+use kezek_domain::Application;
 use std::path::{Path, PathBuf};
 
 /// The workspace root (this crate lives in `tests/`).
@@ -131,7 +131,7 @@ impl Default for Staging {
 /// take today's date in Kazakhstan from the one system clock — under `faketime` in `.ci/run`,
 /// 400 days on — and pin the gateway's clock to 09:00 that day, away from local midnight.
 pub mod days {
-    use kezek::domain::clock::{Clock, KAZAKHSTAN, ManualClock, SharedClock, SystemClock};
+    use kezek_domain::clock::{Clock, KAZAKHSTAN, ManualClock, SharedClock, SystemClock};
     use std::sync::Arc;
     use time::{Date, OffsetDateTime, Time};
 
@@ -235,8 +235,8 @@ pub mod registries {
     //! mock registries (default population unless told otherwise).
 
     use super::Staging;
-    use kezek::domain::{Application, CheckError, CheckId, Finding};
     use kezek::server::Gateway;
+    use kezek_domain::{Application, CheckError, CheckId, Finding};
     use kezek_mocks::registry::{MockConfig, RegistryId, RegistryMocks};
     use kezek_mocks::scenario::{Persona, Scenario};
     use std::time::Duration;
@@ -255,7 +255,7 @@ pub mod registries {
 
         /// A world whose pipeline protects registries with these settings.
         pub async fn start_with_upstream(
-            upstream: kezek::pipeline::upstream::UpstreamSettings,
+            upstream: kezek_pipeline::upstream::UpstreamSettings,
         ) -> Self {
             // The population and the gateway on the same day: today (`super::days`).
             let today = super::days::today();

@@ -40,6 +40,13 @@ impl Node {
             .filter(|t| !t.is_empty())
     }
 
+    /// The text of a child that a request must carry: its absence is the caller's error,
+    /// named by path (`data/iin is required`).
+    pub fn required(&self, name: &str) -> Result<String, String> {
+        self.text_of(name)
+            .ok_or_else(|| format!("{}/{name} is required", self.name))
+    }
+
     /// First descendant (depth-first, self included) with this local name.
     pub fn find(&self, name: &str) -> Option<&Node> {
         if self.name == name {

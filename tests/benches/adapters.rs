@@ -5,7 +5,7 @@
 //!
 //! Run: `make adapters && cargo bench -p kezek-tests --bench adapters`
 
-use kezek::domain::CheckId;
+use kezek_domain::CheckId;
 use kezek_mocks::scenario::Verdict;
 use kezek_tests::registries::{World, application};
 use std::time::Duration;

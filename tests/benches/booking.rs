@@ -5,12 +5,12 @@
 //!
 //! `cargo bench -p kezek-tests --bench booking` (env: BOOKING_BENCH_N, BOOKING_BENCH_INFLIGHT)
 
-use kezek::booking::engine::{CreateRequest, SlotRequest};
-use kezek::booking::testing::{Script, ScriptedVerifier, sample_application};
-use kezek::booking::{BookingConfig, BookingEngine};
-use kezek::checkpoints::Catalogue;
-use kezek::domain::clock::SystemClock;
-use kezek::store::{Store, StoreConfig};
+use kezek_booking::checkpoints::Catalogue;
+use kezek_booking::engine::{CreateRequest, SlotRequest};
+use kezek_booking::testing::{Script, ScriptedVerifier, sample_application};
+use kezek_booking::{BookingConfig, BookingEngine};
+use kezek_domain::clock::SystemClock;
+use kezek_store::{Store, StoreConfig};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 

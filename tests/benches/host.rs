@@ -9,9 +9,9 @@
 //!
 //! Run: `make adapters && cargo bench -p kezek-tests --bench host`
 
-use kezek::domain::CheckId;
-use kezek::host::bindings::v1;
 use kezek::server::Gateway;
+use kezek_domain::CheckId;
+use kezek_host::bindings::v1;
 use kezek_tests::{Staging, fixture, sample_application};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -144,7 +144,7 @@ async fn bare_call(
     assert!(result.is_ok());
 }
 
-async fn product_call(gateway: &Gateway, app: &kezek::domain::Application) {
+async fn product_call(gateway: &Gateway, app: &kezek_domain::Application) {
     let set = gateway.catalogue.snapshot();
     let adapter = set.for_check(CheckId::new(1).unwrap()).unwrap();
     let outcome = gateway

@@ -14,7 +14,7 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use kezek::domain::{CheckId, Decision};
+use kezek_domain::{CheckId, Decision};
 use kezek_mocks::registry::RegistryId;
 use kezek_tests::registries::{World, application};
 use std::sync::Arc;
@@ -178,7 +178,7 @@ fn main() {
         // (b') the same through the HTTP API (plain HTTP, keep-alive), load generator in process.
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        tokio::spawn(kezek::server::run(kezek::server::Listeners { api: listener, admin: None, tls: None }, world.gateway.clone(), std::future::pending()));
+        tokio::spawn(kezek::server::run(kezek_api::Listeners { api: listener, admin: None, tls: None }, world.gateway.clone(), std::future::pending()));
         let body = Bytes::from(serde_json::to_vec(&app).unwrap());
         let stop = Arc::new(AtomicBool::new(false));
         let http_count = Arc::new(AtomicU64::new(0));

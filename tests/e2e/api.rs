@@ -2,7 +2,8 @@
 //! HTTP, RFC 9457 problems naming the bad field, idempotency, TLS, metrics, and personal
 //! data kept out of logs.
 
-use kezek::server::{Gateway, Listeners};
+use kezek::server::Gateway;
+use kezek_api::Listeners;
 use kezek_tests::days;
 use kezek_tests::http::{Reply, request};
 use kezek_tests::registries::{World, application};
@@ -248,7 +249,7 @@ async fn bad_input_is_a_problem_document_that_names_the_field() {
     }
     let reply = s.post_raw(b"{not json".to_vec(), &[]).await;
     assert_eq!(reply.status, 400);
-    let reply = s.post_raw(vec![b' '; kezek::api::MAX_BODY + 1], &[]).await;
+    let reply = s.post_raw(vec![b' '; kezek_api::MAX_BODY + 1], &[]).await;
     assert_eq!(reply.status, 413);
     assert_eq!(reply.json()["status"], 413);
     // One HTTP edge (issue 9): the booking routes have the same body limit and problem.
@@ -257,7 +258,7 @@ async fn bad_input_is_a_problem_document_that_names_the_field() {
         "POST",
         "/bookings",
         &[("content-type", "application/json")],
-        vec![b' '; kezek::api::MAX_BODY + 1],
+        vec![b' '; kezek_api::MAX_BODY + 1],
         None,
     )
     .await
@@ -271,7 +272,7 @@ async fn bad_input_is_a_problem_document_that_names_the_field() {
         reply.json()["detail"]
             .as_str()
             .unwrap()
-            .contains(&kezek::api::MAX_BODY.to_string())
+            .contains(&kezek_api::MAX_BODY.to_string())
     );
 }
 

@@ -2,12 +2,12 @@
 //! exchange lands in a hash chain in the store; altering or removing an entry is found, and
 //! the first broken link is named.
 
-use kezek::store::{DbError, Val};
+use kezek_store::{DbError, Val};
 use kezek_tests::registries::{World, application};
 use std::time::Duration;
 
 async fn entries(world: &World) -> i64 {
-    kezek::audit::verify(&world.gateway.store)
+    kezek_store::audit::verify(&world.gateway.store)
         .await
         .unwrap()
         .expect("chain intact")
@@ -70,7 +70,7 @@ async fn decisions_and_exchanges_are_chained_and_tampering_is_found() {
         })
         .await
         .unwrap();
-    let broken = kezek::audit::verify(&world.gateway.store)
+    let broken = kezek_store::audit::verify(&world.gateway.store)
         .await
         .unwrap()
         .unwrap_err();
@@ -97,7 +97,7 @@ async fn a_removed_entry_is_found() {
         })
         .await
         .unwrap();
-    let broken = kezek::audit::verify(&world.gateway.store)
+    let broken = kezek_store::audit::verify(&world.gateway.store)
         .await
         .unwrap()
         .unwrap_err();

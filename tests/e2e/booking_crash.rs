@@ -6,13 +6,13 @@
 //! confirmed. The parent SIGKILLs it mid-storm, opens the same database and checks every
 //! printed booking is there, active, and that capacity counters match the bookings.
 
-use kezek::booking::engine::{CreateRequest, SlotRequest};
-use kezek::booking::testing::{Script, ScriptedVerifier, sample_application};
-use kezek::booking::{BookingConfig, BookingEngine};
-use kezek::checkpoints::Catalogue;
-use kezek::domain::clock::SystemClock;
-use kezek::store::testing::Backend;
-use kezek::store::{Store, StoreConfig, Val};
+use kezek_booking::checkpoints::Catalogue;
+use kezek_booking::engine::{CreateRequest, SlotRequest};
+use kezek_booking::testing::{Script, ScriptedVerifier, sample_application};
+use kezek_booking::{BookingConfig, BookingEngine};
+use kezek_domain::clock::SystemClock;
+use kezek_store::testing::Backend;
+use kezek_store::{Store, StoreConfig, Val};
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
@@ -131,7 +131,7 @@ async fn check(store: &StoreConfig, confirmed: &[String]) -> usize {
         assert!(b.ticket.is_some());
     }
     let (dups, mismatches, active) = store
-        .transact(|tx| -> Result<(i64, i64, i64), kezek::store::DbError> {
+        .transact(|tx| -> Result<(i64, i64, i64), kezek_store::DbError> {
             let dups = tx.query(
                 "SELECT COUNT(*) FROM (SELECT checkpoint, day, ticket_seq FROM bookings WHERE ticket_seq IS NOT NULL \
                  GROUP BY checkpoint, day, ticket_seq HAVING COUNT(*) > 1) d",

@@ -1,5 +1,5 @@
 //! One clock (issue 8): the gateway reads the wall time only through the `Clock` injected at
-//! start (`kezek::domain::clock`), so a test that pins the clock pins every date the gateway
+//! start (`kezek_domain::clock`), so a test that pins the clock pins every date the gateway
 //! judges. This scans the gateway's crates (`gateway/`) for any other reader of the system
 //! wall time.
 //! Monotonic `Instant`s (deadlines, durations) are not wall time and are allowed.
@@ -52,7 +52,7 @@ fn only_the_system_clock_reads_the_wall_time() {
     }
     assert!(
         offenders.is_empty(),
-        "read the time from the injected kezek::domain::clock::Clock instead:\n{}",
+        "read the time from the injected kezek_domain::clock::Clock instead:\n{}",
         offenders.join("\n")
     );
     // The scan itself can fail: the one allowed reader is seen.

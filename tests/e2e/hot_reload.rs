@@ -1,9 +1,9 @@
 //! Hot reload and rollback (DESIGN.md: hot swap is atomic; a bad version never replaces
 //! the running one).
 
-use kezek::domain::{CheckId, Finding};
-use kezek::host::LoadedAdapter;
 use kezek::server::Gateway;
+use kezek_domain::{CheckId, Finding};
+use kezek_host::LoadedAdapter;
 use kezek_tests::{Staging, fixture, sample_application};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -145,7 +145,7 @@ async fn the_watcher_reloads_when_a_package_is_deployed() {
     let staging = Staging::new();
     staging.stage_signed(&fixture("echo"));
     let gateway = Gateway::start(&staging.config("")).await.unwrap();
-    let _watcher = kezek::adapters::watch(gateway.catalogue.clone()).unwrap();
+    let _watcher = kezek_catalogue::watch(gateway.catalogue.clone()).unwrap();
     staging.stage_signed(&fixture("echo-v2"));
     for _ in 0..100 {
         if gateway.catalogue.snapshot().generation >= 2 {

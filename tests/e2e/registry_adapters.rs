@@ -5,7 +5,7 @@
 //! `KEZEK_CHECKS=2,3 cargo test --release -p kezek-tests --test e2e registry_adapters`
 //! narrows the run while an adapter is being written.
 
-use kezek::domain::{CheckError, CheckId, Verdict};
+use kezek_domain::{CheckError, CheckId, Verdict};
 use kezek_mocks::faults::{Fault, FaultMode};
 use kezek_mocks::registry::{CredentialCheck, RegistryId};
 use kezek_mocks::scenario::Verdict as Expected;
@@ -67,7 +67,7 @@ async fn every_persona_gets_its_expected_finding_from_every_adapter() {
 }
 
 /// A persona for which `check` passes, to exercise faults and requests on a good path.
-fn passing_persona(world: &World, check: CheckId) -> kezek::domain::Application {
+fn passing_persona(world: &World, check: CheckId) -> kezek_domain::Application {
     let persona = world
         .scenario
         .personas

@@ -2,8 +2,8 @@
 //! of misbehaving adapter ends in a typed error, quickly, while good calls on the same host
 //! keep succeeding.
 
-use kezek::domain::{CheckError, Verdict};
 use kezek::server::Gateway;
+use kezek_domain::{CheckError, Verdict};
 use kezek_tests::upstream::{self, Behaviour};
 use kezek_tests::{Staging, fixture, sample_application};
 use std::sync::Arc;

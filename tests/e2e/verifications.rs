@@ -1,14 +1,14 @@
 //! The verification pipeline (issue: verification pipeline): rule sets (P19), decisions
 //! (P20), the cache, deadlines and the breaker, against all 18 adapters on the mocks.
 
-use kezek::domain::{CheckError, CheckId, CheckOutcome, Decision, Residency, Verification};
+use kezek_domain::{CheckError, CheckId, CheckOutcome, Decision, Residency, Verification};
 use kezek_mocks::faults::{Fault, FaultMode};
 use kezek_mocks::registry::RegistryId;
 use kezek_mocks::scenario::Verdict as Expected;
 use kezek_tests::registries::{World, application};
 use std::collections::BTreeSet;
 
-fn persona(world: &World, id: &str) -> kezek::domain::Application {
+fn persona(world: &World, id: &str) -> kezek_domain::Application {
     application(
         world
             .scenario
@@ -33,7 +33,7 @@ fn checks_run(v: &Verification) -> BTreeSet<u8> {
     v.checks.iter().map(|c| c.check.number()).collect()
 }
 
-fn numbers(reasons: &[kezek::domain::Reason]) -> Vec<u8> {
+fn numbers(reasons: &[kezek_domain::Reason]) -> Vec<u8> {
     reasons.iter().map(|r| r.check.number()).collect()
 }
 
@@ -382,7 +382,7 @@ async fn a_rule_set_change_invalidates_the_cache() {
 /// a success closes it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_breaker_opens_after_failures_and_a_probe_closes_it() {
-    let world = World::start_with_upstream(kezek::pipeline::upstream::UpstreamSettings {
+    let world = World::start_with_upstream(kezek_pipeline::upstream::UpstreamSettings {
         concurrency: 8,
         failure_threshold: 3,
         open_for: std::time::Duration::from_millis(300),

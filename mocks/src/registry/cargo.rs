@@ -7,7 +7,7 @@ use crate::xml::{Node, XmlOut};
 
 /// Veterinary / phytosanitary certificates issued for a vehicle.
 pub(crate) fn certificates(s: &Scenario, data: &Node) -> Result<String, String> {
-    let plate = norm(&super::gateway::required(data, "plate")?);
+    let plate = norm(&data.required("plate")?);
     let mut out = XmlOut::new();
     out.open("CertificateResponse").open("certificates");
     for c in s.certificates.iter().filter(|c| norm(&c.plate) == plate) {

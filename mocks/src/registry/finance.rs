@@ -1,13 +1,12 @@
 //! Money owed to the state behind the gateway: taxpayer cabinet (P18.9) and ЕРАП fines
 //! (P18.10). Amounts are KZT integers.
 
-use super::gateway::required;
 use crate::scenario::Scenario;
 use crate::xml::{Node, XmlOut};
 
 /// Tax debts of a taxpayer by IIN/BIN, vehicle tax included.
 pub(crate) fn tax(s: &Scenario, data: &Node) -> Result<String, String> {
-    let id = required(data, "iinBin")?;
+    let id = data.required("iinBin")?;
     let mut out = XmlOut::new();
     out.open("TaxDebtResponse");
     match s.taxpayers.iter().find(|t| t.iin_bin == id) {

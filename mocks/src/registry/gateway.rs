@@ -284,9 +284,3 @@ fn business(
         ServiceId::Declarations => cargo::declarations(s, data),
     }
 }
-
-/// Required element of a business request.
-pub(crate) fn required(data: &Node, name: &str) -> Result<String, String> {
-    data.text_of(name)
-        .ok_or_else(|| format!("{}/{name} is required", data.name))
-}

@@ -2,7 +2,6 @@
 //! (P18.5), digital documents (P18.11), biometrics (P18.12), mobile citizens base (P18.13).
 //! They return facts; the adapters decide the verdict.
 
-use super::gateway::required;
 use crate::scenario::Scenario;
 use crate::xml::{Node, XmlOut};
 
@@ -12,7 +11,7 @@ fn flag(b: bool) -> &'static str {
 
 /// ГБД ФЛ person by IIN (the kdpToken was validated by the gateway layer).
 pub(crate) fn person(s: &Scenario, data: &Node) -> Result<String, String> {
-    let iin = required(data, "iin")?;
+    let iin = data.required("iin")?;
     let mut out = XmlOut::new();
     out.open("PersonResponse");
     match s.persons.iter().find(|p| p.iin == iin) {
@@ -43,7 +42,7 @@ pub(crate) fn person(s: &Scenario, data: &Node) -> Result<String, String> {
 
 /// ГБД ЮЛ company by BIN.
 pub(crate) fn company(s: &Scenario, data: &Node) -> Result<String, String> {
-    let bin = required(data, "bin")?;
+    let bin = data.required("bin")?;
     let mut out = XmlOut::new();
     out.open("CompanyResponse");
     match s.companies.iter().find(|c| c.bin == bin) {
@@ -108,7 +107,7 @@ pub(crate) fn wanted(s: &Scenario, data: &Node) -> Result<String, String> {
 
 /// Digital documents of a person.
 pub(crate) fn documents(s: &Scenario, data: &Node) -> Result<String, String> {
-    let iin = required(data, "iin")?;
+    let iin = data.required("iin")?;
     let docs: Vec<_> = s
         .digital_documents
         .iter()
@@ -138,7 +137,7 @@ pub(crate) fn documents(s: &Scenario, data: &Node) -> Result<String, String> {
 
 /// Latest biometric identification of a person against the state reference photo.
 pub(crate) fn biometrics(s: &Scenario, data: &Node) -> Result<String, String> {
-    let iin = required(data, "iin")?;
+    let iin = data.required("iin")?;
     let mut out = XmlOut::new();
     out.open("BiometricResponse");
     match s.biometrics.iter().find(|b| b.iin == iin) {
@@ -167,8 +166,8 @@ fn digits(s: &str) -> String {
 
 /// Mobile citizens base: is this phone registered, and to this IIN?
 pub(crate) fn phone(s: &Scenario, data: &Node) -> Result<String, String> {
-    let iin = required(data, "iin")?;
-    let phone = digits(&required(data, "phone")?);
+    let iin = data.required("iin")?;
+    let phone = digits(&data.required("phone")?);
     let reg = s.phones.iter().find(|p| digits(&p.phone) == phone);
     let mut out = XmlOut::new();
     out.open("PhoneCheckResponse")

@@ -2,7 +2,6 @@
 //! (P18.3), wanted vehicles (P18.4), agricultural machinery (P18.6), international permits
 //! (P18.7), technical inspection (P18.14).
 
-use super::gateway::required;
 use super::norm;
 use crate::scenario::Scenario;
 use crate::xml::{Node, XmlOut};
@@ -72,7 +71,7 @@ pub(crate) fn registration(s: &Scenario, data: &Node) -> Result<String, String> 
 
 /// Driver licence by IIN.
 pub(crate) fn licence(s: &Scenario, data: &Node) -> Result<String, String> {
-    let iin = required(data, "iin")?;
+    let iin = data.required("iin")?;
     let mut out = XmlOut::new();
     out.open("LicenceResponse");
     match s.licences.iter().find(|l| l.iin == iin) {
@@ -158,7 +157,7 @@ pub(crate) fn agri(s: &Scenario, data: &Node) -> Result<String, String> {
 
 /// International road permits held for a plate (optionally only this carrier's).
 pub(crate) fn permits(s: &Scenario, data: &Node) -> Result<String, String> {
-    let plate = norm(&required(data, "plate")?);
+    let plate = norm(&data.required("plate")?);
     let carrier = data.text_of("carrierIinBin");
     let mut out = XmlOut::new();
     out.open("PermitResponse").open("permits");

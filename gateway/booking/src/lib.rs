@@ -1,0 +1,239 @@
+//! The booking engine (issue 5): checkpoints, capacity, slots and tickets.
+//!
+//! Architecture invariant: no HTTP and no wasmtime. Booking verifies through the domain's
+//! `Verifier` contract (the pipeline, in the gateway) and stores through `kezek-store`; its
+//! HTTP face is `kezek-api`'s, its command line `kezek bookings`.
+//!
+//! An approved verification becomes a booking with a ticket (Order 707 P16–P22), with the
+//! priority quota (P6), payments and account state (P23–P28), no-show annulment (P35) and no
+//! transfer (P36). Storage is [`crate::store`]: every rule that must hold across gateway
+//! instances and crashes (capacity, quota, one active booking per vehicle) is enforced by
+//! the database inside one transaction, never by an in-process lock alone.
+//!
+//! * [`engine`] — create, pay, reschedule, cancel, drivers, capacity changes, sweeps.
+//! * [`limits`] — anti-abuse rate limits.
+//! * [`checkpoints`] — the 48 checkpoints of the Order 707 appendix, as data.
+//! * `testing` — a scripted verifier for tests and benchmarks (feature `test-util`).
+
+pub mod checkpoints;
+pub mod engine;
+pub mod limits;
+pub mod rules;
+#[cfg(any(test, feature = "test-util"))]
+pub mod testing;
+
+pub use engine::BookingEngine;
+
+// The booking modules name the domain and the store by their old in-crate paths.
+use kezek_domain as domain;
+use kezek_store as store;
+pub use rules::{BookingError, PriorityCategory};
+
+use serde::Deserialize;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Builds the gateway's booking engine from the config (`None` when `booking.enabled` is
+/// off) and starts its sweeper. Every booking verifies through `verifier`, the pipeline,
+/// before a slot is held (P20).
+pub async fn start(
+    config: &BookingConfig,
+    checkpoints: Arc<checkpoints::Catalogue>,
+    store: Arc<crate::store::Store>,
+    verifier: Arc<dyn crate::domain::Verifier>,
+    clock: crate::domain::clock::SharedClock,
+) -> anyhow::Result<Option<Arc<BookingEngine>>> {
+    if !config.enabled {
+        return Ok(None);
+    }
+    let engine = BookingEngine::new(config.clone(), checkpoints, store, verifier, clock);
+    let engine = Arc::new(engine);
+    engine.spawn_sweeper();
+    Ok(Some(engine))
+}
+
+/// `[booking]` in the config. Every amount is in tenge (P26).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BookingConfig {
+    /// Serve the booking API. Default: yes.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Checkpoint catalogue (JSON, `schemas/checkpoints.schema.json`). Default: the
+    /// catalogue compiled in from `deploy/checkpoints.json`.
+    #[serde(default)]
+    pub checkpoints: Option<PathBuf>,
+    /// How far ahead bookings open, in calendar days (P22: at most 90).
+    #[serde(default = "default_horizon")]
+    pub horizon_days: u32,
+    /// Fee per booking, KZT (P23–P26; sizes per order No. 538). 0 = confirmed without
+    /// payment.
+    #[serde(default)]
+    pub fee_kzt: i64,
+    /// Extra fee for paid priority (P6.4), KZT.
+    #[serde(default)]
+    pub priority_fee_kzt: i64,
+    /// Free reschedules per booking (P28: 2).
+    #[serde(default = "default_free_reschedules")]
+    pub free_reschedules: u32,
+    /// What happens to a reschedule past the free ones (P28).
+    #[serde(default)]
+    pub extra_reschedule: ExtraReschedule,
+    /// Fee of a reschedule past the free ones when `extra_reschedule = "charge"`, KZT.
+    #[serde(default)]
+    pub extra_reschedule_fee_kzt: i64,
+    /// How long an unpaid booking holds its slot (anti-abuse; issue 5 item 7).
+    #[serde(default = "default_hold_ttl")]
+    pub hold_ttl_s: u64,
+    /// Minutes after the end of the booked interval before a booking with no arrival is
+    /// annulled (P35).
+    #[serde(default = "default_grace")]
+    pub no_show_grace_min: u64,
+    /// Out-of-turn bookings (P6).
+    #[serde(default)]
+    pub priority: PriorityConfig,
+    /// Anti-abuse rate limits (issue 5 item 7).
+    #[serde(default)]
+    pub rate_limits: RateLimitConfig,
+    /// Seconds between sweeps of expired holds and no-shows.
+    #[serde(default = "default_sweep")]
+    pub sweep_interval_s: u64,
+}
+
+/// P28: a reschedule past the free ones.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExtraReschedule {
+    /// Refused (the default).
+    #[default]
+    Refuse,
+    /// Allowed when paid: `extra_reschedule_fee_kzt`.
+    Charge,
+}
+
+/// P6: which categories are served out of turn and the daily cap.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PriorityConfig {
+    /// Cap of priority bookings per checkpoint-day, percent of the day's actual capacity
+    /// (P6: 15). Rounded down.
+    #[serde(default = "default_cap")]
+    pub cap_percent: f64,
+    /// Categories served out of turn; the regulation has been amended, so this is config.
+    #[serde(default = "default_categories")]
+    pub categories: Vec<PriorityCategory>,
+}
+
+impl Default for PriorityConfig {
+    fn default() -> Self {
+        Self {
+            cap_percent: default_cap(),
+            categories: default_categories(),
+        }
+    }
+}
+
+impl PriorityConfig {
+    /// The cap in basis points, as the store compares it.
+    pub fn cap_basis_points(&self) -> i64 {
+        (self.cap_percent * 100.0).floor().clamp(0.0, 10_000.0) as i64
+    }
+}
+
+/// Anti-abuse rate limits. Per gateway instance (in memory): several instances multiply
+/// them; the hard guarantees (capacity, P21) are the database's.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitConfig {
+    /// Booking operations per account per minute (burst = the same number).
+    #[serde(default = "default_account_rate")]
+    pub account_per_minute: u32,
+    /// Booking operations per vehicle (plate) per minute.
+    #[serde(default = "default_vehicle_rate")]
+    pub vehicle_per_minute: u32,
+}
+
+impl Default for RateLimitConfig {
+    fn default() -> Self {
+        Self {
+            account_per_minute: default_account_rate(),
+            vehicle_per_minute: default_vehicle_rate(),
+        }
+    }
+}
+
+fn yes() -> bool {
+    true
+}
+fn default_horizon() -> u32 {
+    90
+}
+fn default_free_reschedules() -> u32 {
+    2
+}
+fn default_hold_ttl() -> u64 {
+    900
+}
+fn default_grace() -> u64 {
+    60
+}
+fn default_sweep() -> u64 {
+    5
+}
+fn default_cap() -> f64 {
+    15.0
+}
+fn default_categories() -> Vec<PriorityCategory> {
+    PriorityCategory::ALL.to_vec()
+}
+fn default_account_rate() -> u32 {
+    30
+}
+fn default_vehicle_rate() -> u32 {
+    10
+}
+
+impl BookingConfig {
+    /// A relative catalogue path is relative to the config file.
+    pub fn resolve_paths(&mut self, base: &std::path::Path) {
+        if let Some(p) = self.checkpoints.as_mut()
+            && p.is_relative()
+        {
+            *p = base.join(&*p);
+        }
+    }
+}
+
+impl Default for BookingConfig {
+    fn default() -> Self {
+        toml::from_str("").expect("every booking setting has a default")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn p22_p28_p6_defaults_follow_the_order() {
+        let c = BookingConfig::default();
+        assert_eq!(c.horizon_days, 90);
+        assert_eq!(c.free_reschedules, 2);
+        assert_eq!(c.priority.cap_basis_points(), 1500);
+        assert_eq!(c.priority.categories.len(), 7);
+        assert_eq!(c.extra_reschedule, ExtraReschedule::Refuse);
+    }
+
+    #[test]
+    fn booking_config_denies_unknown_fields() {
+        let err = toml::from_str::<BookingConfig>("horizon_dayz = 3").unwrap_err();
+        assert!(err.to_string().contains("horizon_dayz"));
+        let c: BookingConfig =
+            toml::from_str("[priority]\ncap_percent = 10\ncategories = [\"paid\", \"aeo\"]")
+                .unwrap();
+        assert_eq!(c.priority.cap_basis_points(), 1000);
+    }
+}
+
+#[cfg(test)]
+mod rule_tests;

@@ -1,0 +1,459 @@
+//! The adapter catalogue: which adapters serve which P18 checks right now.
+//!
+//! Packages live in the adapters directory, one folder each:
+//! `<dir>/<id>/{manifest.json, adapter.wasm, adapter.sig}`. A reload reads every package,
+//! and for each one that changed: validates the manifest, verifies the signature, compiles,
+//! type-checks against the WIT and self-tests. Only then does the new set replace the old
+//! one, in one atomic swap. A request holds the [`AdapterSet`] it started with until it
+//! ends, so in-flight calls finish on the version they started with. A package that fails
+//! any step is refused with the reason, and the version already running keeps serving.
+//!
+//! Architecture invariant: a request sees one consistent set of adapters and rules; nothing
+//! that failed a step of the reload ever serves. Runs wasm only through kezek-host.
+
+pub mod config;
+pub mod rules;
+pub mod signing;
+mod watch;
+
+use crate::config::AdaptersConfig;
+use crate::rules::RuleBook;
+use arc_swap::ArcSwap;
+use ed25519_dalek::VerifyingKey;
+use kezek_domain::CheckId;
+use kezek_host::{AdapterHost, LoadedAdapter};
+use kezek_manifest::Manifest;
+use std::collections::{BTreeMap, HashSet};
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+pub use watch::watch;
+
+/// Previous sets kept for rollback.
+const HISTORY: usize = 8;
+
+/// One consistent set of adapters and the rules that use them: a request takes one and
+/// keeps it from start to end.
+#[derive(Debug, Default)]
+pub struct AdapterSet {
+    /// Increases with every swap (reload or rollback).
+    pub generation: u64,
+    pub adapters: BTreeMap<String, Arc<LoadedAdapter>>,
+    pub rules: Arc<RuleBook>,
+    by_check: BTreeMap<CheckId, Arc<LoadedAdapter>>,
+}
+
+impl AdapterSet {
+    fn new(
+        generation: u64,
+        adapters: BTreeMap<String, Arc<LoadedAdapter>>,
+        rules: Arc<RuleBook>,
+    ) -> Self {
+        let mut by_check = BTreeMap::new();
+        for adapter in adapters.values() {
+            for &check in &adapter.descriptor.checks {
+                by_check.insert(check, adapter.clone());
+            }
+        }
+        Self {
+            generation,
+            adapters,
+            rules,
+            by_check,
+        }
+    }
+
+    /// The adapter serving a P18 check, if any.
+    pub fn for_check(&self, check: CheckId) -> Option<&Arc<LoadedAdapter>> {
+        self.by_check.get(&check)
+    }
+}
+
+/// A package that was not (re)loaded, and why.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Refusal {
+    /// The package folder name (the adapter id, by convention).
+    pub package: String,
+    pub version: Option<String>,
+    pub reason: String,
+}
+
+/// What a reload did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ReloadReport {
+    pub generation: u64,
+    /// (id, version) newly loaded or replaced.
+    pub loaded: Vec<(String, String)>,
+    pub unchanged: Vec<String>,
+    pub removed: Vec<String>,
+    pub refused: Vec<Refusal>,
+}
+
+impl fmt::Display for ReloadReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "adapter set generation {}", self.generation)?;
+        for (id, version) in &self.loaded {
+            writeln!(f, "  loaded     {id} {version}")?;
+        }
+        for id in &self.unchanged {
+            writeln!(f, "  unchanged  {id}")?;
+        }
+        for id in &self.removed {
+            writeln!(f, "  removed    {id}")?;
+        }
+        for r in &self.refused {
+            let version = r.version.as_deref().unwrap_or("?");
+            writeln!(f, "  REFUSED    {} {version}: {}", r.package, r.reason)?;
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogueError {
+    #[error("reading the adapters directory {0}: {1}")]
+    Directory(PathBuf, std::io::Error),
+    #[error("there is no earlier adapter set to roll back to")]
+    NothingToRollBack,
+}
+
+/// The running adapters, their history, and how to change them.
+pub struct Catalogue {
+    host: Arc<AdapterHost>,
+    dir: PathBuf,
+    rules_dir: Option<PathBuf>,
+    require_signatures: bool,
+    trusted: Vec<VerifyingKey>,
+    current: ArcSwap<AdapterSet>,
+    state: tokio::sync::Mutex<History>,
+}
+
+#[derive(Default)]
+struct History {
+    previous: Vec<Arc<AdapterSet>>,
+    /// Builds (id, component hash) an operator rolled back: reloads skip them until a
+    /// different build is deployed.
+    rolled_back: HashSet<(String, String)>,
+}
+
+impl fmt::Debug for Catalogue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Catalogue")
+            .field("dir", &self.dir)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Catalogue {
+    pub fn new(host: Arc<AdapterHost>, config: &AdaptersConfig) -> anyhow::Result<Self> {
+        let trusted = config
+            .trusted_keys
+            .iter()
+            .map(|p| signing::read_verifying_key(p))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        if config.require_signatures && trusted.is_empty() {
+            anyhow::bail!("adapters.require_signatures is on but adapters.trusted_keys is empty");
+        }
+        Ok(Self {
+            host,
+            dir: config.dir.clone(),
+            rules_dir: config.rules_dir.clone(),
+            require_signatures: config.require_signatures,
+            trusted,
+            current: ArcSwap::from_pointee(AdapterSet::default()),
+            state: tokio::sync::Mutex::new(History::default()),
+        })
+    }
+
+    /// The set a request should use from start to end.
+    pub fn snapshot(&self) -> Arc<AdapterSet> {
+        self.current.load_full()
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn rules_dir(&self) -> Option<&Path> {
+        self.rules_dir.as_deref()
+    }
+
+    /// Re-reads the adapters directory and swaps in what changed and passed every check.
+    pub async fn reload(&self) -> Result<ReloadReport, CatalogueError> {
+        let mut history = self.state.lock().await;
+        let current = self.snapshot();
+        let mut report = ReloadReport::default();
+        let mut next: BTreeMap<String, Arc<LoadedAdapter>> = BTreeMap::new();
+        let mut seen_packages = HashSet::new();
+
+        for folder in package_folders(&self.dir)? {
+            let package = folder
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            seen_packages.insert(package.clone());
+            match self.prepare(&folder, &package, &current, &history).await {
+                Ok(Prepared::Unchanged(adapter)) => {
+                    report.unchanged.push(adapter.descriptor.id.clone());
+                    next.insert(adapter.descriptor.id.clone(), adapter);
+                }
+                Ok(Prepared::Loaded(adapter)) => {
+                    report.loaded.push((
+                        adapter.descriptor.id.clone(),
+                        adapter.descriptor.version.clone(),
+                    ));
+                    next.insert(adapter.descriptor.id.clone(), Arc::from(adapter));
+                }
+                Err(refusal) => {
+                    // The running version, if any, keeps serving.
+                    if let Some(running) = current.adapters.get(&package) {
+                        next.insert(package.clone(), running.clone());
+                    }
+                    report.refused.push(refusal);
+                }
+            }
+        }
+        for id in current.adapters.keys() {
+            if !seen_packages.contains(id) && !next.contains_key(id) {
+                report.removed.push(id.clone());
+            }
+        }
+        refuse_conflicts(&mut next, &current, &mut report);
+        let rules = self.reload_rules(&current, &mut report);
+
+        let changed =
+            !report.loaded.is_empty() || !report.removed.is_empty() || rules != current.rules;
+        if changed {
+            let generation = current.generation + 1;
+            history.previous.push(current.clone());
+            if history.previous.len() > HISTORY {
+                history.previous.remove(0);
+            }
+            self.current
+                .store(Arc::new(AdapterSet::new(generation, next, rules)));
+        }
+        report.generation = self.snapshot().generation;
+        for refusal in &report.refused {
+            tracing::warn!(package = %refusal.package, reason = %refusal.reason, "adapter refused");
+        }
+        tracing::info!(
+            generation = report.generation,
+            loaded = report.loaded.len(),
+            refused = report.refused.len(),
+            "adapters reloaded"
+        );
+        Ok(report)
+    }
+
+    /// Restores the previous adapter set. The builds it replaces stay out until a different
+    /// build of them is deployed.
+    pub async fn rollback(&self) -> Result<ReloadReport, CatalogueError> {
+        let mut history = self.state.lock().await;
+        let previous = history
+            .previous
+            .pop()
+            .ok_or(CatalogueError::NothingToRollBack)?;
+        let current = self.snapshot();
+        let mut report = ReloadReport::default();
+        for (id, adapter) in &current.adapters {
+            match previous.adapters.get(id) {
+                Some(old) if old.component_sha256 == adapter.component_sha256 => {
+                    report.unchanged.push(id.clone())
+                }
+                _ => {
+                    history
+                        .rolled_back
+                        .insert((id.clone(), adapter.component_sha256.clone()));
+                    report
+                        .removed
+                        .push(format!("{id} {}", adapter.descriptor.version));
+                }
+            }
+        }
+        for (id, adapter) in &previous.adapters {
+            let same = current
+                .adapters
+                .get(id)
+                .is_some_and(|a| a.component_sha256 == adapter.component_sha256);
+            if !same {
+                history
+                    .rolled_back
+                    .remove(&(id.clone(), adapter.component_sha256.clone()));
+                report
+                    .loaded
+                    .push((id.clone(), adapter.descriptor.version.clone()));
+            }
+        }
+        let generation = current.generation + 1;
+        self.current.store(Arc::new(AdapterSet::new(
+            generation,
+            previous.adapters.clone(),
+            previous.rules.clone(),
+        )));
+        report.generation = generation;
+        tracing::info!(generation, "adapters rolled back");
+        Ok(report)
+    }
+
+    /// The rule book for the next set: the directory's, or the running one if the directory
+    /// has an error (refused, with the reason, like a bad adapter).
+    fn reload_rules(&self, current: &AdapterSet, report: &mut ReloadReport) -> Arc<RuleBook> {
+        let Some(dir) = &self.rules_dir else {
+            return current.rules.clone();
+        };
+        match RuleBook::load(dir) {
+            Ok(book) if book == *current.rules => current.rules.clone(),
+            Ok(book) => {
+                for set in book.sets() {
+                    report
+                        .loaded
+                        .push((format!("rules:{}", set.id), set.version.clone()));
+                }
+                Arc::new(book)
+            }
+            Err(e) => {
+                report.refused.push(Refusal {
+                    package: "rules".into(),
+                    version: None,
+                    reason: e.to_string(),
+                });
+                current.rules.clone()
+            }
+        }
+    }
+
+    async fn prepare(
+        &self,
+        folder: &Path,
+        package: &str,
+        current: &AdapterSet,
+        history: &History,
+    ) -> Result<Prepared, Refusal> {
+        let refuse = |version: Option<&str>, reason: String| Refusal {
+            package: package.to_owned(),
+            version: version.map(str::to_owned),
+            reason,
+        };
+        let read = |name: &str| std::fs::read(folder.join(name));
+        let manifest_bytes =
+            read("manifest.json").map_err(|e| refuse(None, format!("manifest.json: {e}")))?;
+        let manifest = Manifest::parse(&manifest_bytes).map_err(|e| refuse(None, e.to_string()))?;
+        let version = Some(manifest.version.as_str());
+        if manifest.id != package {
+            return Err(refuse(
+                version,
+                format!(
+                    "the folder is named {package} but the manifest's id is {}",
+                    manifest.id
+                ),
+            ));
+        }
+        let component =
+            read("adapter.wasm").map_err(|e| refuse(version, format!("adapter.wasm: {e}")))?;
+        let signature = match read("adapter.sig") {
+            Ok(s) => Some(s),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(refuse(version, format!("adapter.sig: {e}"))),
+        };
+        if self.require_signatures || signature.is_some() {
+            // A signature that is present is always checked, even where unsigned is allowed.
+            signing::verify(
+                &self.trusted,
+                &component,
+                &manifest_bytes,
+                signature.as_deref(),
+            )
+            .map_err(|e| refuse(version, e.to_string()))?;
+        }
+        let sha = kezek_host::sha256_hex(&component);
+        if let Some(running) = current.adapters.get(&manifest.id)
+            && running.component_sha256 == sha
+            && running.manifest == manifest
+        {
+            return Ok(Prepared::Unchanged(running.clone()));
+        }
+        if history
+            .rolled_back
+            .contains(&(manifest.id.clone(), sha.clone()))
+        {
+            return Err(refuse(
+                version,
+                "this build was rolled back; deploy a different build".into(),
+            ));
+        }
+        let adapter = self
+            .host
+            .load(&component, manifest.clone())
+            .await
+            .map_err(|e| refuse(version, e.to_string()))?;
+        Ok(Prepared::Loaded(Box::new(adapter)))
+    }
+}
+
+enum Prepared {
+    Unchanged(Arc<LoadedAdapter>),
+    Loaded(Box<LoadedAdapter>),
+}
+
+/// Two adapters may not serve the same check: the one that was already serving keeps it
+/// and the newcomer is refused.
+fn refuse_conflicts(
+    next: &mut BTreeMap<String, Arc<LoadedAdapter>>,
+    current: &AdapterSet,
+    report: &mut ReloadReport,
+) {
+    let mut owner: BTreeMap<CheckId, String> = BTreeMap::new();
+    for (id, adapter) in next
+        .iter()
+        .filter(|(id, _)| current.adapters.contains_key(*id))
+    {
+        for &check in &adapter.descriptor.checks {
+            owner.entry(check).or_insert_with(|| id.clone());
+        }
+    }
+    let mut refused = Vec::new();
+    for (id, adapter) in next.iter() {
+        for &check in &adapter.descriptor.checks {
+            match owner.get(&check) {
+                Some(other) if other != id => {
+                    refused.push((id.clone(), format!("{check} is already served by {other}")))
+                }
+                Some(_) => {}
+                None => {
+                    owner.insert(check, id.clone());
+                }
+            }
+        }
+    }
+    for (id, reason) in refused {
+        if let Some(adapter) = next.remove(&id) {
+            report.loaded.retain(|(loaded, _)| loaded != &id);
+            report.refused.push(Refusal {
+                package: id.clone(),
+                version: Some(adapter.descriptor.version.clone()),
+                reason,
+            });
+            if let Some(running) = current.adapters.get(&id) {
+                next.insert(id, running.clone());
+            }
+        }
+    }
+}
+
+fn package_folders(dir: &Path) -> Result<Vec<PathBuf>, CatalogueError> {
+    let entries =
+        std::fs::read_dir(dir).map_err(|e| CatalogueError::Directory(dir.to_owned(), e))?;
+    let mut folders: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| {
+            p.is_dir()
+                && !p
+                    .file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+        })
+        .collect();
+    folders.sort();
+    Ok(folders)
+}

@@ -1,0 +1,364 @@
+//! The adapter host: the only crate that touches wasmtime.
+//!
+//! Each check call gets a fresh `Store` and a fresh instance from a pre-linked
+//! `InstancePre`, drawn from the pooling allocator. A call is bounded three ways: a memory
+//! cap (a `ResourceLimiter`), a guest-CPU budget (epoch interruption, outbound waits
+//! excluded) and a wall-clock deadline (the caller's). Guests get WASI with nothing in it:
+//! no preopens, no environment, no sockets. Their only way out is the `outbound` import,
+//! which [`kezek_egress`] serves under the adapter's policy.
+//!
+//! Architecture invariant: the only crate that depends on wasmtime (`tests/e2e/layout.rs`);
+//! every wasmtime fault becomes a `CheckError`, never a finding.
+
+pub mod config;
+mod convert;
+mod engine;
+
+use kezek_domain::{Application, CheckError, CheckId, Finding, RequestFields};
+use kezek_egress::{Egress, EgressPolicy, Exchange};
+use kezek_manifest::Manifest;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use wasmtime::component::{HasSelf, Linker, ResourceTable};
+use wasmtime::{Engine, ResourceLimiter, Store, UpdateDeadline};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+pub use engine::{HostSettings, sha256_hex};
+
+/// Bindings for each WIT package version the host speaks, one module per version.
+pub mod bindings {
+    /// `kezek:registry@1.0.0`.
+    pub mod v1 {
+        wasmtime::component::bindgen!({
+            path: "../../wit/registry@1.0.0",
+            world: "adapter",
+            imports: { default: async },
+            exports: { default: async },
+        });
+    }
+}
+use bindings::v1;
+
+/// What an adapter says about itself (`describe()`), checked against its manifest at load.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Descriptor {
+    pub id: String,
+    pub version: String,
+    pub registry: String,
+    pub checks: Vec<CheckId>,
+    pub reads: RequestFields,
+}
+
+/// A compiled, linked and self-tested adapter, ready for calls. Cheap to share: calls
+/// instantiate from it concurrently.
+pub struct LoadedAdapter {
+    pub manifest: Manifest,
+    pub descriptor: Descriptor,
+    /// SHA-256 of the component bytes: identifies exactly what runs.
+    pub component_sha256: String,
+    pre: v1::AdapterPre<CallState>,
+    policy: Arc<EgressPolicy>,
+}
+
+impl std::fmt::Debug for LoadedAdapter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoadedAdapter")
+            .field("id", &self.descriptor.id)
+            .field("version", &self.descriptor.version)
+            .field("component_sha256", &self.component_sha256)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why a component could not be loaded. Each message says what to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("not a valid component for this engine: {0}")]
+    Compile(String),
+    #[error("does not implement kezek:registry@1.0.0 (built against another WIT version?): {0}")]
+    Contract(String),
+    #[error("self-test failed: {0}")]
+    SelfTest(String),
+    #[error("egress configuration: {0}")]
+    Egress(String),
+}
+
+/// The result of one call: the finding or error, and the registry exchanges it made.
+#[derive(Debug)]
+pub struct CallOutcome {
+    pub result: Result<Finding, CheckError>,
+    pub exchanges: Vec<Exchange>,
+    pub duration: Duration,
+}
+
+/// Runs adapters. One per process; shared by every request.
+pub struct AdapterHost {
+    engine: Engine,
+    linker: Linker<CallState>,
+    egress: Arc<Egress>,
+    settings: HostSettings,
+    _ticker: engine::EpochTicker,
+}
+
+impl std::fmt::Debug for AdapterHost {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AdapterHost")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AdapterHost {
+    pub fn new(settings: HostSettings, egress: Arc<Egress>) -> anyhow::Result<Self> {
+        let engine = engine::build(&settings)?;
+        let mut linker = Linker::<CallState>::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)
+            .map_err(|e| anyhow::anyhow!("linking WASI: {e}"))?;
+        v1::Adapter::add_to_linker::<CallState, HasSelf<CallState>>(&mut linker, |s| s)
+            .map_err(|e| anyhow::anyhow!("linking kezek:registry@1.0.0: {e}"))?;
+        let ticker = engine::EpochTicker::start(&engine, settings.epoch_tick);
+        Ok(Self {
+            engine,
+            linker,
+            egress,
+            settings,
+            _ticker: ticker,
+        })
+    }
+
+    /// Compiles (or loads from the precompiled cache), type-checks against the WIT and
+    /// self-tests a component. The caller has already checked its signature.
+    pub async fn load(
+        &self,
+        component: &[u8],
+        manifest: Manifest,
+    ) -> Result<LoadedAdapter, LoadError> {
+        let sha = engine::sha256_hex(component);
+        let compiled = engine::compile_cached(&self.engine, &self.settings, component, &sha)
+            .map_err(|e| LoadError::Compile(format!("{e:#}")))?;
+        let pre = self
+            .linker
+            .instantiate_pre(&compiled)
+            .map_err(|e| LoadError::Contract(format!("{e:#}")))?;
+        let pre = v1::AdapterPre::new(pre).map_err(|e| LoadError::Contract(format!("{e:#}")))?;
+        let policy = Arc::new(
+            self.egress
+                .policy_for(&manifest)
+                .map_err(|e| LoadError::Egress(format!("{e:#}")))?,
+        );
+        let descriptor = self.self_test(&pre, &manifest, &policy).await?;
+        Ok(LoadedAdapter {
+            manifest,
+            descriptor,
+            component_sha256: sha,
+            pre,
+            policy,
+        })
+    }
+
+    /// Calls `describe()` in a fresh sandbox and checks it against the manifest.
+    async fn self_test(
+        &self,
+        pre: &v1::AdapterPre<CallState>,
+        manifest: &Manifest,
+        policy: &Arc<EgressPolicy>,
+    ) -> Result<Descriptor, LoadError> {
+        let mut store = self.store(manifest, policy);
+        let instance = pre
+            .instantiate_async(&mut store)
+            .await
+            .map_err(|e| LoadError::SelfTest(format!("instantiation failed: {e:#}")))?;
+        let described = instance
+            .kezek_registry_checker()
+            .call_describe(&mut store)
+            .await
+            .map_err(|e| {
+                LoadError::SelfTest(format!("describe() failed: {}", self.fault(&store, e)))
+            })?;
+        let descriptor = convert::descriptor(described).map_err(LoadError::SelfTest)?;
+        let mut declared: Vec<u8> = manifest.checks.clone();
+        declared.sort_unstable();
+        let mut described_checks: Vec<u8> = descriptor.checks.iter().map(|c| c.number()).collect();
+        described_checks.sort_unstable();
+        if descriptor.id != manifest.id
+            || descriptor.version != manifest.version
+            || described_checks != declared
+        {
+            return Err(LoadError::SelfTest(format!(
+                "the component describes itself as {} {} serving checks {:?}, the manifest says {} {} serving {:?}",
+                descriptor.id,
+                descriptor.version,
+                described_checks,
+                manifest.id,
+                manifest.version,
+                declared
+            )));
+        }
+        Ok(descriptor)
+    }
+
+    /// Runs one check in a fresh sandbox. Never panics and never returns a pass it did not
+    /// get from the adapter: every fault becomes a [`CheckError`].
+    pub async fn check(
+        &self,
+        adapter: &LoadedAdapter,
+        check: CheckId,
+        application: &Application,
+        correlation_id: &str,
+        deadline: Duration,
+    ) -> CallOutcome {
+        let started = Instant::now();
+        let request = convert::request(application, check, correlation_id);
+        let mut store = self.store(&adapter.manifest, &adapter.policy);
+        let call = async {
+            let instance = adapter.pre.instantiate_async(&mut store).await?;
+            instance
+                .kezek_registry_checker()
+                .call_check(&mut store, &request)
+                .await
+        };
+        let result = match tokio::time::timeout(deadline, call).await {
+            Ok(Ok(Ok(finding))) => Ok(convert::finding(finding)),
+            Ok(Ok(Err(error))) => Err(convert::check_error(error)),
+            Ok(Err(fault)) => Err(self.fault(&store, fault)),
+            Err(_) => Err(CheckError::Timeout(format!(
+                "adapter {} did not finish within {} ms",
+                adapter.descriptor.id,
+                deadline.as_millis()
+            ))),
+        };
+        CallOutcome {
+            result,
+            exchanges: std::mem::take(&mut store.data_mut().exchanges),
+            duration: started.elapsed(),
+        }
+    }
+
+    fn store(&self, manifest: &Manifest, policy: &Arc<EgressPolicy>) -> Store<CallState> {
+        let limits = &manifest.limits;
+        let state = CallState {
+            wasi: engine::empty_wasi(&self.settings.clock),
+            table: ResourceTable::new(),
+            memory: MemoryCap {
+                max_bytes: (limits.memory_mib as usize) << 20,
+                hit: false,
+            },
+            egress: self.egress.clone(),
+            policy: policy.clone(),
+            started: Instant::now(),
+            outbound: Duration::ZERO,
+            exchanges: Vec::new(),
+        };
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|s| &mut s.memory);
+        let budget = Duration::from_millis(limits.cpu_ms);
+        let tick = self.settings.epoch_tick;
+        store.set_epoch_deadline(ticks(budget, tick));
+        store.epoch_deadline_callback(move |ctx| {
+            let state = ctx.data();
+            let used = state.started.elapsed().saturating_sub(state.outbound);
+            match budget.checked_sub(used) {
+                Some(left) if !left.is_zero() => Ok(UpdateDeadline::Continue(ticks(left, tick))),
+                _ => Err(wasmtime::Error::new(CpuBudgetExceeded(
+                    budget.as_millis() as u64
+                ))),
+            }
+        });
+        store
+    }
+
+    /// Names a fault in the adapter's terms.
+    fn fault(&self, store: &Store<CallState>, error: wasmtime::Error) -> CheckError {
+        if let Some(CpuBudgetExceeded(ms)) = error.downcast_ref::<CpuBudgetExceeded>() {
+            return CheckError::CpuBudgetExceeded(*ms);
+        }
+        if store.data().memory.hit {
+            return CheckError::MemoryCapExceeded((store.data().memory.max_bytes >> 20) as u64);
+        }
+        match error.downcast_ref::<wasmtime::Trap>() {
+            Some(trap) => CheckError::Trapped(trap.to_string()),
+            None => CheckError::Trapped(format!("{error:#}")),
+        }
+    }
+}
+
+fn ticks(span: Duration, tick: Duration) -> u64 {
+    (span.as_nanos().div_ceil(tick.as_nanos().max(1)) as u64).max(1)
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("CPU budget of {0} ms exceeded")]
+struct CpuBudgetExceeded(u64);
+
+/// Per-call state: WASI with nothing in it, the memory cap, and the egress policy.
+struct CallState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    memory: MemoryCap,
+    egress: Arc<Egress>,
+    policy: Arc<EgressPolicy>,
+    started: Instant,
+    /// Time spent waiting on registries, which does not count against the CPU budget.
+    outbound: Duration,
+    exchanges: Vec<Exchange>,
+}
+
+impl WasiView for CallState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+/// Refuses memory growth past the cap and remembers that it did, so the resulting trap
+/// can be reported as what it is.
+struct MemoryCap {
+    max_bytes: usize,
+    hit: bool,
+}
+
+impl ResourceLimiter for MemoryCap {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _max: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > self.max_bytes {
+            self.hit = true;
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _max: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(desired <= 100_000)
+    }
+}
+
+impl v1::kezek::registry::types::Host for CallState {}
+
+impl v1::kezek::registry::outbound::Host for CallState {
+    async fn send(
+        &mut self,
+        request: v1::kezek::registry::outbound::Request,
+    ) -> Result<v1::kezek::registry::outbound::Response, v1::kezek::registry::outbound::OutboundError>
+    {
+        let (result, exchange) = self
+            .egress
+            .send(&self.policy, convert::outbound_request(request))
+            .await;
+        self.outbound += exchange.duration;
+        self.exchanges.push(exchange);
+        result
+            .map(convert::outbound_response)
+            .map_err(convert::outbound_error)
+    }
+}

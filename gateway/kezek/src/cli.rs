@@ -1,0 +1,388 @@
+//! The `kezek` command line: `serve`, `adapters …`, `check`, `keygen`.
+
+use crate::config::Config;
+use crate::server::{self, Gateway};
+use clap::{Parser, Subcommand};
+use kezek_catalogue::{Catalogue, signing};
+use kezek_domain::{Application, CheckId};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "kezek",
+    version,
+    about = "Kezek verification gateway for the electronic border queue (Order 707)"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the gateway.
+    Serve {
+        #[arg(long, short, env = "KEZEK_CONFIG")]
+        config: PathBuf,
+    },
+    /// Inspect and change the adapters of a running gateway, or sign adapter packages.
+    Adapters {
+        #[command(subcommand)]
+        command: AdaptersCommand,
+    },
+    /// Call one adapter with an application (JSON, from a file or stdin) and print the finding.
+    Check {
+        #[arg(long, short, env = "KEZEK_CONFIG")]
+        config: PathBuf,
+        /// Adapter id, as in `adapters list`.
+        #[arg(long)]
+        adapter: String,
+        /// P18 check number; defaults to the adapter's first.
+        #[arg(long)]
+        check: Option<u8>,
+        /// Application JSON file; `-` or nothing reads stdin.
+        request: Option<PathBuf>,
+    },
+    /// Bookings over the HTTP API: availability, create, get, reschedule, cancel.
+    Bookings {
+        #[command(subcommand)]
+        command: crate::bookings_cli::BookingsCommand,
+    },
+    /// Check the audit log's hash chain and name the first broken link.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+    /// Make an Ed25519 key pair for signing adapters: `<out>.key` and `<out>.pub`.
+    Keygen {
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditCommand {
+    /// Walk the whole chain in the configured store.
+    Verify {
+        #[arg(long, short, env = "KEZEK_CONFIG")]
+        config: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AdaptersCommand {
+    /// List the adapters the gateway is running.
+    List(AdminArgs),
+    /// Show one adapter: manifest, descriptor, component hash.
+    Inspect {
+        #[command(flatten)]
+        admin: AdminArgs,
+        id: String,
+    },
+    /// Re-read the adapters directory and swap in what changed.
+    Reload(AdminArgs),
+    /// Restore the previous adapter set.
+    Rollback(AdminArgs),
+    /// Sign adapter packages (folders holding manifest.json and adapter.wasm).
+    Sign {
+        /// Ed25519 private key (PKCS#8 PEM), as `kezek keygen` writes it.
+        #[arg(long)]
+        key: PathBuf,
+        #[arg(required = true)]
+        packages: Vec<PathBuf>,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+struct AdminArgs {
+    /// Base URL of the gateway's admin API.
+    #[arg(long, env = "KEZEK_ADMIN_URL", default_value = "http://127.0.0.1:8444")]
+    url: String,
+    /// Admin bearer token, if the gateway requires one.
+    #[arg(long, env = "KEZEK_ADMIN_TOKEN")]
+    token: Option<String>,
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: starting the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.command)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("KEZEK_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .json()
+        .try_init();
+}
+
+async fn run(command: Command) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Serve { config } => serve(&config).await,
+        Command::Adapters { command } => adapters(command).await,
+        Command::Check {
+            config,
+            adapter,
+            check,
+            request,
+        } => check_once(&config, &adapter, check, request.as_deref()).await,
+        Command::Bookings { command } => crate::bookings_cli::run(command).await,
+        Command::Audit {
+            command: AuditCommand::Verify { config },
+        } => {
+            let config = Config::from_file(&config)?;
+            let store = kezek_store::Store::open(&config.store).await?;
+            match kezek_store::audit::verify(&store).await? {
+                Ok(entries) => {
+                    println!("audit chain intact: {entries} entries");
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(broken) => {
+                    println!("{broken}");
+                    Ok(ExitCode::from(2))
+                }
+            }
+        }
+        Command::Keygen { out } => {
+            let key = signing::generate_key()?;
+            signing::write_key_pair(&key, &out)?;
+            println!(
+                "wrote {} (keep private) and {}",
+                out.with_extension("key").display(),
+                out.with_extension("pub").display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+async fn serve(config_path: &Path) -> anyhow::Result<ExitCode> {
+    let config = Config::from_file(config_path)?;
+    let gateway = Gateway::start(&config).await?;
+    let _watcher = if config.adapters.watch {
+        Some(kezek_catalogue::watch(gateway.catalogue.clone())?)
+    } else {
+        None
+    };
+    let listeners = kezek_api::Listeners::bind(&config.api).await?;
+    let scheme = if listeners.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    eprintln!(
+        "kezek: public API on {scheme}://{}",
+        listeners.api.local_addr()?
+    );
+    if let Some(admin) = &listeners.admin {
+        eprintln!("kezek: admin API on http://{}", admin.local_addr()?);
+    }
+    server::run(listeners, gateway, shutdown_signal()).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("installing the SIGTERM handler");
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
+
+async fn adapters(command: AdaptersCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        AdaptersCommand::List(admin) => {
+            let list = admin_call(&admin, "GET", "/admin/adapters").await?;
+            println!("generation {}", list["generation"]);
+            println!("{:<28} {:<10} {:<10} REGISTRY", "ID", "VERSION", "CHECKS");
+            for a in list["adapters"].as_array().into_iter().flatten() {
+                let checks: Vec<String> = a["checks"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|c| format!("P18.{c}"))
+                    .collect();
+                println!(
+                    "{:<28} {:<10} {:<10} {}",
+                    a["id"].as_str().unwrap_or("?"),
+                    a["version"].as_str().unwrap_or("?"),
+                    checks.join(","),
+                    a["registry"].as_str().unwrap_or("?")
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        AdaptersCommand::Inspect { admin, id } => {
+            let list = admin_call(&admin, "GET", "/admin/adapters").await?;
+            let found = list["adapters"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|a| a["id"] == id.as_str());
+            match found {
+                Some(a) => {
+                    println!("{}", serde_json::to_string_pretty(a)?);
+                    Ok(ExitCode::SUCCESS)
+                }
+                None => {
+                    eprintln!("no adapter {id} is loaded (see `kezek adapters list`)");
+                    Ok(ExitCode::FAILURE)
+                }
+            }
+        }
+        AdaptersCommand::Reload(admin) => {
+            print_report(admin_call(&admin, "POST", "/admin/adapters/reload").await?)
+        }
+        AdaptersCommand::Rollback(admin) => {
+            print_report(admin_call(&admin, "POST", "/admin/adapters/rollback").await?)
+        }
+        AdaptersCommand::Sign { key, packages } => {
+            let key = signing::read_signing_key(&key)?;
+            for package in packages {
+                let manifest = std::fs::read(package.join("manifest.json"))
+                    .map_err(|e| anyhow::anyhow!("{}: manifest.json: {e}", package.display()))?;
+                kezek_manifest::Manifest::parse(&manifest)
+                    .map_err(|e| anyhow::anyhow!("{}: {e}", package.display()))?;
+                let component = std::fs::read(package.join("adapter.wasm"))
+                    .map_err(|e| anyhow::anyhow!("{}: adapter.wasm: {e}", package.display()))?;
+                std::fs::write(
+                    package.join("adapter.sig"),
+                    signing::sign(&key, &component, &manifest),
+                )?;
+                println!("signed {}", package.display());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn print_report(report: serde_json::Value) -> anyhow::Result<ExitCode> {
+    let report: kezek_catalogue::ReloadReport = serde_json::from_value(report)?;
+    print!("{report}");
+    Ok(if report.refused.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(2)
+    })
+}
+
+async fn admin_call(
+    admin: &AdminArgs,
+    method: &str,
+    path: &str,
+) -> anyhow::Result<serde_json::Value> {
+    let headers: Vec<(&str, String)> = admin
+        .token
+        .iter()
+        .map(|t| ("authorization", format!("Bearer {t}")))
+        .collect();
+    let (status, value) =
+        crate::client::request_json(&admin.url, method, path, &headers, None, None).await?;
+    if !status.is_success() {
+        anyhow::bail!("{}", value["detail"].as_str().unwrap_or("request failed"));
+    }
+    Ok(value)
+}
+
+async fn check_once(
+    config_path: &Path,
+    adapter_id: &str,
+    check: Option<u8>,
+    request: Option<&Path>,
+) -> anyhow::Result<ExitCode> {
+    let mut config = Config::from_file(config_path)?;
+    config.adapters.watch = false;
+    let mut text = String::new();
+    match request {
+        Some(p) if p != Path::new("-") => {
+            text = std::fs::read_to_string(p)
+                .map_err(|e| anyhow::anyhow!("reading {}: {e}", p.display()))?
+        }
+        _ => {
+            std::io::stdin().read_to_string(&mut text)?;
+        }
+    }
+    let application: Application = serde_json::from_str(&text)
+        .map_err(|e| anyhow::anyhow!("the application is not valid: {e}"))?;
+    let gateway = Gateway::start(&config).await?;
+    let catalogue: Arc<Catalogue> = gateway.catalogue.clone();
+    let set = catalogue.snapshot();
+    let adapter = set.adapters.get(adapter_id).ok_or_else(|| {
+        anyhow::anyhow!(
+            "no adapter {adapter_id} loaded from {}",
+            catalogue.dir().display()
+        )
+    })?;
+    let check = match check {
+        Some(n) => {
+            CheckId::new(n).ok_or_else(|| anyhow::anyhow!("P18 has checks 1 to 18, not {n}"))?
+        }
+        None => adapter.descriptor.checks[0],
+    };
+    let correlation = uuid::Uuid::new_v4().to_string();
+    let outcome = gateway
+        .host
+        .check(
+            adapter,
+            check,
+            &application,
+            &correlation,
+            Duration::from_secs(30),
+        )
+        .await;
+    println!(
+        "{} {} — {check}",
+        adapter.descriptor.id, adapter.descriptor.version
+    );
+    for exchange in &outcome.exchanges {
+        println!(
+            "  exchange  {} HTTP {} in {} ms",
+            exchange.endpoint,
+            exchange.status.map_or("-".to_string(), |s| s.to_string()),
+            exchange.duration.as_millis()
+        );
+    }
+    match outcome.result {
+        Ok(finding) => {
+            println!(
+                "  {:?}: {} ({})",
+                finding.verdict, finding.message, finding.reason_code
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            println!("  ERROR: {e}");
+            Ok(ExitCode::from(3))
+        }
+    }
+}

@@ -1,0 +1,160 @@
+//! The gateway process: builds every room from the config, in dependency order, and serves
+//! them through the API (`kezek_api::serve`). Testable by construction:
+//! `run(listeners, gateway, shutdown)`.
+
+use crate::config::Config;
+use kezek_api::{Listeners, Services};
+use kezek_catalogue::Catalogue;
+use kezek_domain::clock::{Calendar, SharedClock, SystemClock};
+use kezek_egress::Egress;
+use kezek_host::{AdapterHost, HostSettings};
+use kezek_pipeline::Pipeline;
+use kezek_pipeline::metrics::Metrics;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Everything a request needs, built once per process.
+#[derive(Debug, Clone)]
+pub struct Gateway {
+    pub host: Arc<AdapterHost>,
+    pub catalogue: Arc<Catalogue>,
+    pub pipeline: Arc<Pipeline>,
+    pub metrics: Arc<Metrics>,
+    /// Idempotency-Key → (SHA-256 of the body, verification id), for a day.
+    pub idempotency: moka::sync::Cache<String, ([u8; 32], String)>,
+    pub admin_token: Option<String>,
+    /// The database: bookings and the audit log.
+    pub store: Arc<kezek_store::Store>,
+    pub audit: kezek_store::audit::AuditLog,
+    /// The booking engine (issue 5); `None` when `booking.enabled = false`.
+    pub booking: Option<Arc<kezek_booking::BookingEngine>>,
+}
+
+impl Gateway {
+    /// Builds the engine, the egress, the catalogue and the pipeline, and loads the adapters
+    /// and rules. Refused packages are logged; the gateway starts with what loaded.
+    pub async fn start(config: &Config) -> anyhow::Result<Self> {
+        Self::start_with(config, StartOptions::default()).await
+    }
+
+    /// As [`Gateway::start`], with settings that are code, not configuration.
+    pub async fn start_with(config: &Config, options: StartOptions) -> anyhow::Result<Self> {
+        let egress = Arc::new(Egress::new(&config.egress)?);
+        let clock = options.clock;
+        let host = Arc::new(AdapterHost::new(
+            HostSettings::from_config(
+                &config.sandbox,
+                config.adapters.precompiled_cache.clone(),
+                clock.clone(),
+            ),
+            egress,
+        )?);
+        let catalogue = Arc::new(Catalogue::new(host.clone(), &config.adapters)?);
+        let report = catalogue.reload().await?;
+        tracing::info!(%report, "adapters loaded");
+        let store = Arc::new(kezek_store::Store::open(&config.store).await?);
+        let audit = kezek_store::audit::AuditLog::start(store.clone(), clock.clone());
+        let metrics = Arc::new(Metrics::default());
+        // One checkpoint catalogue for verification and booking: both judge dates on a
+        // checkpoint's local calendar.
+        let checkpoints = Arc::new(kezek_booking::checkpoints::Catalogue::open(
+            config.booking.checkpoints.as_deref(),
+        )?);
+        let calendar = Arc::new(Calendar::new(
+            clock.clone(),
+            checkpoints
+                .checkpoints
+                .values()
+                .map(|cp| (cp.code.clone(), cp.offset())),
+            config.booking.horizon_days,
+        ));
+        let pipeline = Arc::new(
+            Pipeline::with(
+                catalogue.clone(),
+                host.clone(),
+                metrics.clone(),
+                options.upstream,
+                calendar,
+            )
+            .with_audit(Some(audit.clone())),
+        );
+        let admin_token = config
+            .api
+            .admin_token
+            .as_ref()
+            .map(|s| s.resolve())
+            .transpose()?;
+        // The booking engine verifies through this pipeline before it holds a slot (P20).
+        let booking = kezek_booking::start(
+            &config.booking,
+            checkpoints,
+            store.clone(),
+            pipeline.clone(),
+            clock,
+        )
+        .await?;
+        Ok(Self {
+            host,
+            catalogue,
+            pipeline,
+            metrics,
+            idempotency: moka::sync::Cache::builder()
+                .max_capacity(1_000_000)
+                .time_to_live(Duration::from_secs(24 * 3600))
+                .build(),
+            booking,
+            store,
+            audit,
+            admin_token,
+        })
+    }
+}
+
+/// What [`Gateway::start_with`] takes besides the config.
+pub struct StartOptions {
+    /// The one clock of this gateway (verification, booking, audit, sandbox); tests pin it.
+    pub clock: SharedClock,
+    pub upstream: kezek_pipeline::upstream::UpstreamSettings,
+}
+
+impl Default for StartOptions {
+    fn default() -> Self {
+        Self {
+            clock: Arc::new(SystemClock),
+            upstream: Default::default(),
+        }
+    }
+}
+
+impl std::fmt::Debug for StartOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StartOptions")
+            .field("upstream", &self.upstream)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Gateway {
+    /// What the API's routes reach.
+    pub fn services(&self) -> Services {
+        Services {
+            catalogue: self.catalogue.clone(),
+            pipeline: self.pipeline.clone(),
+            metrics: self.metrics.clone(),
+            idempotency: self.idempotency.clone(),
+            admin_token: self.admin_token.clone(),
+            audit: self.audit.clone(),
+            booking: self.booking.clone(),
+        }
+    }
+}
+
+/// Serves until `shutdown` resolves, then lets in-flight requests finish.
+pub async fn run(
+    listeners: Listeners,
+    gateway: Gateway,
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
+    kezek_api::serve(listeners, gateway.services(), shutdown).await
+}

@@ -1,0 +1,187 @@
+//! The finding cache: moka, with a TTL per check from the rule set, single-flight loading,
+//! and keys that hold no personal data.
+
+use kezek_domain::{Application, CheckError, CheckId, Finding, RequestFields};
+use moka::Expiry;
+use sha2::{Digest, Sha256};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+/// A keyed hash: check, adapter build, rule-set version and the fields the adapter reads,
+/// under a per-process random salt. It identifies an answer without revealing (or letting
+/// anyone brute-force) the IIN, plate or name behind it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct CacheKey([u8; 32]);
+
+/// Digests of the seven parts of an application, computed once per verification and
+/// combined per check into that check's key.
+#[derive(Debug, Clone)]
+pub struct Fingerprint([[u8; 32]; 7]);
+
+impl Fingerprint {
+    pub fn of(app: &Application) -> Self {
+        fn digest(value: serde_json::Result<Vec<u8>>) -> [u8; 32] {
+            Sha256::digest(value.unwrap_or_default()).into()
+        }
+        Self([
+            digest(serde_json::to_vec(&app.owner)),
+            digest(serde_json::to_vec(&app.drivers)),
+            digest(serde_json::to_vec(&app.vehicle)),
+            digest(serde_json::to_vec(&app.trailer)),
+            digest(serde_json::to_vec(&app.cargo)),
+            digest(Ok(app.checkpoint.as_bytes().to_vec())),
+            digest(Ok(app.travel_date.as_bytes().to_vec())),
+        ])
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Entry {
+    finding: Finding,
+    ttl: Duration,
+    /// The adapter build that produced it, so a reload can drop what it replaced.
+    adapter_sha: Arc<str>,
+}
+
+struct PerEntryTtl;
+
+impl Expiry<CacheKey, Entry> for PerEntryTtl {
+    fn expire_after_create(&self, _: &CacheKey, entry: &Entry, _: Instant) -> Option<Duration> {
+        Some(entry.ttl)
+    }
+}
+
+/// What a lookup did, for metrics and the verification's `cached` flag.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lookup {
+    /// Served from the cache, or by another caller's call in flight (single-flight).
+    Hit,
+    /// This caller called the adapter.
+    Miss,
+    /// Not cacheable (TTL 0): called the adapter.
+    Bypass,
+}
+
+pub struct FindingCache {
+    entries: moka::future::Cache<CacheKey, Entry>,
+    salt: [u8; 32],
+    pub hits: AtomicU64,
+    pub misses: AtomicU64,
+}
+
+impl std::fmt::Debug for FindingCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FindingCache")
+            .field("entries", &self.entries.entry_count())
+            .finish_non_exhaustive()
+    }
+}
+
+impl FindingCache {
+    pub fn new(capacity: u64) -> Self {
+        let mut salt = [0u8; 32];
+        getrandom::fill(&mut salt).expect("the operating system provides randomness");
+        Self {
+            entries: moka::future::Cache::builder()
+                .max_capacity(capacity)
+                .expire_after(PerEntryTtl)
+                .support_invalidation_closures()
+                .build(),
+            salt,
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
+        }
+    }
+
+    pub fn key(
+        &self,
+        check: CheckId,
+        adapter_sha: &str,
+        rule_set: &str,
+        reads: RequestFields,
+        parts: &Fingerprint,
+    ) -> CacheKey {
+        let mut h = Sha256::new();
+        h.update(self.salt);
+        h.update([check.number()]);
+        h.update(adapter_sha.as_bytes());
+        h.update([0]);
+        h.update(rule_set.as_bytes());
+        h.update([0]);
+        // Only the parts the adapter reads: the others must not split the cache.
+        let read = [
+            reads.owner,
+            reads.drivers,
+            reads.vehicle,
+            reads.trailer,
+            reads.cargo,
+            reads.checkpoint,
+            reads.travel_date,
+        ];
+        for (tag, (digest, read)) in parts.0.iter().zip(read).enumerate() {
+            if read {
+                h.update([tag as u8]);
+                h.update(digest);
+            }
+        }
+        CacheKey(h.finalize().into())
+    }
+
+    /// Returns the cached finding, or runs `call` — once for all concurrent callers with the
+    /// same key. Findings are cached for `ttl`; errors are never cached.
+    pub async fn get_or_call<F>(
+        &self,
+        key: CacheKey,
+        ttl: Duration,
+        adapter_sha: &str,
+        call: F,
+    ) -> (Result<Finding, CheckError>, Lookup)
+    where
+        F: std::future::Future<Output = Result<Finding, CheckError>>,
+    {
+        if ttl.is_zero() {
+            return (call.await, Lookup::Bypass);
+        }
+        let called = AtomicBool::new(false);
+        let result = self
+            .entries
+            .try_get_with(key, async {
+                called.store(true, Ordering::Relaxed);
+                call.await.map(|finding| Entry {
+                    finding,
+                    ttl,
+                    adapter_sha: adapter_sha.into(),
+                })
+            })
+            .await;
+        let lookup = if called.load(Ordering::Relaxed) {
+            Lookup::Miss
+        } else {
+            Lookup::Hit
+        };
+        let counter = if lookup == Lookup::Hit {
+            &self.hits
+        } else {
+            &self.misses
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        (result.map(|e| e.finding).map_err(|e| (*e).clone()), lookup)
+    }
+
+    /// Drops every finding made by an adapter build not in `keep` (after a reload).
+    pub fn retain_builds(&self, keep: &[String]) {
+        let keep: Vec<Arc<str>> = keep.iter().map(|s| Arc::from(s.as_str())).collect();
+        let _ = self
+            .entries
+            .invalidate_entries_if(move |_, e| !keep.contains(&e.adapter_sha));
+    }
+
+    pub fn invalidate_all(&self) {
+        self.entries.invalidate_all();
+    }
+
+    pub fn entry_count(&self) -> u64 {
+        self.entries.entry_count()
+    }
+}

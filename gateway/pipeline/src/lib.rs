@@ -1,0 +1,406 @@
+//! The verification pipeline (P17–P20): pick the rule set (P19), plan the checks that
+//! apply, run them concurrently behind the cache and the upstream protection, and decide.
+//!
+//! The decision itself is pure domain (`kezek_domain::decision`, table-tested there); the
+//! pipeline adds when to retry an indeterminate one, from the registries' breakers.
+//!
+//! Architecture invariant: unknown is never yes — an error, a timeout, an open breaker or a
+//! missing adapter on a blocking check makes the verification indeterminate. No HTTP server.
+
+pub mod cache;
+pub mod metrics;
+pub mod upstream;
+
+use crate::metrics::Metrics;
+use cache::{FindingCache, Lookup};
+use kezek_catalogue::rules::CheckRule;
+use kezek_catalogue::{AdapterSet, Catalogue};
+use kezek_domain::clock::{Calendar, Undatable};
+use kezek_domain::decision::{Decided, decide};
+use kezek_domain::{
+    Application, CheckError, CheckOutcome, CheckResult, Decision, Verification, Verifier,
+    VerifierError, VerifyFuture,
+};
+use kezek_host::AdapterHost;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tracing::Instrument;
+use upstream::{UpstreamSettings, Upstreams};
+
+/// Retry advice when a registry failed but its breaker is closed.
+const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(30);
+
+pub struct Pipeline {
+    catalogue: Arc<Catalogue>,
+    host: Arc<AdapterHost>,
+    pub cache: FindingCache,
+    upstreams: Upstreams,
+    /// Recent verifications for `GET /v1/verifications/{id}`.
+    recent: moka::sync::Cache<String, Arc<Verification>>,
+    metrics: Arc<Metrics>,
+    audit: Option<kezek_store::audit::AuditLog>,
+    calendar: Arc<Calendar>,
+    /// The adapter set generation the cache was last pruned for.
+    pruned_for: std::sync::atomic::AtomicU64,
+}
+
+impl std::fmt::Debug for Pipeline {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pipeline")
+            .field("cache", &self.cache)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    #[error("no rule set is in effect on {0}")]
+    NoRuleSet(String),
+    #[error(transparent)]
+    Undatable(#[from] Undatable),
+}
+
+impl Pipeline {
+    pub fn with(
+        catalogue: Arc<Catalogue>,
+        host: Arc<AdapterHost>,
+        metrics: Arc<Metrics>,
+        upstream: UpstreamSettings,
+        calendar: Arc<Calendar>,
+    ) -> Self {
+        Self {
+            catalogue,
+            host,
+            cache: FindingCache::new(1_000_000),
+            upstreams: Upstreams::new(upstream),
+            recent: moka::sync::Cache::builder()
+                .max_capacity(200_000)
+                .time_to_live(Duration::from_secs(24 * 3600))
+                .build(),
+            metrics,
+            audit: None,
+            calendar,
+            pruned_for: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
+    /// Records every decision and registry exchange in this audit log.
+    pub fn with_audit(mut self, audit: Option<kezek_store::audit::AuditLog>) -> Self {
+        self.audit = audit;
+        self
+    }
+
+    /// The checkpoints' calendars on the gateway's clock.
+    pub fn calendar(&self) -> &Calendar {
+        &self.calendar
+    }
+
+    /// A verification decided earlier, by id.
+    pub fn get(&self, id: &str) -> Option<Arc<Verification>> {
+        self.recent.get(id)
+    }
+
+    pub async fn verify(&self, application: Application) -> Result<Verification, VerifyError> {
+        let started = Instant::now();
+        let set = self.catalogue.snapshot();
+        self.prune_cache(&set);
+        // One reading of the clock decides the dates, the rule set and the decision's stamp.
+        let now = self.calendar.now();
+        let today = self.calendar.check_dates(&application, now)?.to_string();
+        let rules = set
+            .rules
+            .in_effect(&today)
+            .ok_or_else(|| VerifyError::NoRuleSet(today.clone()))?;
+        let id = uuid::Uuid::new_v4().to_string();
+        let label = rules.label(application.owner.residency);
+        let span = tracing::info_span!("verification", id = %id, rule_set = %label, checks = tracing::field::Empty, decision = tracing::field::Empty);
+        let plan = rules.plan(&application);
+        span.record("checks", plan.len());
+
+        let deadline = tokio::time::Instant::now() + Duration::from_millis(rules.deadline_ms);
+        let job = Job {
+            fingerprint: cache::Fingerprint::of(&application),
+            app: Arc::new(application),
+            rule_set: format!("{}@{}", rules.id, rules.version),
+            set: set.clone(),
+            exchanges: Exchanges::default(),
+        };
+        let checks = plan.iter().map(|&rule| {
+            let job = &job;
+            async move {
+                match tokio::time::timeout_at(deadline, self.run_check(job, rule)).await {
+                    Ok(result) => result,
+                    Err(_) => self.unanswered(
+                        &job.set,
+                        rule,
+                        CheckError::Timeout("the verification's deadline passed".into()),
+                    ),
+                }
+            }
+        });
+        let results = futures::future::join_all(checks)
+            .instrument(span.clone())
+            .await;
+
+        let verification = self.decision(id, label, &plan, results, now);
+        span.record("decision", tracing::field::debug(verification.decision));
+        self.metrics
+            .verification(verification.decision, started.elapsed());
+        tracing::info!(parent: &span, decision = ?verification.decision, duration_ms = started.elapsed().as_millis() as u64, "verification decided");
+        self.audit_decision(&verification, job.exchanges);
+        self.recent
+            .insert(verification.id.clone(), Arc::new(verification.clone()));
+        Ok(verification)
+    }
+
+    async fn run_check(&self, job: &Job, rule: &CheckRule) -> CheckResult {
+        let Job {
+            set,
+            app,
+            fingerprint,
+            rule_set,
+            exchanges,
+            ..
+        } = job;
+        let started = Instant::now();
+        let check = rule.check;
+        let Some(adapter) = set.for_check(check) else {
+            return self.unanswered(set, rule, CheckError::AdapterMissing(check.to_string()));
+        };
+        let registry = adapter.descriptor.registry.clone();
+        let adapter_id = adapter.descriptor.id.as_str();
+        let adapter_label = &format!("{}@{}", adapter.descriptor.id, adapter.descriptor.version);
+        let span = tracing::info_span!(
+            "check",
+            check = %check,
+            adapter = %adapter.descriptor.id,
+            version = %adapter.descriptor.version,
+            registry = %registry,
+            outcome = tracing::field::Empty,
+            cached = tracing::field::Empty,
+            duration_ms = tracing::field::Empty,
+        );
+        let key = self.cache.key(
+            check,
+            &adapter.component_sha256,
+            rule_set,
+            adapter.descriptor.reads,
+            fingerprint,
+        );
+        // A miss runs the adapter on a task of its own, so the adapters of one verification
+        // use every core; a hit costs no task at all.
+        let call = self.upstreams.call(&adapter.descriptor.id, || {
+            let (host, adapter, app) = (self.host.clone(), adapter.clone(), app.clone());
+            // Every adapter call gets a correlation id of its own: the gateway requires a
+            // unique messageId per message, and a fresh instance cannot remember the last.
+            let (id, deadline) = (uuid::Uuid::new_v4().to_string(), rule.deadline());
+            async move {
+                let outcome =
+                    tokio::spawn(
+                        async move { host.check(&adapter, check, &app, &id, deadline).await },
+                    )
+                    .await
+                    .map(|o| {
+                        exchanges.record(check, adapter_label, &o.exchanges);
+                        o.result
+                    })
+                    .unwrap_or_else(|e| Err(CheckError::Trapped(format!("internal error: {e}"))));
+                self.metrics.registry_call(adapter_id, outcome.is_ok());
+                outcome
+            }
+        });
+        let (result, lookup) = self
+            .cache
+            .get_or_call(key, rule.cache_ttl(), &adapter.component_sha256, call)
+            .instrument(span.clone())
+            .await;
+        let cached = lookup == Lookup::Hit;
+        let outcome = match result {
+            Ok(finding) => CheckOutcome::Finding(finding),
+            Err(error) => CheckOutcome::Error { error },
+        };
+        let label = match &outcome {
+            CheckOutcome::Finding(f) => f.verdict.as_str(),
+            CheckOutcome::Error { .. } => "error",
+        };
+        let duration_ms = started.elapsed().as_millis() as u64;
+        span.record("outcome", label);
+        span.record("cached", cached);
+        span.record("duration_ms", duration_ms);
+        tracing::debug!(parent: &span, "check done");
+        self.metrics.check(check, label, cached);
+        CheckResult {
+            check,
+            rule_id: rule.rule_id(),
+            registry,
+            adapter: format!("{}@{}", adapter.descriptor.id, adapter.descriptor.version),
+            blocking: rule.blocking,
+            outcome,
+            cached,
+            duration_ms,
+        }
+    }
+
+    fn unanswered(&self, set: &AdapterSet, rule: &CheckRule, error: CheckError) -> CheckResult {
+        let check = rule.check;
+        let adapter = set.for_check(check);
+        CheckResult {
+            check,
+            rule_id: rule.rule_id(),
+            registry: adapter
+                .map(|a| a.descriptor.registry.clone())
+                .unwrap_or_else(|| "none".into()),
+            adapter: adapter
+                .map(|a| format!("{}@{}", a.descriptor.id, a.descriptor.version))
+                .unwrap_or_default(),
+            blocking: rule.blocking,
+            outcome: CheckOutcome::Error { error },
+            cached: false,
+            duration_ms: 0,
+        }
+    }
+
+    /// The decision (`domain::decision`), with when to retry and when it was made.
+    fn decision(
+        &self,
+        id: String,
+        rule_set: String,
+        plan: &[&CheckRule],
+        checks: Vec<CheckResult>,
+        now: time::OffsetDateTime,
+    ) -> Verification {
+        let Decided {
+            decision,
+            reasons,
+            notices,
+            unanswered,
+        } = decide(plan, &checks);
+        let retry_after_s = (decision == Decision::Indeterminate).then(|| {
+            unanswered
+                .iter()
+                .map(|u| {
+                    let adapter = checks
+                        .iter()
+                        .find(|c| c.check == u.check)
+                        .map(|c| c.adapter.split('@').next().unwrap_or("").to_owned());
+                    adapter
+                        .and_then(|a| self.upstreams.open_for(&a))
+                        .unwrap_or(DEFAULT_RETRY_AFTER)
+                        .as_secs()
+                        .max(1)
+                })
+                .max()
+                .unwrap_or(DEFAULT_RETRY_AFTER.as_secs())
+        });
+        Verification {
+            id,
+            decision,
+            rule_set,
+            reasons,
+            notices,
+            unanswered,
+            retry_after_s,
+            checks,
+            decided_at: now
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default(),
+        }
+    }
+
+    /// Appends the decision and the exchanges behind it to the audit log: ids, versions,
+    /// outcomes, reason codes and hashes — no personal data.
+    fn audit_decision(&self, v: &Verification, exchanges: Exchanges) {
+        let Some(audit) = &self.audit else { return };
+        let checks: Vec<_> = v
+            .checks
+            .iter()
+            .map(|c| {
+                let (outcome, code) = match &c.outcome {
+                    CheckOutcome::Finding(f) => (f.verdict.as_str().to_owned(), f.reason_code.clone()),
+                    CheckOutcome::Error { error } => ("error".to_owned(), format!("{error}")),
+                };
+                serde_json::json!({ "check": c.check, "adapter": c.adapter, "outcome": outcome, "reason": code, "cached": c.cached })
+            })
+            .collect();
+        for exchange in exchanges.0.into_inner().unwrap_or_default() {
+            audit.record(kezek_store::audit::Entry {
+                kind: "exchange",
+                body: serde_json::json!({ "verification": v.id, "exchange": exchange }),
+            });
+        }
+        audit.record(kezek_store::audit::Entry {
+            kind: "decision",
+            body: serde_json::json!({
+                "verification": v.id,
+                "rule-set": v.rule_set,
+                "decision": v.decision,
+                "decided-at": v.decided_at,
+                "checks": checks,
+            }),
+        });
+    }
+
+    /// After a reload, drop cached findings of adapter builds that no longer run.
+    fn prune_cache(&self, set: &AdapterSet) {
+        use std::sync::atomic::Ordering;
+        if self.pruned_for.swap(set.generation, Ordering::Relaxed) != set.generation {
+            let keep: Vec<String> = set
+                .adapters
+                .values()
+                .map(|a| a.component_sha256.clone())
+                .collect();
+            self.cache.retain_builds(&keep);
+        }
+    }
+}
+
+impl Verifier for Pipeline {
+    fn verify(&self, application: Application) -> VerifyFuture<'_> {
+        Box::pin(async move {
+            Pipeline::verify(self, application)
+                .await
+                .map_err(|e| match e {
+                    VerifyError::Undatable(problems) => VerifierError::Undatable(problems),
+                    other @ VerifyError::NoRuleSet(_) => {
+                        VerifierError::Unavailable(other.to_string())
+                    }
+                })
+        })
+    }
+}
+
+/// What every check of one verification shares.
+struct Job {
+    set: Arc<AdapterSet>,
+    app: Arc<Application>,
+    fingerprint: cache::Fingerprint,
+    /// "order-707@2023.1": part of every cache key.
+    rule_set: String,
+    exchanges: Exchanges,
+}
+
+/// Registry exchanges made during one verification, for the audit log.
+#[derive(Debug, Default)]
+struct Exchanges(std::sync::Mutex<Vec<serde_json::Value>>);
+
+impl Exchanges {
+    fn record(
+        &self,
+        check: kezek_domain::CheckId,
+        adapter: &str,
+        exchanges: &[kezek_egress::Exchange],
+    ) {
+        let mut all = self.0.lock().expect("exchanges");
+        for e in exchanges {
+            all.push(serde_json::json!({
+                "check": check,
+                "adapter": adapter,
+                "endpoint": e.endpoint,
+                "request-sha256": e.request_sha256,
+                "response-sha256": e.response_sha256,
+                "status": e.status,
+                "duration-us": e.duration.as_micros() as u64,
+            }));
+        }
+    }
+}
