@@ -257,6 +257,14 @@ pub mod registries {
         pub async fn start_with_upstream(
             upstream: kezek_pipeline::upstream::UpstreamSettings,
         ) -> Self {
+            Self::start_with(upstream, "").await
+        }
+
+        /// A world with these upstream settings and extra config tables (e.g. `[sandbox]`).
+        pub async fn start_with(
+            upstream: kezek_pipeline::upstream::UpstreamSettings,
+            extra_config: &str,
+        ) -> Self {
             // The population and the gateway on the same day: today (`super::days`).
             let today = super::days::today();
             let scenario = Scenario::default_population().on(today);
@@ -280,7 +288,7 @@ pub mod registries {
                 std::fs::copy(&path, rules.join(path.file_name().unwrap())).unwrap();
             }
             let config = staging.config(&format!(
-                "rules_dir = {rules:?}\n{}",
+                "rules_dir = {rules:?}\n{}\n{extra_config}",
                 endpoints_toml(&mocks)
             ));
             let options = kezek::server::StartOptions {

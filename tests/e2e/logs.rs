@@ -45,6 +45,9 @@ fn personal_data_never_reaches_the_logs() {
         world
             .mocks
             .set_fault(RegistryId::GbdFl, Fault::mode(FaultMode::MalformedXml));
+        // Other tests of this binary run on other threads with no subscriber; make every
+        // callsite they may have seen first ask this thread's subscriber again.
+        tracing::callsite::rebuild_interest_cache();
         let mut secrets = Vec::new();
         for persona in world.scenario.personas.iter().take(25) {
             let app = application(persona);

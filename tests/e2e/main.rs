@@ -6,6 +6,7 @@ mod api;
 mod audit;
 mod booking;
 mod clock;
+mod decision_integrity;
 mod hot_reload;
 mod layout;
 mod logs;

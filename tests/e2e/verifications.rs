@@ -39,7 +39,8 @@ fn numbers(reasons: &[kezek_domain::Reason]) -> Vec<u8> {
 
 /// P19, data-driven: for every persona of the default population, the rule set runs
 /// exactly the checks the persona's hand-written expectations list (the resident set, the
-/// non-resident set, and the conditional checks 2, 3, 6 and 15), and the decision follows
+/// non-resident set, and the conditional checks 2, 3, 6 and 15; only the gate, check 1, when
+/// it fails — ADR 0011), and the decision follows
 /// from the expected findings: any fail refuses; a notice refuses a non-resident (P19) and
 /// only notifies a resident.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -54,7 +55,16 @@ async fn every_persona_gets_the_p19_checks_and_the_decision_its_findings_imply()
             .verify(app.clone())
             .await
             .expect("a rule set is in effect");
-        let expected_checks: BTreeSet<u8> = p.expect.keys().copied().collect();
+        // Check 1 is the gate (ADR 0011): when it fails, nothing else is asked.
+        let gate_fails = p
+            .expect
+            .get(&1)
+            .is_some_and(|e| e.verdict == Expected::Fail);
+        let expected_checks: BTreeSet<u8> = if gate_fails {
+            BTreeSet::from([1])
+        } else {
+            p.expect.keys().copied().collect()
+        };
         if checks_run(&v) != expected_checks {
             wrong.push(format!(
                 "{}: ran {:?}, expected {:?}",

@@ -204,6 +204,13 @@ async fn create_verification(gateway: &Services, req: Request<Incoming>) -> Resp
         Err(e @ VerifyError::NoRuleSet(_)) => {
             problem(StatusCode::SERVICE_UNAVAILABLE, &e.to_string(), vec![])
         }
+        Err(e @ VerifyError::Overloaded { retry_after_s }) => {
+            let mut response = problem(StatusCode::SERVICE_UNAVAILABLE, &e.to_string(), vec![]);
+            response
+                .headers_mut()
+                .insert(hyper::header::RETRY_AFTER, retry_after_s.into());
+            response
+        }
     }
 }
 

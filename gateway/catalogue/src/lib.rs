@@ -403,30 +403,15 @@ fn refuse_conflicts(
     current: &AdapterSet,
     report: &mut ReloadReport,
 ) {
-    let mut owner: BTreeMap<CheckId, String> = BTreeMap::new();
-    for (id, adapter) in next
+    let claims: Vec<Claim> = next
         .iter()
-        .filter(|(id, _)| current.adapters.contains_key(*id))
-    {
-        for &check in &adapter.descriptor.checks {
-            owner.entry(check).or_insert_with(|| id.clone());
-        }
-    }
-    let mut refused = Vec::new();
-    for (id, adapter) in next.iter() {
-        for &check in &adapter.descriptor.checks {
-            match owner.get(&check) {
-                Some(other) if other != id => {
-                    refused.push((id.clone(), format!("{check} is already served by {other}")))
-                }
-                Some(_) => {}
-                None => {
-                    owner.insert(check, id.clone());
-                }
-            }
-        }
-    }
-    for (id, reason) in refused {
+        .map(|(id, adapter)| Claim {
+            id: id.clone(),
+            checks: adapter.descriptor.checks.clone(),
+            running: current.adapters.contains_key(id),
+        })
+        .collect();
+    for (id, reason) in conflicts(&claims) {
         if let Some(adapter) = next.remove(&id) {
             report.loaded.retain(|(loaded, _)| loaded != &id);
             report.refused.push(Refusal {
@@ -439,6 +424,47 @@ fn refuse_conflicts(
             }
         }
     }
+}
+
+/// One package's claim on checks after a reload.
+#[derive(Debug, Clone)]
+struct Claim {
+    id: String,
+    checks: Vec<CheckId>,
+    /// Whether a version of this package serves now.
+    running: bool,
+}
+
+/// Which claims are refused, and why. Packages already running claim first, then the rest,
+/// each group in id order; a check claimed twice stays with the first claimant. Pure, so the
+/// ownership rule is table-tested.
+fn conflicts(claims: &[Claim]) -> Vec<(String, String)> {
+    let mut order: Vec<&Claim> = claims.iter().collect();
+    order.sort_by(|a, b| b.running.cmp(&a.running).then_with(|| a.id.cmp(&b.id)));
+    let mut owner: BTreeMap<CheckId, &str> = BTreeMap::new();
+    let mut refused = Vec::new();
+    for claim in order {
+        let taken: Vec<String> = claim
+            .checks
+            .iter()
+            .filter_map(|check| match owner.get(check) {
+                Some(other) if *other != claim.id => {
+                    Some(format!("{check} is already served by {other}"))
+                }
+                _ => None,
+            })
+            .collect();
+        match taken.into_iter().next() {
+            Some(reason) => refused.push((claim.id.clone(), reason)),
+            None => {
+                for &check in &claim.checks {
+                    owner.insert(check, &claim.id);
+                }
+            }
+        }
+    }
+    refused.sort();
+    refused
 }
 
 fn package_folders(dir: &Path) -> Result<Vec<PathBuf>, CatalogueError> {
@@ -456,4 +482,65 @@ fn package_folders(dir: &Path) -> Result<Vec<PathBuf>, CatalogueError> {
         .collect();
     folders.sort();
     Ok(folders)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `(id, checks, running)` claims → the refused ids. A check has one adapter at a time.
+    fn check(claims: &[(&str, &[u8], bool)], expect_refused: &[&str]) {
+        let claims: Vec<Claim> = claims
+            .iter()
+            .map(|(id, checks, running)| Claim {
+                id: (*id).to_owned(),
+                checks: checks.iter().map(|&n| CheckId::new(n).unwrap()).collect(),
+                running: *running,
+            })
+            .collect();
+        let refused: Vec<String> = conflicts(&claims).into_iter().map(|(id, _)| id).collect();
+        assert_eq!(refused, expect_refused, "claims {claims:?}");
+    }
+
+    #[test]
+    fn the_adapter_already_serving_a_check_keeps_it() {
+        // No overlap: everyone serves.
+        check(&[("a", &[1], true), ("b", &[2], false)], &[]);
+        // A newcomer claiming a running adapter's check is refused, whatever its name.
+        check(&[("z", &[3], true), ("a", &[3], false)], &["a"]);
+        check(&[("a", &[3], true), ("z", &[3], false)], &["z"]);
+        // Refused whole: one taken check refuses the package, and its other checks stay free
+        // for the next claimant.
+        check(
+            &[("r", &[3], true), ("x", &[3, 7], false), ("y", &[7], false)],
+            &["x"],
+        );
+        // Two newcomers on a cold start: the first by id wins (issue 12 revisits this).
+        check(&[("b", &[5], false), ("a", &[5], false)], &["b"]);
+        // A running adapter's new version claiming another running adapter's check.
+        check(&[("a", &[1, 2], true), ("b", &[2], true)], &["b"]);
+    }
+
+    #[test]
+    fn a_refusal_names_the_check_and_its_owner() {
+        let claims = [
+            Claim {
+                id: "owner".into(),
+                checks: vec![CheckId::new(9).unwrap()],
+                running: true,
+            },
+            Claim {
+                id: "newcomer".into(),
+                checks: vec![CheckId::new(9).unwrap()],
+                running: false,
+            },
+        ];
+        let refused = conflicts(&claims);
+        assert_eq!(refused.len(), 1);
+        assert!(
+            refused[0].1.contains("already served by owner"),
+            "{refused:?}"
+        );
+        assert!(refused[0].1.contains('9'), "{refused:?}");
+    }
 }

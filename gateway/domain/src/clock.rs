@@ -92,18 +92,19 @@ pub fn travel_date_problem(
     })
 }
 
-/// One reason an application cannot be verified today.
+/// One reason an application cannot be verified as given: a date, a document or a cargo
+/// class to change.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DateProblem {
-    /// "P5", "P16", "P22".
+    /// "P5", "P16", "P16.4", "P18.15", "P22".
     pub rule: &'static str,
     /// JSON pointer into the application.
     pub pointer: String,
     pub detail: String,
 }
 
-/// Why an application cannot be verified today: each date or checkpoint to blame. The
-/// caller's mistake, never the registries'.
+/// Why an application cannot be verified today: each date, document, cargo class or
+/// checkpoint to blame. The caller's to fix, never the registries': no retry helps.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("the application cannot be verified today: {}", .0.iter().map(|p| format!("{} {}: {}", p.rule, p.pointer, p.detail)).collect::<Vec<_>>().join("; "))]
 pub struct Undatable(pub Vec<DateProblem>);
@@ -144,7 +145,9 @@ impl Calendar {
 
     /// Checks an application's dates at instant `now` and returns the date it is then at its
     /// checkpoint. Refused: a checkpoint outside the Order 707 appendix (P5), a travel date
-    /// in the past there (P16) or beyond the horizon (P22), a birth date not in the past.
+    /// in the past there (P16) or beyond the horizon (P22), a birth date not in the past or
+    /// more than a lifetime ago, an identity document that expires before the travel date
+    /// (P16.4), and cargo classes that contradict the HS codes (P18.15).
     pub fn check_dates(&self, app: &Application, now: OffsetDateTime) -> Result<Date, Undatable> {
         let mut problems = Vec::new();
         let Some(today) = self
@@ -188,9 +191,31 @@ impl Calendar {
                     pointer,
                     "the birth date is not in the past".to_owned(),
                 ),
+                Some(birth) if today.year() - birth.year() > OLDEST_DRIVER_YEARS => problem(
+                    "P16.4",
+                    pointer,
+                    format!(
+                        "a birth date more than {OLDEST_DRIVER_YEARS} years ago is not plausible"
+                    ),
+                ),
                 Some(_) => {}
             }
+            let expires = &driver.document.expires;
+            let pointer = format!("/drivers/{i}/document/expires");
+            match (parse_date(expires), parse_date(&app.travel_date)) {
+                (None, _) => problem("P16.4", pointer, not_a_date(expires)),
+                (Some(expires), Some(travel)) if expires < travel => problem(
+                    "P16.4",
+                    pointer,
+                    format!(
+                        "driver {}'s identity document expires on {expires}, before the travel date {travel}",
+                        i + 1
+                    ),
+                ),
+                _ => {}
+            }
         }
+        problems.extend(crate::cargo::contradictions(app));
         if problems.is_empty() {
             Ok(today)
         } else {
@@ -198,6 +223,9 @@ impl Calendar {
         }
     }
 }
+
+/// No driver is older than this: an earlier birth date is a typing error (`0001-01-01`).
+const OLDEST_DRIVER_YEARS: i32 = 100;
 
 /// An ISO 8601 calendar date (`YYYY-MM-DD`), or `None`.
 pub fn parse_date(s: &str) -> Option<Date> {

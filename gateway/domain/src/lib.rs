@@ -10,6 +10,7 @@
 //! types, the host converts them to and from the WIT bindings. `tests/e2e/layout.rs` fails if
 //! the dependencies grow.
 
+pub mod cargo;
 pub mod clock;
 pub mod decision;
 pub mod plate;
@@ -248,13 +249,24 @@ pub enum CheckError {
     /// No adapter serves this check.
     #[error("no adapter is loaded for {0}")]
     AdapterMissing(String),
+    /// The gateway had no free sandbox for the call within its deadline: the gateway's own
+    /// capacity, not the registry's or the adapter's fault (issue 10).
+    #[error("gateway at capacity: {0}")]
+    Overloaded(String),
 }
 
 impl CheckError {
-    /// Whether asking again later may give an answer (registry outages, timeouts), as opposed
-    /// to a fault that repeats until someone fixes an adapter or the input.
+    /// Whether the registry may answer if asked again soon (outages, timeouts), as opposed
+    /// to a fault that repeats until someone fixes an adapter or the input. The gateway's
+    /// own overload is not the registry's: see [`CheckError::is_overload`].
     pub fn is_transient(&self) -> bool {
         matches!(self, Self::Unavailable(_) | Self::Timeout(_))
+    }
+
+    /// Whether the failure is the gateway's own capacity: the verification is not decided
+    /// at all (503 with Retry-After), rather than blamed on a registry.
+    pub fn is_overload(&self) -> bool {
+        matches!(self, Self::Overloaded(_))
     }
 }
 
@@ -348,6 +360,9 @@ pub enum VerifierError {
     Undatable(#[from] clock::Undatable),
     #[error("the verification could not run: {0}")]
     Unavailable(String),
+    /// The gateway is at capacity; asking again after `retry_after_s` may succeed.
+    #[error("the gateway is at capacity; retry in {retry_after_s} s")]
+    Overloaded { retry_after_s: u64 },
 }
 
 /// A verification in flight.

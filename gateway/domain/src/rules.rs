@@ -37,6 +37,11 @@ pub struct CheckRule {
     /// A notice refuses like a fail (P19: non-residents' checks 10 and 17).
     #[serde(default)]
     pub notice_blocks: bool,
+    /// Runs first, alone: no other registry is asked about the application until every
+    /// gate check passed (P16: consent before processing; P16.3, P19: residency confirmed
+    /// before the rule set's checks; ADR 0011).
+    #[serde(default)]
+    pub gate: bool,
     #[serde(default)]
     pub when: Option<Condition>,
     pub cache_ttl_s: u64,
@@ -64,10 +69,11 @@ impl Condition {
             .vehicle_kind
             .as_ref()
             .is_none_or(|kinds| kinds.contains(&app.vehicle.kind));
-        let cargo_ok = self
-            .cargo_any
-            .as_ref()
-            .is_none_or(|classes| app.cargo.classes.iter().any(|c| classes.contains(c)));
+        let cargo_ok = self.cargo_any.as_ref().is_none_or(|classes| {
+            crate::cargo::effective_classes(app)
+                .iter()
+                .any(|c| classes.contains(c))
+        });
         kind_ok && cargo_ok
     }
 }

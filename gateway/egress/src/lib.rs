@@ -58,6 +58,10 @@ pub enum EgressError {
     Denied(String),
     #[error("connect failed: {0}")]
     ConnectFailed(String),
+    /// The connection broke mid-exchange (reset, closed, a body cut short): an outage to
+    /// retry, not an answer to judge (issue 10).
+    #[error("connection lost: {0}")]
+    Transport(String),
     #[error("timed out: {0}")]
     Timeout(String),
     #[error("response too large: {0}")]
@@ -254,7 +258,7 @@ impl Egress {
                 if e.is_connect() {
                     EgressError::ConnectFailed(format!("{}: {e}", endpoint.name))
                 } else {
-                    EgressError::Protocol(format!("{}: {}", endpoint.name, error_chain(&e)))
+                    transport_or_protocol(&endpoint.name, &e)
                 }
             })?;
             let (parts, body) = response.into_parts();
@@ -271,7 +275,7 @@ impl Egress {
                             endpoint.name
                         ))
                     } else {
-                        EgressError::Protocol(format!("{}: reading answer: {e}", endpoint.name))
+                        transport_or_protocol(&endpoint.name, &*e)
                     }
                 })?
                 .to_bytes();
@@ -364,6 +368,22 @@ fn xml_escape(value: &str) -> String {
         .replace('>', "&gt;")
         .replace('"', "&quot;")
         .replace('\'', "&apos;")
+}
+
+/// A failed exchange after connecting: a malformed HTTP message is the registry's answer
+/// not understood; anything else (reset, closed, an answer shorter than it said) is the
+/// connection failing, which asking again may cure.
+fn transport_or_protocol(endpoint: &str, e: &(dyn std::error::Error + 'static)) -> EgressError {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(s) = source {
+        if let Some(h) = s.downcast_ref::<hyper::Error>()
+            && h.is_parse()
+        {
+            return EgressError::Protocol(format!("{endpoint}: {}", error_chain(e)));
+        }
+        source = s.source();
+    }
+    EgressError::Transport(format!("{endpoint}: {}", error_chain(e)))
 }
 
 fn error_chain(e: &dyn std::error::Error) -> String {
@@ -483,8 +503,13 @@ mod consent {
 
         async fn fetch(&self, service_id: &str, iin: &str) -> Result<String, EgressError> {
             let body = serde_json::json!({ "serviceId": service_id, "iin": iin }).to_string();
+            // Like every registry exchange, the token request carries a fresh correlation id
+            // and its answer must echo it: an answer meant for another request is no consent
+            // (issue 10).
+            let correlation_id = uuid::Uuid::new_v4().to_string();
             let request = hyper::Request::post(format!("{}/consent/v1/tokens", self.url))
                 .header("content-type", "application/json")
+                .header("x-correlation-id", &correlation_id)
                 .body(Full::new(Bytes::from(body)))
                 .map_err(|e| EgressError::Protocol(e.to_string()))?;
             let unavailable =
@@ -496,6 +521,15 @@ mod consent {
                     .await
                     .map_err(|e| unavailable(e.to_string()))?;
                 let status = response.status();
+                let echoed = response
+                    .headers()
+                    .get("x-correlation-id")
+                    .and_then(|v| v.to_str().ok());
+                if echoed != Some(correlation_id.as_str()) {
+                    return Err(unavailable(
+                        "the answer does not carry the request's correlation id".into(),
+                    ));
+                }
                 let bytes = Limited::new(response.into_body(), 64 * 1024)
                     .collect()
                     .await

@@ -168,6 +168,9 @@ pub(super) fn outbound_error(e: EgressError) -> wit_out::OutboundError {
     match e {
         EgressError::Denied(m) => wit_out::OutboundError::Denied(m),
         EgressError::ConnectFailed(m) => wit_out::OutboundError::ConnectFailed(m),
+        // WIT 1.0.0 is frozen and has no variant of its own for a broken connection; its
+        // adapters treat connect-failed as an outage, which is what this is.
+        EgressError::Transport(m) => wit_out::OutboundError::ConnectFailed(m),
         EgressError::Timeout(m) => wit_out::OutboundError::Timeout(m),
         EgressError::TooLarge(m) => wit_out::OutboundError::TooLarge(m),
         EgressError::CredentialUnavailable(m) => wit_out::OutboundError::CredentialUnavailable(m),

@@ -94,6 +94,9 @@ pub struct CallOutcome {
 /// Runs adapters. One per process; shared by every request.
 pub struct AdapterHost {
     engine: Engine,
+    /// One permit per pooled instance slot: a call waits here (within its deadline) instead
+    /// of failing to instantiate when every slot is busy.
+    slots: Arc<tokio::sync::Semaphore>,
     linker: Linker<CallState>,
     egress: Arc<Egress>,
     settings: HostSettings,
@@ -117,8 +120,12 @@ impl AdapterHost {
         v1::Adapter::add_to_linker::<CallState, HasSelf<CallState>>(&mut linker, |s| s)
             .map_err(|e| anyhow::anyhow!("linking kezek:registry@1.0.0: {e}"))?;
         let ticker = engine::EpochTicker::start(&engine, settings.epoch_tick);
+        let slots = Arc::new(tokio::sync::Semaphore::new(
+            settings.max_concurrent_calls.max(1) as usize,
+        ));
         Ok(Self {
             engine,
+            slots,
             linker,
             egress,
             settings,
@@ -209,6 +216,22 @@ impl AdapterHost {
     ) -> CallOutcome {
         let started = Instant::now();
         let request = convert::request(application, check, correlation_id);
+        // Declared before the store, so the slot is given back only after the store (and its
+        // pooled instance) is dropped.
+        let Ok(Ok(_slot)) =
+            tokio::time::timeout(deadline, self.slots.clone().acquire_owned()).await
+        else {
+            return CallOutcome {
+                result: Err(CheckError::Overloaded(format!(
+                    "all {} sandbox slots stayed busy for {} ms",
+                    self.settings.max_concurrent_calls,
+                    deadline.as_millis()
+                ))),
+                exchanges: Vec::new(),
+                duration: started.elapsed(),
+            };
+        };
+        let deadline = deadline.saturating_sub(started.elapsed());
         let mut store = self.store(&adapter.manifest, &adapter.policy);
         let call = async {
             let instance = adapter.pre.instantiate_async(&mut store).await?;

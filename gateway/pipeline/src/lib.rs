@@ -29,6 +29,11 @@ use upstream::{UpstreamSettings, Upstreams};
 
 /// Retry advice when a registry failed but its breaker is closed.
 const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(30);
+/// When to come back after the gateway was at capacity: slots free within a registry
+/// round trip, so soon.
+const OVERLOAD_RETRY_AFTER: Duration = Duration::from_secs(2);
+/// How long past its deadline a call may take to report why it stopped.
+const REPORT_GRACE: Duration = Duration::from_millis(50);
 
 pub struct Pipeline {
     catalogue: Arc<Catalogue>,
@@ -58,6 +63,9 @@ pub enum VerifyError {
     NoRuleSet(String),
     #[error(transparent)]
     Undatable(#[from] Undatable),
+    /// A blocking check found no free sandbox within its deadline: nothing was decided.
+    #[error("the gateway is at capacity; retry in {retry_after_s} s")]
+    Overloaded { retry_after_s: u64 },
 }
 
 impl Pipeline {
@@ -114,33 +122,52 @@ impl Pipeline {
         let id = uuid::Uuid::new_v4().to_string();
         let label = rules.label(application.owner.residency);
         let span = tracing::info_span!("verification", id = %id, rule_set = %label, checks = tracing::field::Empty, decision = tracing::field::Empty);
-        let plan = rules.plan(&application);
+        let mut plan = rules.plan(&application);
         span.record("checks", plan.len());
 
         let deadline = tokio::time::Instant::now() + Duration::from_millis(rules.deadline_ms);
         let job = Job {
+            deadline,
             fingerprint: cache::Fingerprint::of(&application),
             app: Arc::new(application),
             rule_set: format!("{}@{}", rules.id, rules.version),
             set: set.clone(),
             exchanges: Exchanges::default(),
         };
-        let checks = plan.iter().map(|&rule| {
-            let job = &job;
-            async move {
-                match tokio::time::timeout_at(deadline, self.run_check(job, rule)).await {
-                    Ok(result) => result,
-                    Err(_) => self.unanswered(
-                        &job.set,
-                        rule,
-                        CheckError::Timeout("the verification's deadline passed".into()),
-                    ),
-                }
-            }
-        });
-        let results = futures::future::join_all(checks)
+        // The gate first (P18.1: consent, existence, residency), alone; the rest only once
+        // every gate check passed, so nothing else is asked about a person who has not
+        // consented or who claims a residency the registries deny (P16, P19, ADR 0011).
+        let (gate, rest): (Vec<&CheckRule>, Vec<&CheckRule>) =
+            plan.iter().partition(|rule| rule.gate);
+        let mut results = self
+            .run_checks(&job, &gate, deadline)
             .instrument(span.clone())
             .await;
+        let gate_passed = results.iter().all(|r| {
+            matches!(&r.outcome, CheckOutcome::Finding(f) if f.verdict == kezek_domain::Verdict::Pass)
+        });
+        if gate_passed {
+            results.extend(
+                self.run_checks(&job, &rest, deadline)
+                    .instrument(span.clone())
+                    .await,
+            );
+        } else {
+            // Decided on the gate alone: the rest were never asked.
+            plan = gate;
+        }
+        // The gateway's own lack of capacity decides nothing about the application: the
+        // caller is told to come back, and no registry is blamed (issue 10).
+        let overloaded = results.iter().any(|r| {
+            r.blocking && matches!(&r.outcome, CheckOutcome::Error { error } if error.is_overload())
+        });
+        if overloaded {
+            self.metrics.overloaded();
+            tracing::warn!(parent: &span, "verification not decided: the gateway is at capacity");
+            return Err(VerifyError::Overloaded {
+                retry_after_s: OVERLOAD_RETRY_AFTER.as_secs(),
+            });
+        }
 
         let verification = self.decision(id, label, &plan, results, now);
         span.record("decision", tracing::field::debug(verification.decision));
@@ -151,6 +178,38 @@ impl Pipeline {
         self.recent
             .insert(verification.id.clone(), Arc::new(verification.clone()));
         Ok(verification)
+    }
+
+    /// Runs `rules` concurrently under the verification's deadline. A check that only
+    /// notifies (P19) also keeps to its own, shorter deadline, so a slow notice registry
+    /// never holds up a decision; late, it is reported not checked.
+    async fn run_checks(
+        &self,
+        job: &Job,
+        rules: &[&CheckRule],
+        deadline: tokio::time::Instant,
+    ) -> Vec<CheckResult> {
+        let checks = rules.iter().map(|&rule| async move {
+            // The call itself keeps to the deadline and says why it stopped (a registry too
+            // slow, or no sandbox free); this bound only catches what overruns it, such as
+            // a retry, so it allows the call a moment to report first.
+            let (deadline, why) = if rule.blocking {
+                (
+                    deadline + REPORT_GRACE,
+                    "the verification's deadline passed",
+                )
+            } else {
+                (
+                    deadline.min(tokio::time::Instant::now() + rule.deadline()),
+                    "a notice-only check keeps to its own deadline",
+                )
+            };
+            match tokio::time::timeout_at(deadline, self.run_check(job, rule)).await {
+                Ok(result) => result,
+                Err(_) => self.unanswered(&job.set, rule, CheckError::Timeout(why.into())),
+            }
+        });
+        futures::future::join_all(checks).await
     }
 
     async fn run_check(&self, job: &Job, rule: &CheckRule) -> CheckResult {
@@ -193,7 +252,13 @@ impl Pipeline {
             let (host, adapter, app) = (self.host.clone(), adapter.clone(), app.clone());
             // Every adapter call gets a correlation id of its own: the gateway requires a
             // unique messageId per message, and a fresh instance cannot remember the last.
-            let (id, deadline) = (uuid::Uuid::new_v4().to_string(), rule.deadline());
+            let remaining = job
+                .deadline
+                .saturating_duration_since(tokio::time::Instant::now());
+            let (id, deadline) = (
+                uuid::Uuid::new_v4().to_string(),
+                rule.deadline().min(remaining),
+            );
             async move {
                 let outcome =
                     tokio::spawn(
@@ -364,6 +429,9 @@ impl Verifier for Pipeline {
                     other @ VerifyError::NoRuleSet(_) => {
                         VerifierError::Unavailable(other.to_string())
                     }
+                    VerifyError::Overloaded { retry_after_s } => {
+                        VerifierError::Overloaded { retry_after_s }
+                    }
                 })
         })
     }
@@ -371,6 +439,8 @@ impl Verifier for Pipeline {
 
 /// What every check of one verification shares.
 struct Job {
+    /// When the verification must be decided; no call runs (or waits for a sandbox) past it.
+    deadline: tokio::time::Instant,
     set: Arc<AdapterSet>,
     app: Arc<Application>,
     fingerprint: cache::Fingerprint,

@@ -25,6 +25,8 @@ pub struct Metrics {
     checks: [[[AtomicU64; 2]; OUTCOMES.len()]; 18],
     /// (adapter, ok) → count.
     registry_calls: Mutex<BTreeMap<(String, bool), u64>>,
+    /// Verifications answered 503 because no sandbox slot was free in time.
+    overloaded: AtomicU64,
 }
 
 impl Metrics {
@@ -51,6 +53,10 @@ impl Metrics {
             self.checks[usize::from(check.number()) - 1][i][usize::from(cached)]
                 .fetch_add(1, Ordering::Relaxed);
         }
+    }
+
+    pub fn overloaded(&self) {
+        self.overloaded.fetch_add(1, Ordering::Relaxed);
     }
 
     pub fn registry_call(&self, adapter: &str, ok: bool) {
@@ -84,6 +90,11 @@ impl Metrics {
                 self.decisions[i].load(Ordering::Relaxed)
             );
         }
+        let _ = writeln!(
+            out,
+            "# HELP kezek_verifications_overloaded_total Verifications not decided: no sandbox slot was free in time.\n# TYPE kezek_verifications_overloaded_total counter\nkezek_verifications_overloaded_total {}",
+            self.overloaded.load(Ordering::Relaxed)
+        );
         out.push_str("# HELP kezek_verification_duration_seconds Time to decide a verification.\n# TYPE kezek_verification_duration_seconds histogram\n");
         for (bucket, bound) in self.duration_buckets.iter().zip(BUCKETS) {
             let _ = writeln!(

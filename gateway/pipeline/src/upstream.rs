@@ -171,8 +171,16 @@ impl Upstreams {
     }
 
     fn record(&self, upstream: &Upstream, probe: bool, result: &Result<Finding, CheckError>) {
-        let failed = matches!(result, Err(e) if registry_failure(e));
         let mut breaker = upstream.breaker.lock().expect("breaker");
+        if matches!(result, Err(e) if e.is_overload()) {
+            // The registry was never asked: its breaker learns nothing, but a probe that
+            // could not run frees the half-open state for the next one.
+            if probe {
+                *breaker = Breaker::HalfOpen { probing: false };
+            }
+            return;
+        }
+        let failed = matches!(result, Err(e) if registry_failure(e));
         *breaker = match (&*breaker, failed) {
             (_, false) => Breaker::Closed { failures: 0 },
             (Breaker::Closed { failures }, true)

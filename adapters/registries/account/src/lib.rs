@@ -8,6 +8,11 @@
 //! user agreement). The owner goes first, then the drivers in order; the first failing
 //! subject decides. A consent refusal is a finding (`consent-missing`, or not found when
 //! the consent service does not know the IIN); every other error stays an error.
+//!
+//! Residency is established here, not taken from the application (P16.3, P19, ADR 0011): a
+//! subject declared non-resident whom ГБД ФЛ records as a resident, or an owner declared
+//! non-resident whose BIN is in ГБД ЮЛ (a Kazakh legal entity), fails with
+//! `residency-mismatch`, so the lighter non-resident rule set cannot be claimed.
 
 use kezek_adapter_sdk::xml::{self, Element};
 use kezek_adapter_sdk::{
@@ -75,6 +80,8 @@ enum Role {
 struct Subject<'a> {
     role: Role,
     id: &'a str,
+    /// What the application says; the registry has the last word.
+    declared: Residency,
 }
 
 impl Subject<'_> {
@@ -102,6 +109,7 @@ fn subjects(req: &CheckRequest) -> Result<Vec<Subject<'_>>, CheckError> {
                 PartyKind::NaturalPerson => Role::OwnerPerson,
             },
             id,
+            declared: owner.residency,
         }),
         None if owner.residency == Residency::Resident => {
             return Err(CheckError::RejectedInput(
@@ -115,6 +123,7 @@ fn subjects(req: &CheckRequest) -> Result<Vec<Subject<'_>>, CheckError> {
             Some(id) => out.push(Subject {
                 role: Role::Driver(i + 1),
                 id,
+                declared: driver.residency,
             }),
             None if driver.residency == Residency::Resident => {
                 return Err(CheckError::RejectedInput(format!(
@@ -128,11 +137,21 @@ fn subjects(req: &CheckRequest) -> Result<Vec<Subject<'_>>, CheckError> {
     Ok(out)
 }
 
-/// What the state databases hold about one subject.
+/// What the state databases hold about one subject. A company in ГБД ЮЛ is a Kazakh legal
+/// entity, hence a resident; a person's residency is ГБД ФЛ's `<residency>`.
 #[derive(Debug, PartialEq)]
 enum Record {
     Company { liquidated: bool },
-    Person { deceased: bool },
+    Person { deceased: bool, resident: bool },
+}
+
+impl Record {
+    fn resident(&self) -> bool {
+        match self {
+            Record::Company { .. } => true,
+            Record::Person { resident, .. } => *resident,
+        }
+    }
 }
 
 fn lookup(correlation_id: &str, subject: &Subject<'_>) -> Result<Option<Record>, CheckError> {
@@ -181,11 +200,22 @@ fn parse(answer: &Element, id: &str) -> Result<Option<Record>, String> {
         return Err(format!("the answer is about another <{key}>"));
     }
     let status = record.required("status")?;
+    let resident = || match record.required("residency")? {
+        "resident" => Ok(true),
+        "non-resident" => Ok(false),
+        other => Err(format!("unexpected residency {other:?}")),
+    };
     match (item, status) {
         ("company", "active") => Ok(Some(Record::Company { liquidated: false })),
         ("company", "liquidated") => Ok(Some(Record::Company { liquidated: true })),
-        ("person", "alive") => Ok(Some(Record::Person { deceased: false })),
-        ("person", "deceased") => Ok(Some(Record::Person { deceased: true })),
+        ("person", "alive") => Ok(Some(Record::Person {
+            deceased: false,
+            resident: resident()?,
+        })),
+        ("person", "deceased") => Ok(Some(Record::Person {
+            deceased: true,
+            resident: resident()?,
+        })),
         _ => Err(format!("unexpected {item} status {status:?}")),
     }
 }
@@ -218,13 +248,26 @@ fn judge(subject: &Subject<'_>, record: Option<&Record>) -> Finding {
                 subject.who()
             ),
         ),
-        Some(Record::Person { deceased: true }) => finding::fail(
+        Some(Record::Person { deceased: true, .. }) => finding::fail(
             "person-deceased",
             format!(
                 "{} is recorded as deceased in the state database of individuals",
                 subject.who()
             ),
         ),
+        Some(found) if subject.declared == Residency::NonResident && found.resident() => {
+            let register = match subject.role {
+                Role::OwnerCompany => "the state database of legal entities",
+                _ => "the state database of individuals",
+            };
+            finding::fail(
+                "residency-mismatch",
+                format!(
+                    "{} is declared a non-resident, but {register} records a resident: apply                      as a resident (P16.3, P19)",
+                    subject.who()
+                ),
+            )
+        }
         Some(_) => finding::pass(
             "account-confirmed",
             format!("{} is found in the state databases", subject.who()),
@@ -271,10 +314,12 @@ mod tests {
     const OWNER: Subject<'static> = Subject {
         role: Role::OwnerCompany,
         id: "240340010175",
+        declared: Residency::Resident,
     };
     const DRIVER: Subject<'static> = Subject {
         role: Role::Driver(2),
         id: "730404300107",
+        declared: Residency::Resident,
     };
 
     const COMPANY: &str = "<CompanyResponse><found>true</found><company><bin>240340010175</bin>\
@@ -330,6 +375,68 @@ mod tests {
         );
     }
 
+    /// P16.3, P19: residency is the registries' to say. `(declared, role, record) → verdict`.
+    #[test]
+    fn a_declared_non_resident_whom_the_registries_know_as_resident_fails() {
+        let check = |declared, role, xml: &str, expect: (Verdict, &str)| {
+            let subject = Subject {
+                role,
+                id: if xml.contains("<bin>") {
+                    OWNER.id
+                } else {
+                    DRIVER.id
+                },
+                declared,
+            };
+            let found = record(xml, subject.id).unwrap();
+            let f = judge(&subject, found.as_ref());
+            assert_eq!(verdict(&f), expect, "{declared:?} {xml}");
+        };
+        let company = COMPANY.replace("STATUS", "active");
+        let resident = PERSON.replace("STATUS", "alive");
+        let non_resident = resident.replace(">resident<", ">non-resident<");
+        use Residency::{NonResident, Resident};
+        use Verdict::{Fail, Pass};
+        check(
+            NonResident,
+            Role::OwnerCompany,
+            &company,
+            (Fail, "residency-mismatch"),
+        );
+        check(
+            Resident,
+            Role::OwnerCompany,
+            &company,
+            (Pass, "account-confirmed"),
+        );
+        check(
+            NonResident,
+            Role::OwnerPerson,
+            &resident,
+            (Fail, "residency-mismatch"),
+        );
+        check(
+            NonResident,
+            Role::Driver(1),
+            &resident,
+            (Fail, "residency-mismatch"),
+        );
+        check(
+            NonResident,
+            Role::Driver(1),
+            &non_resident,
+            (Pass, "account-confirmed"),
+        );
+        check(
+            Resident,
+            Role::Driver(1),
+            &resident,
+            (Pass, "account-confirmed"),
+        );
+        // A residency the adapter cannot read is no answer.
+        assert!(record(&resident.replace(">resident<", ">maybe<"), DRIVER.id).is_err());
+    }
+
     #[test]
     fn consent_refusals_are_findings() {
         assert_eq!(
@@ -339,6 +446,7 @@ mod tests {
         let owner = Subject {
             role: Role::OwnerPerson,
             id: "1",
+            declared: Residency::Resident,
         };
         assert_eq!(
             verdict(&refused(&owner, ConsentRefusal::SubjectNotFound)),
