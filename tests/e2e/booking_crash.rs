@@ -136,14 +136,14 @@ async fn check(store: &StoreConfig, confirmed: &[String]) -> usize {
                 "SELECT COUNT(*) FROM (SELECT checkpoint, day, ticket_seq FROM bookings WHERE ticket_seq IS NOT NULL \
                  GROUP BY checkpoint, day, ticket_seq HAVING COUNT(*) > 1) d",
                 &[],
-            )?[0][0].int();
+            )?[0][0].int()?;
             let mismatches = tx.query(
                 "SELECT COUNT(*) FROM cp_days d WHERE d.booked <> (SELECT COUNT(*) FROM bookings b \
                  WHERE b.checkpoint = d.checkpoint AND b.day = d.day AND b.status IN ('held', 'active')) \
                  OR d.booked > d.capacity",
                 &[],
-            )?[0][0].int();
-            let active = tx.query("SELECT COUNT(*) FROM bookings WHERE status = 'active'", &[Val::NullInt; 0])?[0][0].int();
+            )?[0][0].int()?;
+            let active = tx.query("SELECT COUNT(*) FROM bookings WHERE status = 'active'", &[Val::NullInt; 0])?[0][0].int()?;
             Ok((dups, mismatches, active))
         })
         .await

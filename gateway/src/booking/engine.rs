@@ -5,18 +5,20 @@
 //! on the day row. Verification runs *before* any slot is held (P20, anti-bot).
 
 use super::limits::RateLimiter;
+use super::rows::{self, BookingRow, DayRow, HourRow, KeyRow, NotificationRow};
 use super::rules::{BookingError, PriorityCategory};
 use super::{BookingConfig, ExtraReschedule};
 use crate::checkpoints::{Catalogue, Checkpoint};
 use crate::domain::clock::{self, SharedClock};
 use crate::domain::plate::{plate_key, vin_key};
 use crate::domain::{Application, Decision, Driver, Verifier, VerifierError};
-use crate::store::{DbError, Row, Store, Tx, Val};
+use crate::store::{Columns, DbError, Store, Tx};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 use time::{
-    Date, OffsetDateTime, PrimitiveDateTime, Time, format_description::well_known::Rfc3339,
+    Date, OffsetDateTime, PrimitiveDateTime, Time, UtcOffset,
+    format_description::well_known::Rfc3339,
 };
 
 /// The slot a user asks for (P16.1): a date and hour interval, or the first free one.
@@ -196,10 +198,6 @@ impl std::fmt::Debug for BookingEngine {
             .finish_non_exhaustive()
     }
 }
-
-const VIEW_COLUMNS: &str = "id, account, checkpoint, plate_key, status, day, hour, slot_start, slot_end, \
-     ticket_seq, ticket, priority, drivers, verification_id, fee_kzt, paid_kzt, reschedules, moves, \
-     created_at, hold_expires_at";
 
 impl BookingEngine {
     pub fn new(
@@ -564,8 +562,8 @@ impl BookingEngine {
                 let slot = Interval {
                     date: day.to_string(),
                     hour: hour as i64,
-                    from: rfc3339(start, &cp),
-                    to: rfc3339(end, &cp),
+                    from: rfc3339(start, cp.offset()),
+                    to: rfc3339(end, cp.offset()),
                 };
                 Ok((BookingView {
                     id: id.clone(),
@@ -634,15 +632,9 @@ impl BookingEngine {
     async fn check_debt(&self, account: &str) -> Result<(), BookingError> {
         let account = account.to_owned();
         self.store
-            .transact(move |tx| {
-                let rows = tx.query(
-                    "SELECT debt_kzt FROM accounts WHERE id = $1",
-                    &[(&account).into()],
-                )?;
-                match rows.first() {
-                    Some(r) if r[0].int() > 0 => Err(debt_error(r[0].int())),
-                    _ => Ok(()),
-                }
+            .transact(move |tx| match debt(tx, &account)? {
+                Some(d) if d > 0 => Err(debt_error(d)),
+                _ => Ok(()),
             })
             .await
     }
@@ -670,14 +662,17 @@ impl BookingEngine {
         let id = id.to_owned();
         let text = self
             .store
-            .transact(move |tx| {
+            .transact(move |tx| -> Result<String, BookingError> {
                 let rows = tx.query(
                     "SELECT application FROM bookings WHERE id = $1",
                     &[(&id).into()],
                 )?;
-                rows.first()
-                    .map(|r| r[0].text().to_owned())
-                    .ok_or_else(|| BookingError::NotFound(id.clone()))
+                let r = rows
+                    .first()
+                    .ok_or_else(|| BookingError::NotFound(id.clone()))?;
+                Ok(Columns::new("application", r)?
+                    .text("application")?
+                    .to_owned())
             })
             .await?;
         serde_json::from_str(&text)
@@ -713,23 +708,19 @@ impl BookingEngine {
         let expired = self
             .store
             .transact(move |tx| {
-                let rows = tx.query(
-                    "SELECT status, day, hour, priority, hold_expires_at FROM bookings WHERE id = $1 FOR UPDATE",
-                    &[(&id).into()],
-                )?;
-                let r = rows.first().ok_or_else(|| BookingError::NotFound(id.clone()))?;
-                if r[0].text() != "held" {
+                let r = lock(tx, &id)?;
+                if r.status != "held" {
                     return Err(BookingError::rule(
                         "P23",
                         409,
-                        format!("the booking is {}, not awaiting payment", r[0].text()),
+                        format!("the booking is {}, not awaiting payment", r.status),
                     ));
                 }
-                if r[4].opt_int().is_some_and(|t| t <= now) {
-                    expire_one(tx, &id, r, now)?;
+                if r.hold_expires_at.is_some_and(|t| t <= now) {
+                    expire_one(tx, &r, now)?;
                     return Ok(None);
                 }
-                let day = parse_day(r[1].text())?;
+                let day = parse_day(&r.day)?;
                 confirm(tx, &cp, &id, &account, day, Some(&payment), fee, now)?;
                 Ok(Some(view(tx, &id, free)?))
             })
@@ -776,20 +767,16 @@ impl BookingEngine {
         let payment = request.payment.clone();
         self.store
             .transact(move |tx| {
-                let rows = tx.query(
-                    "SELECT status, day, hour, priority, reschedules, account FROM bookings WHERE id = $1 FOR UPDATE",
-                    &[(&id).into()],
-                )?;
-                let r = rows.first().ok_or_else(|| BookingError::NotFound(id.clone()))?;
-                if r[0].text() != "active" {
-                    return Err(BookingError::rule("P28", 409, format!("a {} booking cannot be rescheduled", r[0].text())));
+                let r = lock(tx, &id)?;
+                if r.status != "active" {
+                    return Err(BookingError::rule("P28", 409, format!("a {} booking cannot be rescheduled", r.status)));
                 }
-                if r[4].int() >= free && extra == ExtraReschedule::Refuse {
+                if r.reschedules >= free && extra == ExtraReschedule::Refuse {
                     return Err(BookingError::rule("P28", 409, format!("only {free} reschedules are allowed")));
                 }
                 debt_in_tx(tx, &account, now)?;
-                let priority = r[3].opt_text().is_some();
-                release(tx, &cp.code, r[1].text(), r[2].int(), priority)?;
+                let priority = r.is_priority();
+                release(tx, &r)?;
                 let (day, hour, seq) = reserve(tx, &cp, plan, priority, bp, true)?;
                 let (start, end) = interval_bounds(&cp, day, hour);
                 let seq = seq.unwrap_or_default();
@@ -859,24 +846,19 @@ impl BookingEngine {
         let free = self.config.free_reschedules as i64;
         self.store
             .transact(move |tx| {
-                let rows = tx.query(
-                    "SELECT status, day, hour, priority FROM bookings WHERE id = $1 FOR UPDATE",
-                    &[(&id).into()],
-                )?;
-                let r = rows.first().ok_or_else(|| BookingError::NotFound(id.clone()))?;
-                if !matches!(r[0].text(), "held" | "active") {
+                let r = lock(tx, &id)?;
+                if !matches!(r.status.as_str(), "held" | "active") {
                     return Err(BookingError::rule(
                         "P28",
                         409,
-                        format!("the booking is already {}", r[0].text()),
+                        format!("the booking is already {}", r.status),
                     ));
                 }
                 tx.execute(
                     "UPDATE bookings SET status = 'cancelled', hold_expires_at = NULL, updated_at = $2 WHERE id = $1",
                     &[(&id).into(), now.into()],
                 )?;
-                let code = r_code(tx, &id)?;
-                release(tx, &code, r[1].text(), r[2].int(), r[3].opt_text().is_some())?;
+                release(tx, &r)?;
                 notify(tx, &id, "cancelled", "Cancelled at your request; the fee is not refunded (P28).", now)?;
                 view(tx, &id, free)
             })
@@ -976,14 +958,12 @@ impl BookingEngine {
         self.store
             .transact(move |tx| {
                 let rows = tx.query(
-                    "SELECT id, day, hour, priority FROM bookings WHERE status = 'held' AND hold_expires_at <= $1 LIMIT 500",
+                    &format!("SELECT {} FROM bookings WHERE status = 'held' AND hold_expires_at <= $1 LIMIT 500", BookingRow::COLUMNS),
                     &[now.into()],
                 )?;
                 let mut n = 0;
-                for r in &rows {
-                    let id = r[0].text().to_owned();
-                    let rest = vec![Val::Text("held".into()), r[1].clone(), r[2].clone(), r[3].clone()];
-                    if expire_one(tx, &id, &rest, now)? {
+                for r in rows::all(rows, BookingRow::from_row)? {
+                    if expire_one(tx, &r, now)? {
                         n += 1;
                     }
                 }
@@ -1005,7 +985,7 @@ impl BookingEngine {
                 )?;
                 let mut n = 0;
                 for r in &rows {
-                    if annul(tx, r[0].text(), now)? {
+                    if annul(tx, Columns::new("id", r)?.text("id")?, now)? {
                         n += 1;
                     }
                 }
@@ -1077,32 +1057,39 @@ impl BookingEngine {
             .store
             .transact(move |tx| -> Result<_, BookingError> {
                 let d = tx.query(
-                    "SELECT day, capacity, booked, priority_booked FROM cp_days WHERE checkpoint = $1 AND day >= $2 AND day <= $3",
+                    &format!(
+                        "SELECT {} FROM cp_days WHERE checkpoint = $1 AND day >= $2 AND day <= $3",
+                        DayRow::COLUMNS
+                    ),
                     &[(&code).into(), (&f).into(), (&u).into()],
                 )?;
                 let s = tx.query(
-                    "SELECT day, hour, capacity, booked FROM cp_slots WHERE checkpoint = $1 AND day >= $2 AND day <= $3",
+                    &format!(
+                        "SELECT {} FROM cp_slots WHERE checkpoint = $1 AND day >= $2 AND day <= $3",
+                        HourRow::COLUMNS
+                    ),
                     &[(&code).into(), (&f).into(), (&u).into()],
                 )?;
-                Ok((d, s))
+                Ok((
+                    rows::all(d, DayRow::from_row)?,
+                    rows::all(s, HourRow::from_row)?,
+                ))
             })
             .await?;
         let mut out = Vec::new();
         let mut day = from;
         while day <= until {
             let ds = day.to_string();
-            let row = day_rows.iter().find(|r| r[0].text() == ds);
+            let row = day_rows.iter().find(|r| r.day == ds);
             let (capacity, booked, pbooked) = row.map_or((cp.day_capacity(), 0, 0), |r| {
-                (r[1].int(), r[2].int(), r[3].int())
+                (r.capacity, r.booked, r.priority_booked)
             });
             let pcap = capacity * bp / 10_000;
             let mut hours = Vec::new();
             for h in 0..24u8 {
-                let slot = slot_rows
-                    .iter()
-                    .find(|r| r[0].text() == ds && r[1].int() == h as i64);
+                let slot = slot_rows.iter().find(|r| r.day == ds && r.hour == h as i64);
                 let (cap, b) = match slot {
-                    Some(r) => (r[2].int(), r[3].int()),
+                    Some(r) => (r.capacity, r.booked),
                     None if row.is_none() && cp.hours().contains(&h) => (cp.hourly_capacity, 0),
                     None => (0, 0),
                 };
@@ -1162,10 +1149,10 @@ impl BookingEngine {
                 ensure_day(tx, &cp, day)?;
                 let ds = day.to_string();
                 let old = tx.query(
-                    "SELECT capacity FROM cp_days WHERE checkpoint = $1 AND day = $2 FOR UPDATE",
+                    &format!("SELECT {} FROM cp_days WHERE checkpoint = $1 AND day = $2 FOR UPDATE", DayRow::COLUMNS),
                     &[(&cp.code).into(), (&ds).into()],
-                )?[0][0]
-                    .int();
+                )?;
+                let old = DayRow::from_row(old.first().ok_or_else(|| DbError::Other(format!("no day row {ds}")))?)?.capacity;
                 tx.execute(
                     "UPDATE cp_days SET capacity = $3 WHERE checkpoint = $1 AND day = $2",
                     &[(&cp.code).into(), (&ds).into(), capacity.into()],
@@ -1176,26 +1163,28 @@ impl BookingEngine {
                         &[(&cp.code).into(), (&ds).into(), (from as i64).into(), (to as i64).into()],
                     )?;
                 }
-                let hour_caps: std::collections::HashMap<i64, i64> = tx
-                    .query(
-                        "SELECT hour, capacity FROM cp_slots WHERE checkpoint = $1 AND day = $2",
+                let hour_caps: std::collections::HashMap<i64, i64> = rows::all(
+                    tx.query(
+                        &format!("SELECT {} FROM cp_slots WHERE checkpoint = $1 AND day = $2", HourRow::COLUMNS),
                         &[(&cp.code).into(), (&ds).into()],
-                    )?
-                    .iter()
-                    .map(|r| (r[0].int(), r[1].int()))
-                    .collect();
-                let rows = tx.query(
-                    "SELECT id, hour, priority FROM bookings WHERE checkpoint = $1 AND day = $2 \
+                    )?,
+                    HourRow::from_row,
+                )?
+                .iter()
+                .map(|r| (r.hour, r.capacity))
+                .collect();
+                let rows = rows::all(tx.query(
+                    &format!("SELECT {} FROM bookings WHERE checkpoint = $1 AND day = $2 \
                      AND status IN ('held', 'active') \
-                     ORDER BY CASE WHEN priority IS NULL THEN 1 ELSE 0 END, created_order FOR UPDATE",
+                     ORDER BY CASE WHEN priority IS NULL THEN 1 ELSE 0 END, created_order FOR UPDATE", BookingRow::COLUMNS),
                     &[(&cp.code).into(), (&ds).into()],
-                )?;
+                )?, BookingRow::from_row)?;
                 let pcap = capacity * bp / 10_000;
                 let (mut kept, mut kept_p) = (0i64, 0i64);
                 let mut per_hour: std::collections::HashMap<i64, i64> = Default::default();
                 let mut displaced = Vec::new();
                 for r in &rows {
-                    let (h, prio) = (r[1].int(), r[2].opt_text().is_some());
+                    let (h, prio) = (r.hour, r.is_priority());
                     let hour_cap = hour_caps.get(&h).copied().unwrap_or(0);
                     let in_hour = per_hour.get(&h).copied().unwrap_or(0);
                     if kept < capacity && in_hour < hour_cap && (!prio || kept_p < pcap) {
@@ -1203,7 +1192,7 @@ impl BookingEngine {
                         kept_p += prio as i64;
                         *per_hour.entry(h).or_default() += 1;
                     } else {
-                        displaced.push((r[0].text().to_owned(), h, prio));
+                        displaced.push((r.id.clone(), h, prio, r.account.clone(), r.paid_kzt));
                     }
                 }
                 tx.execute(
@@ -1222,7 +1211,7 @@ impl BookingEngine {
                 }
                 let mut moved = Vec::new();
                 let mut cancelled = Vec::new();
-                for (id, h, prio) in displaced {
+                for (id, h, prio, account, paid) in displaced {
                     let plan = Plan { day, hour: h as u8, exact: false, last };
                     let (from_s, _) = interval_strings(&cp, day, h as u8);
                     match reserve(tx, &cp, plan, prio, bp, true) {
@@ -1249,8 +1238,7 @@ impl BookingEngine {
                                 "UPDATE bookings SET status = 'cancelled', updated_at = $2 WHERE id = $1",
                                 &[(&id).into(), now.into()],
                             )?;
-                            let r = tx.query("SELECT account, paid_kzt FROM bookings WHERE id = $1", &[(&id).into()])?;
-                            ledger(tx, r[0][0].text(), &id, "refund-due", r[0][1].int(), None, now)?;
+                            ledger(tx, &account, &id, "refund-due", paid, None, now)?;
                             notify(tx, &id, "cancelled-by-checkpoint", &format!(
                                 "{}: capacity lowered ({reason}) and no slot is free within the booking horizon; the booking is cancelled and the fee refunded.",
                                 cp.code), now)?;
@@ -1318,13 +1306,21 @@ fn debt_in_tx(tx: &mut dyn Tx, account: &str, now: i64) -> Result<(), BookingErr
         "INSERT INTO accounts (id, debt_kzt, updated_at) VALUES ($1, 0, $2) ON CONFLICT DO NOTHING",
         &[account.into(), now.into()],
     )?;
+    match debt(tx, account)? {
+        Some(d) if d > 0 => Err(debt_error(d)),
+        _ => Ok(()),
+    }
+}
+
+/// P27: the account's debt, if it has a row.
+fn debt(tx: &mut dyn Tx, account: &str) -> Result<Option<i64>, BookingError> {
     let rows = tx.query(
         "SELECT debt_kzt FROM accounts WHERE id = $1",
         &[account.into()],
     )?;
     match rows.first() {
-        Some(r) if r[0].int() > 0 => Err(debt_error(r[0].int())),
-        _ => Ok(()),
+        Some(r) => Ok(Some(Columns::new("debt_kzt", r)?.int("debt_kzt")?)),
+        None => Ok(None),
     }
 }
 
@@ -1335,20 +1331,24 @@ fn idempotent(
     hash: &str,
 ) -> Result<String, BookingError> {
     let rows = tx.query(
-        "SELECT request_hash, booking_id FROM idempotency_keys WHERE account = $1 AND key = $2",
+        &format!(
+            "SELECT {} FROM idempotency_keys WHERE account = $1 AND key = $2",
+            KeyRow::COLUMNS
+        ),
         &[account.into(), key.into()],
     )?;
     let r = rows
         .first()
         .ok_or_else(|| BookingError::Store(DbError::Retry("idempotency key vanished".into())))?;
-    if r[0].text() != hash {
+    let r = KeyRow::from_row(r)?;
+    if r.request_hash != hash {
         return Err(BookingError::rule(
             "idempotency",
             422,
             "this Idempotency-Key was used for a different request",
         ));
     }
-    Ok(r[1].text().to_owned())
+    Ok(r.booking_id)
 }
 
 /// Creates the day's rows from the catalogue on first use.
@@ -1419,7 +1419,10 @@ fn reserve(
             ensure_day(tx, cp, day)?;
             took_day = take_day(tx)?;
         }
-        let seq = took_day.first().map(|r| r[0].int() - 1);
+        let seq = match took_day.first() {
+            Some(r) => Some(Columns::new("next_ticket", r)?.int("next_ticket")? - 1),
+            None => None,
+        };
         let mut failure = None;
         if !took_day.is_empty() {
             loop {
@@ -1432,7 +1435,9 @@ fn reserve(
                         &[(&cp.code).into(), (&ds).into(), (min_hour as i64).into()],
                     )?
                     .first()
-                    .and_then(|r| r[0].opt_int())
+                    .map(|r| Columns::new("MIN(hour)", r)?.opt_int("MIN(hour)"))
+                    .transpose()?
+                    .flatten()
                 };
                 let Some(hour) = hour else { break };
                 let took = tx.execute(
@@ -1459,10 +1464,20 @@ fn reserve(
             ));
         } else if priority {
             let r = tx.query(
-                "SELECT booked, capacity FROM cp_days WHERE checkpoint = $1 AND day = $2",
+                &format!(
+                    "SELECT {} FROM cp_days WHERE checkpoint = $1 AND day = $2",
+                    DayRow::COLUMNS
+                ),
                 &[(&cp.code).into(), (&ds).into()],
             )?;
-            if r.first().is_some_and(|r| r[0].int() < r[1].int()) {
+            let room = match r.first() {
+                Some(r) => {
+                    let d = DayRow::from_row(r)?;
+                    d.booked < d.capacity
+                }
+                None => false,
+            };
+            if room {
                 failure = Some(BookingError::rule(
                     "P6",
                     409,
@@ -1484,13 +1499,9 @@ fn reserve(
     }
 }
 
-fn release(
-    tx: &mut dyn Tx,
-    code: &str,
-    day: &str,
-    hour: i64,
-    priority: bool,
-) -> Result<(), BookingError> {
+/// Gives back the place a booking holds on its day and hour.
+fn release(tx: &mut dyn Tx, b: &BookingRow) -> Result<(), BookingError> {
+    let (code, day, hour, priority) = (&b.checkpoint, &b.day, b.hour, b.is_priority());
     if hour < 0 {
         return Ok(());
     }
@@ -1506,23 +1517,15 @@ fn release(
     Ok(())
 }
 
-fn r_code(tx: &mut dyn Tx, id: &str) -> Result<String, BookingError> {
-    Ok(tx
-        .query(
-            "SELECT checkpoint FROM bookings WHERE id = $1",
-            &[id.into()],
-        )?
-        .first()
-        .map(|r| r[0].text().to_owned())
-        .unwrap_or_default())
-}
-
 fn next_ticket(tx: &mut dyn Tx, code: &str, day: Date) -> Result<i64, BookingError> {
     let rows = tx.query(
         "UPDATE cp_days SET next_ticket = next_ticket + 1 WHERE checkpoint = $1 AND day = $2 RETURNING next_ticket",
         &[code.into(), day.to_string().into()],
     )?;
-    Ok(rows.first().map_or(1, |r| r[0].int() - 1))
+    match rows.first() {
+        Some(r) => Ok(Columns::new("next_ticket", r)?.int("next_ticket")? - 1),
+        None => Ok(1),
+    }
 }
 
 /// P20: `<checkpoint>-<yyyymmdd>-<sequence>`.
@@ -1619,24 +1622,17 @@ fn notify(
     Ok(())
 }
 
-/// `r` = [status, day, hour, priority, …].
-fn expire_one(tx: &mut dyn Tx, id: &str, r: &[Val], now: i64) -> Result<bool, BookingError> {
+/// Expires a held booking `r` read in this transaction; false if it is no longer held.
+fn expire_one(tx: &mut dyn Tx, r: &BookingRow, now: i64) -> Result<bool, BookingError> {
     let n = tx.execute(
         "UPDATE bookings SET status = 'expired', updated_at = $2 WHERE id = $1 AND status = 'held'",
-        &[id.into(), now.into()],
+        &[(&r.id).into(), now.into()],
     )?;
     if n == 1 {
-        let code = r_code(tx, id)?;
-        release(
-            tx,
-            &code,
-            r[1].text(),
-            r[2].int(),
-            r[3].opt_text().is_some(),
-        )?;
+        release(tx, r)?;
         notify(
             tx,
-            id,
+            &r.id,
             "hold-expired",
             "The booking was not paid in time; the slot was released.",
             now,
@@ -1647,23 +1643,21 @@ fn expire_one(tx: &mut dyn Tx, id: &str, r: &[Val], now: i64) -> Result<bool, Bo
 
 fn annul(tx: &mut dyn Tx, id: &str, now: i64) -> Result<bool, BookingError> {
     let rows = tx.query(
-        "SELECT checkpoint, day, hour, priority FROM bookings WHERE id = $1 AND status = 'active' FOR UPDATE",
+        &format!(
+            "SELECT {} FROM bookings WHERE id = $1 AND status = 'active' FOR UPDATE",
+            BookingRow::COLUMNS
+        ),
         &[id.into()],
     )?;
     let Some(r) = rows.first() else {
         return Ok(false);
     };
+    let r = BookingRow::from_row(r)?;
     tx.execute(
         "UPDATE bookings SET status = 'annulled', updated_at = $2 WHERE id = $1",
         &[id.into(), now.into()],
     )?;
-    release(
-        tx,
-        r[0].text(),
-        r[1].text(),
-        r[2].int(),
-        r[3].opt_text().is_some(),
-    )?;
+    release(tx, &r)?;
     notify(
         tx,
         id,
@@ -1683,95 +1677,57 @@ fn interval_bounds(cp: &Checkpoint, day: Date, hour: u8) -> (i64, i64) {
 
 fn interval_strings(cp: &Checkpoint, day: Date, hour: u8) -> (String, String) {
     let (s, e) = interval_bounds(cp, day, hour);
-    (rfc3339(s, cp), rfc3339(e, cp))
+    (rfc3339(s, cp.offset()), rfc3339(e, cp.offset()))
 }
 
-fn rfc3339(t: i64, cp: &Checkpoint) -> String {
+pub(super) fn rfc3339(t: i64, offset: UtcOffset) -> String {
     OffsetDateTime::from_unix_timestamp(t)
-        .map(|d| d.to_offset(cp.offset()))
+        .map(|d| d.to_offset(offset))
         .ok()
         .and_then(|d| d.format(&Rfc3339).ok())
         .unwrap_or_default()
 }
 
-fn utc(t: i64) -> String {
+pub(super) fn utc(t: i64) -> String {
     OffsetDateTime::from_unix_timestamp(t)
         .ok()
         .and_then(|d| d.format(&Rfc3339).ok())
         .unwrap_or_default()
+}
+
+/// The booking `id`, locked until the transaction ends.
+fn lock(tx: &mut dyn Tx, id: &str) -> Result<BookingRow, BookingError> {
+    let rows = tx.query(
+        &format!(
+            "SELECT {} FROM bookings WHERE id = $1 FOR UPDATE",
+            BookingRow::COLUMNS
+        ),
+        &[id.into()],
+    )?;
+    let r = rows
+        .first()
+        .ok_or_else(|| BookingError::NotFound(id.to_owned()))?;
+    Ok(BookingRow::from_row(r)?)
 }
 
 fn view(tx: &mut dyn Tx, id: &str, free: i64) -> Result<BookingView, BookingError> {
     let rows = tx.query(
-        &format!("SELECT {VIEW_COLUMNS} FROM bookings WHERE id = $1"),
+        &format!("SELECT {} FROM bookings WHERE id = $1", BookingRow::COLUMNS),
         &[id.into()],
     )?;
-    let r: &Row = rows
+    let r = rows
         .first()
         .ok_or_else(|| BookingError::NotFound(id.to_owned()))?;
-    let offset_cp = |code: &str| Checkpoint {
-        code: code.to_owned(),
-        name_ru: String::new(),
-        name: String::new(),
-        country: String::new(),
-        country_ru: String::new(),
-        region_ru: String::new(),
-        region: String::new(),
-        category: 3,
-        mode: crate::checkpoints::Mode::RoundTheClock,
-        open_hour: None,
-        close_hour: None,
-        daily_capacity: 0,
-        hourly_capacity: 0,
-        time_zone: String::new(),
-        utc_offset_minutes: 300,
-        suspended: false,
-    };
-    let cp = offset_cp(r[2].text());
-    // The interval is stored as instants; show it in the checkpoint's offset (+05:00, the
-    // single Kazakhstan time since 2024).
-    let slot = Interval {
-        date: r[5].text().to_owned(),
-        hour: r[6].int(),
-        from: rfc3339(r[7].int(), &cp),
-        to: rfc3339(r[8].int(), &cp),
-    };
-    let ticket = r[10].opt_text().map(|number| Ticket {
-        number: number.to_owned(),
-        sequence: r[9].int(),
-        date: slot.date.clone(),
-        interval: slot.clone(),
-    });
-    let notifications = tx
-        .query(
-            "SELECT kind, message, at FROM notifications WHERE booking_id = $1 ORDER BY at, id",
+    let r = BookingRow::from_row(r)?;
+    let notifications = rows::all(
+        tx.query(
+            &format!(
+                "SELECT {} FROM notifications WHERE booking_id = $1 ORDER BY at, id",
+                NotificationRow::COLUMNS
+            ),
             &[id.into()],
-        )?
-        .into_iter()
-        .map(|n| Notification {
-            kind: n[0].text().to_owned(),
-            message: n[1].text().to_owned(),
-            at: utc(n[2].int()),
-        })
-        .collect();
-    Ok(BookingView {
-        id: r[0].text().to_owned(),
-        account: r[1].text().to_owned(),
-        checkpoint: r[2].text().to_owned(),
-        vehicle: r[3].text().to_owned(),
-        status: r[4].text().to_owned(),
-        ticket,
-        slot,
-        priority: r[11].opt_text().map(str::to_owned),
-        trusted_drivers: r[12].int(),
-        verification_id: r[13].text().to_owned(),
-        fee_kzt: r[14].int(),
-        paid_kzt: r[15].int(),
-        reschedules_used: r[16].int(),
-        free_reschedules_left: (free - r[16].int()).max(0),
-        moves: r[17].int(),
-        created_at: utc(r[18].int()),
-        hold_expires_at: r[19].opt_int().map(utc),
-        notifications,
-    })
+        )?,
+        NotificationRow::from_row,
+    )?;
+    Ok(r.into_view(free, notifications)?)
 }

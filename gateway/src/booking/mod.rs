@@ -15,6 +15,7 @@
 pub mod cli;
 pub mod engine;
 pub mod limits;
+mod rows;
 pub mod rules;
 #[cfg(any(test, feature = "test-util"))]
 pub mod testing;
