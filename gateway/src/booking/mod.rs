@@ -6,17 +6,33 @@
 //! instances and crashes (capacity, quota, one active booking per vehicle) is enforced by
 //! the database inside one transaction, never by an in-process lock alone.
 //!
-//! * [`engine`] — create, pay, reschedule, cancel, drivers, capacity changes, sweeps.
+//! * [`engine`] — the engine and what its operations share; each operation has its file:
+//!   `create` (P16–P22, P6, P23), `pay` (P23), `reschedule` (P28), `cancel` (P28),
+//!   `drivers` (P16.2), `capacity` (availability, D13 changes), `arrival` (P30, P35),
+//!   `sweeps` (expired holds, no-shows),
+//!   `accounts` (P27 debts, P6.1/P6.2 lists); `slots` (P16, P22, P20 tickets) and `rows`
+//!   (typed rows) serve them all.
 //! * [`limits`] — anti-abuse rate limits.
 //! * [`cli`] — `kezek bookings …`. The HTTP face is the API's (`crate::api::booking`): this
 //!   module knows no HTTP.
 //! * `testing` — a scripted verifier for tests and benchmarks (feature `test-util`).
 
+mod accounts;
+mod arrival;
+mod cancel;
+mod capacity;
 pub mod cli;
+mod create;
+mod drivers;
 pub mod engine;
 pub mod limits;
+mod model;
+mod pay;
+mod reschedule;
 mod rows;
 pub mod rules;
+mod slots;
+mod sweeps;
 #[cfg(any(test, feature = "test-util"))]
 pub mod testing;
 

@@ -1,7 +1,8 @@
 //! Typed rows: each struct reads the columns of its own SELECT list by name, and a NULL
 //! where the schema says NOT NULL is an error (never a 0 or an empty text).
 
-use super::engine::{BookingView, Interval, Notification, Ticket, rfc3339, utc};
+use super::model::{BookingView, Interval, Notification, Ticket};
+use super::slots::{rfc3339, utc};
 use crate::store::{Columns, DbError, Val};
 
 /// Bookings show their interval in Kazakhstan's single time zone (+05:00 since 2024).
