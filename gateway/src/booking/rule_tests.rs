@@ -992,6 +992,94 @@ async fn d13_lowering_capacity_moves_priority_first_then_booking_order(backend: 
     assert!(day[0].hours.iter().all(|h| h.hour != 10));
 }
 
+/// D13, ADR 0006 step 5: a displaced booking with no slot left within the horizon (P22) is
+/// cancelled and its fee is due back — P28's no-refund rule covers the user's doing only. A
+/// held booking moves without a ticket (P20 comes with payment).
+async fn d13_no_slot_left_within_the_horizon_cancels_with_the_fee_refund_due(backend: Backend) {
+    let mut c = cfg();
+    c.fee_kzt = 5000;
+    c.horizon_days = 1;
+    let r = rig_on(backend, c).await;
+    let held = r
+        .engine
+        .create(
+            req(
+                "RU-SMALL",
+                "2026-06-02",
+                Some(10),
+                "D01AAA01",
+                "VIN0000000000D001",
+            ),
+            None,
+        )
+        .await
+        .unwrap()
+        .booking;
+    r.clock.advance(time::Duration::seconds(1));
+    let mut q = req(
+        "RU-SMALL",
+        "2026-06-02",
+        Some(10),
+        "D02AAA01",
+        "VIN0000000000D002",
+    );
+    q.payment = Some(Payment {
+        reference: "pay-d02".into(),
+        amount_kzt: 5000,
+    });
+    let paid = r.engine.create(q, None).await.unwrap().booking;
+    assert_eq!(
+        (held.status.as_str(), paid.status.as_str()),
+        ("held", "active")
+    );
+    // 10:00 closes and one place is left: the earlier booking takes 11:00; for the later
+    // one, 2026-06-03 is past the horizon.
+    let report = r
+        .engine
+        .change_capacity("RU-SMALL", "2026-06-02", 1, Some((10, 11)), "closure")
+        .await
+        .unwrap();
+    assert_eq!(report.kept, 0, "{}: {report:?}", r.name);
+    let moved: Vec<&str> = report.moved.iter().map(|m| m.booking.as_str()).collect();
+    assert_eq!(moved, vec![held.id.as_str()]);
+    assert_eq!(report.moved[0].to, "2026-06-02T11:00:00+05:00");
+    assert_eq!(report.cancelled, vec![paid.id.clone()]);
+    let h = r.engine.get(&held.id).await.unwrap();
+    assert_eq!(
+        (h.status.as_str(), h.slot.hour, h.ticket.is_none(), h.moves),
+        ("held", 11, true, 1)
+    );
+    let p = r.engine.get(&paid.id).await.unwrap();
+    assert_eq!(p.status, "cancelled");
+    assert!(
+        p.notifications
+            .iter()
+            .any(|n| n.kind == "cancelled-by-checkpoint")
+    );
+    let id = paid.id.clone();
+    let refunds = r
+        .engine
+        .store()
+        .transact(move |tx| -> Result<Vec<i64>, crate::store::DbError> {
+            tx.query(
+                "SELECT amount_kzt FROM ledger WHERE booking_id = $1 AND kind = 'refund-due'",
+                &[(&id).into()],
+            )?
+            .iter()
+            .map(|row| row[0].int())
+            .collect()
+        })
+        .await
+        .unwrap();
+    assert_eq!(refunds, vec![5000]);
+    let day = r
+        .engine
+        .availability("RU-SMALL", Some("2026-06-02"), 1)
+        .await
+        .unwrap();
+    assert_eq!((day[0].capacity, day[0].booked), (1, 1));
+}
+
 async fn idempotency_key_returns_the_same_booking(backend: Backend) {
     let r = rig_on(backend, cfg()).await;
     let q = req(
@@ -1174,6 +1262,7 @@ on_both_databases!(
     anti_abuse_holds_expire_and_release_the_slot,
     p35_no_show_annuls_and_frees_the_vehicle,
     d13_lowering_capacity_moves_priority_first_then_booking_order,
+    d13_no_slot_left_within_the_horizon_cancels_with_the_fee_refund_due,
     idempotency_key_returns_the_same_booking,
     storm_no_overbooking_and_no_double_booking_on_both_databases,
 );
