@@ -1,14 +1,15 @@
 //! Capacity: what is free (availability), and ops changing a day's capacity (D13), whose
-//! displaced bookings move by the policy of ADR 0006.
+//! displaced bookings move by the policy of ADR 0006 ([`super::move_policy`]).
 
 use super::engine::{BookingEngine, ledger, notify};
 use super::model::{CapacityReport, DayAvailability, HourAvailability, Moved};
+use super::move_policy::{self, Change, DayLoad, HourLoad, Move, Plan, Ranked};
 use super::rows::{self, BookingRow, DayRow, HourRow};
 use super::rules::BookingError;
-use super::slots::{
-    Plan, ensure_day, interval_bounds, interval_strings, parse_day, reserve, ticket_number,
-};
-use crate::store::DbError;
+use super::slots::{self, ensure_day, interval_bounds, interval_strings, parse_day, reserve};
+use crate::checkpoints::Checkpoint;
+use crate::store::{DbError, Tx};
+use std::collections::HashMap;
 use time::Date;
 
 impl BookingEngine {
@@ -30,74 +31,41 @@ impl BookingEngine {
         let last = self.last_day(today);
         let until = (from + time::Duration::days(days.clamp(1, 31) as i64 - 1)).min(last);
         let bp = self.config.priority.cap_basis_points();
-        let (code, f, u) = (cp.code.clone(), from.to_string(), until.to_string());
-        let (day_rows, slot_rows) = self
+        let reading = cp.clone();
+        let loads = self
             .store
-            .transact(move |tx| -> Result<_, BookingError> {
-                let d = tx.query(
-                    &format!(
-                        "SELECT {} FROM cp_days WHERE checkpoint = $1 AND day >= $2 AND day <= $3",
-                        DayRow::COLUMNS
-                    ),
-                    &[(&code).into(), (&f).into(), (&u).into()],
-                )?;
-                let s = tx.query(
-                    &format!(
-                        "SELECT {} FROM cp_slots WHERE checkpoint = $1 AND day >= $2 AND day <= $3",
-                        HourRow::COLUMNS
-                    ),
-                    &[(&code).into(), (&f).into(), (&u).into()],
-                )?;
-                Ok((
-                    rows::all(d, DayRow::from_row)?,
-                    rows::all(s, HourRow::from_row)?,
-                ))
-            })
+            .transact(move |tx| read_days(tx, &reading, from, until))
             .await?;
-        let mut out = Vec::new();
-        let mut day = from;
-        while day <= until {
-            let ds = day.to_string();
-            let row = day_rows.iter().find(|r| r.day == ds);
-            let (capacity, booked, pbooked) = row.map_or((cp.day_capacity(), 0, 0), |r| {
-                (r.capacity, r.booked, r.priority_booked)
-            });
-            let pcap = capacity * bp / 10_000;
-            let mut hours = Vec::new();
-            for h in 0..24u8 {
-                let slot = slot_rows.iter().find(|r| r.day == ds && r.hour == h as i64);
-                let (cap, b) = match slot {
-                    Some(r) => (r.capacity, r.booked),
-                    None if row.is_none() && cp.hours().contains(&h) => (cp.hourly_capacity, 0),
-                    None => (0, 0),
-                };
-                let begun = day == today && h <= hour_now;
-                if cap > 0 && !begun {
-                    let (from, to) = interval_strings(&cp, day, h);
-                    hours.push(HourAvailability {
-                        hour: h as i64,
-                        from,
-                        to,
-                        capacity: cap,
-                        free: (cap - b).max(0),
-                    });
+        Ok(loads
+            .into_iter()
+            .map(|load| {
+                let hours = (0..24u8)
+                    .filter(|&h| load.hours[h as usize].capacity > 0)
+                    .filter(|&h| !(load.day == today && h <= hour_now))
+                    .map(|h| {
+                        let HourLoad { capacity, booked } = load.hours[h as usize];
+                        let (from, to) = interval_strings(&cp, load.day, h);
+                        HourAvailability {
+                            hour: h as i64,
+                            from,
+                            to,
+                            capacity,
+                            free: (capacity - booked).max(0),
+                        }
+                    })
+                    .collect();
+                let priority_cap = load.quota(bp);
+                DayAvailability {
+                    date: load.day.to_string(),
+                    capacity: load.capacity,
+                    booked: load.booked,
+                    free: (load.capacity - load.booked).max(0),
+                    priority_cap,
+                    priority_free: (priority_cap - load.priority_booked).max(0),
+                    hours,
                 }
-            }
-            out.push(DayAvailability {
-                date: ds,
-                capacity,
-                booked,
-                free: (capacity - booked).max(0),
-                priority_cap: pcap,
-                priority_free: (pcap - pbooked).max(0),
-                hours,
-            });
-            day = day.next_day().unwrap_or(day);
-            if day == Date::MAX {
-                break;
-            }
-        }
-        Ok(out)
+            })
+            .collect())
     }
 
     /// D13: ops change a checkpoint-day's capacity (a temporary closure lowers it, and may
@@ -118,130 +86,374 @@ impl BookingEngine {
         let day = parse_day(date)
             .map_err(|_| BookingError::at("D13", 422, "/date", format!("{date} is not a date")))?;
         let (today, _) = self.today(&cp);
-        let last = self.last_day(today);
-        let now = self.clock.now().unix_timestamp();
-        let bp = self.config.priority.cap_basis_points();
-        let reason = reason.to_owned();
+        let request = CapacityChange {
+            cp,
+            day,
+            capacity,
+            closed_hours,
+            last: self.last_day(today),
+            quota_bp: self.config.priority.cap_basis_points(),
+            reason: reason.to_owned(),
+            now: self.clock.now().unix_timestamp(),
+        };
         self.store
             .transact(move |tx| {
-                ensure_day(tx, &cp, day)?;
-                let ds = day.to_string();
-                let old = tx.query(
-                    &format!("SELECT {} FROM cp_days WHERE checkpoint = $1 AND day = $2 FOR UPDATE", DayRow::COLUMNS),
-                    &[(&cp.code).into(), (&ds).into()],
-                )?;
-                let old = DayRow::from_row(old.first().ok_or_else(|| DbError::Other(format!("no day row {ds}")))?)?.capacity;
-                tx.execute(
-                    "UPDATE cp_days SET capacity = $3 WHERE checkpoint = $1 AND day = $2",
-                    &[(&cp.code).into(), (&ds).into(), capacity.into()],
-                )?;
-                if let Some((from, to)) = closed_hours {
-                    tx.execute(
-                        "UPDATE cp_slots SET capacity = 0 WHERE checkpoint = $1 AND day = $2 AND hour >= $3 AND hour < $4",
-                        &[(&cp.code).into(), (&ds).into(), (from as i64).into(), (to as i64).into()],
-                    )?;
-                }
-                let hour_caps: std::collections::HashMap<i64, i64> = rows::all(
-                    tx.query(
-                        &format!("SELECT {} FROM cp_slots WHERE checkpoint = $1 AND day = $2", HourRow::COLUMNS),
-                        &[(&cp.code).into(), (&ds).into()],
-                    )?,
-                    HourRow::from_row,
-                )?
-                .iter()
-                .map(|r| (r.hour, r.capacity))
-                .collect();
-                let rows = rows::all(tx.query(
-                    &format!("SELECT {} FROM bookings WHERE checkpoint = $1 AND day = $2 \
-                     AND status IN ('held', 'active') \
-                     ORDER BY CASE WHEN priority IS NULL THEN 1 ELSE 0 END, created_order FOR UPDATE", BookingRow::COLUMNS),
-                    &[(&cp.code).into(), (&ds).into()],
-                )?, BookingRow::from_row)?;
-                let pcap = capacity * bp / 10_000;
-                let (mut kept, mut kept_p) = (0i64, 0i64);
-                let mut per_hour: std::collections::HashMap<i64, i64> = Default::default();
-                let mut displaced = Vec::new();
-                for r in &rows {
-                    let (h, prio) = (r.hour, r.is_priority());
-                    let hour_cap = hour_caps.get(&h).copied().unwrap_or(0);
-                    let in_hour = per_hour.get(&h).copied().unwrap_or(0);
-                    if kept < capacity && in_hour < hour_cap && (!prio || kept_p < pcap) {
-                        kept += 1;
-                        kept_p += prio as i64;
-                        *per_hour.entry(h).or_default() += 1;
-                    } else {
-                        displaced.push((r.id.clone(), h, prio, r.account.clone(), r.paid_kzt));
-                    }
-                }
-                tx.execute(
-                    "UPDATE cp_days SET booked = $3, priority_booked = $4 WHERE checkpoint = $1 AND day = $2",
-                    &[(&cp.code).into(), (&ds).into(), kept.into(), kept_p.into()],
-                )?;
-                tx.execute(
-                    "UPDATE cp_slots SET booked = 0 WHERE checkpoint = $1 AND day = $2",
-                    &[(&cp.code).into(), (&ds).into()],
-                )?;
-                for (h, n) in &per_hour {
-                    tx.execute(
-                        "UPDATE cp_slots SET booked = $4 WHERE checkpoint = $1 AND day = $2 AND hour = $3",
-                        &[(&cp.code).into(), (&ds).into(), (*h).into(), (*n).into()],
-                    )?;
-                }
-                let mut moved = Vec::new();
-                let mut cancelled = Vec::new();
-                for (id, h, prio, account, paid) in displaced {
-                    let plan = Plan { day, hour: h as u8, exact: false, last };
-                    let (from_s, _) = interval_strings(&cp, day, h as u8);
-                    match reserve(tx, &cp, plan, prio, bp, true) {
-                        Ok((nd, nh, seq)) => {
-                            let (start, end) = interval_bounds(&cp, nd, nh);
-                            let seq = seq.unwrap_or_default();
-                            let ticket = ticket_number(&cp.code, nd, seq);
-                            tx.execute(
-                                "UPDATE bookings SET day = $2, hour = $3, slot_start = $4, slot_end = $5, \
-                                 ticket_seq = CASE WHEN status = 'active' THEN CAST($6 AS BIGINT) ELSE NULL END, \
-                                 ticket = CASE WHEN status = 'active' THEN CAST($7 AS TEXT) ELSE NULL END, \
-                                 moves = moves + 1, updated_at = $8 WHERE id = $1",
-                                &[(&id).into(), nd.to_string().into(), (nh as i64).into(), start.into(),
-                                  end.into(), seq.into(), (&ticket).into(), now.into()],
-                            )?;
-                            let (to_s, _) = interval_strings(&cp, nd, nh);
-                            notify(tx, &id, "moved", &format!(
-                                "{}: capacity lowered ({reason}); your booking moved from {from_s} to {to_s}, ticket {ticket}. Not counted as a reschedule.",
-                                cp.code), now)?;
-                            moved.push(Moved { booking: id, priority: prio, from: from_s, to: to_s });
-                        }
-                        Err(BookingError::Rule { .. }) => {
-                            tx.execute(
-                                "UPDATE bookings SET status = 'cancelled', updated_at = $2 WHERE id = $1",
-                                &[(&id).into(), now.into()],
-                            )?;
-                            ledger(tx, &account, &id, "refund-due", paid, None, now)?;
-                            notify(tx, &id, "cancelled-by-checkpoint", &format!(
-                                "{}: capacity lowered ({reason}) and no slot is free within the booking horizon; the booking is cancelled and the fee refunded.",
-                                cp.code), now)?;
-                            cancelled.push(id);
-                        }
-                        Err(e) => return Err(e),
-                    }
-                }
-                tx.execute(
-                    "INSERT INTO capacity_changes (id, checkpoint, day, old_capacity, new_capacity, closed_from, closed_to, reason, moved, at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-                    &[uuid::Uuid::new_v4().to_string().into(), (&cp.code).into(), (&ds).into(), old.into(), capacity.into(),
-                      closed_hours.map(|c| c.0 as i64).into(), closed_hours.map(|c| c.1 as i64).into(),
-                      (&reason).into(), (moved.len() as i64).into(), now.into()],
-                )?;
-                Ok(CapacityReport {
-                    checkpoint: cp.code.clone(),
-                    date: ds,
-                    old_capacity: old,
-                    new_capacity: capacity,
-                    kept,
-                    moved,
-                    cancelled,
-                })
+                let before = request.read(tx)?;
+                let plan = move_policy::plan(&before.change);
+                request.write(tx, &before, &plan)
             })
             .await
+    }
+}
+
+/// A capacity change as ops asked for it (D13).
+struct CapacityChange {
+    cp: Checkpoint,
+    day: Date,
+    capacity: i64,
+    closed_hours: Option<(u8, u8)>,
+    /// P22: moves go no further.
+    last: Date,
+    quota_bp: i64,
+    reason: String,
+    now: i64,
+}
+
+/// The day before the change, as read (and locked) for the policy.
+struct Before {
+    old_capacity: i64,
+    /// The day's held and active bookings, by id.
+    bookings: HashMap<String, BookingRow>,
+    change: Change,
+}
+
+impl CapacityChange {
+    /// Locks the day and its bookings, and reads what the policy needs: the day's hours,
+    /// the bookings ranked, and the following days within the horizon.
+    fn read(&self, tx: &mut dyn Tx) -> Result<Before, BookingError> {
+        let (cp, ds) = (&self.cp, self.day.to_string());
+        ensure_day(tx, cp, self.day)?;
+        let old = tx.query(
+            &format!(
+                "SELECT {} FROM cp_days WHERE checkpoint = $1 AND day = $2 FOR UPDATE",
+                DayRow::COLUMNS
+            ),
+            &[(&cp.code).into(), (&ds).into()],
+        )?;
+        let old = old
+            .first()
+            .ok_or_else(|| DbError::Other(format!("no day row {ds}")))?;
+        let old_capacity = DayRow::from_row(old)?.capacity;
+        let bookings = rows::all(
+            tx.query(
+                &format!(
+                    "SELECT {} FROM bookings WHERE checkpoint = $1 AND day = $2 \
+                     AND status IN ('held', 'active') \
+                     ORDER BY CASE WHEN priority IS NULL THEN 1 ELSE 0 END, created_order FOR UPDATE",
+                    BookingRow::COLUMNS
+                ),
+                &[(&cp.code).into(), (&ds).into()],
+            )?,
+            BookingRow::from_row,
+        )?;
+        let mut days = read_days(tx, cp, self.day, self.last.max(self.day))?.into_iter();
+        let this_day = days
+            .next()
+            .ok_or_else(|| DbError::Other(format!("no day {ds}")))?;
+        let ranked = bookings
+            .iter()
+            .map(|b| {
+                Ok(Ranked {
+                    id: b.id.clone(),
+                    priority: b.is_priority(),
+                    hour: hour_of(b.hour).ok_or_else(|| {
+                        DbError::Other(format!("booking {}: hour {} is not an hour", b.id, b.hour))
+                    })?,
+                    order: b.created_order.clone(),
+                })
+            })
+            .collect::<Result<Vec<_>, DbError>>()?;
+        Ok(Before {
+            old_capacity,
+            bookings: bookings.into_iter().map(|b| (b.id.clone(), b)).collect(),
+            change: Change {
+                day: self.day,
+                capacity: self.capacity,
+                hour_capacity: this_day.hours.map(|h| h.capacity),
+                closed: self.closed_hours,
+                quota_bp: self.quota_bp,
+                bookings: ranked,
+                last: self.last,
+                following: days.collect(),
+            },
+        })
+    }
+
+    /// Writes the plan: the day's capacity, closed hours and the bookings that stay; then
+    /// each move (a new slot and ticket, notified) and each cancellation (refund due); then
+    /// the record of the change.
+    fn write(
+        &self,
+        tx: &mut dyn Tx,
+        before: &Before,
+        plan: &Plan,
+    ) -> Result<CapacityReport, BookingError> {
+        let (cp, ds) = (&self.cp, self.day.to_string());
+        let kept = &plan.kept;
+        tx.execute(
+            "UPDATE cp_days SET capacity = $3 WHERE checkpoint = $1 AND day = $2",
+            &[(&cp.code).into(), (&ds).into(), self.capacity.into()],
+        )?;
+        if let Some((from, to)) = self.closed_hours {
+            tx.execute(
+                "UPDATE cp_slots SET capacity = 0 WHERE checkpoint = $1 AND day = $2 AND hour >= $3 AND hour < $4",
+                &[(&cp.code).into(), (&ds).into(), (from as i64).into(), (to as i64).into()],
+            )?;
+        }
+        tx.execute(
+            "UPDATE cp_days SET booked = $3, priority_booked = $4 WHERE checkpoint = $1 AND day = $2",
+            &[
+                (&cp.code).into(),
+                (&ds).into(),
+                kept.booked.into(),
+                kept.priority_booked.into(),
+            ],
+        )?;
+        tx.execute(
+            "UPDATE cp_slots SET booked = 0 WHERE checkpoint = $1 AND day = $2",
+            &[(&cp.code).into(), (&ds).into()],
+        )?;
+        for (h, load) in kept.hours.iter().enumerate().filter(|(_, l)| l.booked > 0) {
+            tx.execute(
+                "UPDATE cp_slots SET booked = $4 WHERE checkpoint = $1 AND day = $2 AND hour = $3",
+                &[
+                    (&cp.code).into(),
+                    (&ds).into(),
+                    (h as i64).into(),
+                    load.booked.into(),
+                ],
+            )?;
+        }
+        let moved = plan
+            .moves
+            .iter()
+            .map(|m| self.move_one(tx, m))
+            .collect::<Result<Vec<_>, _>>()?;
+        for id in &plan.cancel {
+            let b = before
+                .bookings
+                .get(id)
+                .ok_or_else(|| DbError::Other(format!("planned booking {id} was not read")))?;
+            self.cancel_one(tx, b)?;
+        }
+        tx.execute(
+            "INSERT INTO capacity_changes (id, checkpoint, day, old_capacity, new_capacity, closed_from, closed_to, reason, moved, at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            &[
+                uuid::Uuid::new_v4().to_string().into(),
+                (&cp.code).into(),
+                (&ds).into(),
+                before.old_capacity.into(),
+                self.capacity.into(),
+                self.closed_hours.map(|c| c.0 as i64).into(),
+                self.closed_hours.map(|c| c.1 as i64).into(),
+                (&self.reason).into(),
+                (moved.len() as i64).into(),
+                self.now.into(),
+            ],
+        )?;
+        Ok(CapacityReport {
+            checkpoint: cp.code.clone(),
+            date: ds,
+            old_capacity: before.old_capacity,
+            new_capacity: self.capacity,
+            kept: kept.booked,
+            moved,
+            cancelled: plan.cancel.clone(),
+        })
+    }
+
+    /// Takes the planned slot (a new ticket of its day when active) and tells the user. A
+    /// move is not the user's doing: not counted as a reschedule (P28).
+    fn move_one(&self, tx: &mut dyn Tx, m: &Move) -> Result<Moved, BookingError> {
+        let cp = &self.cp;
+        let target = slots::Plan {
+            day: m.day,
+            hour: m.hour,
+            exact: true,
+            last: self.last,
+        };
+        // The planned slot was free when read; if another instance took it since, the
+        // whole change runs again on fresh rows.
+        let (day, hour, seq) =
+            reserve(tx, cp, target, m.priority, self.quota_bp, true).map_err(|e| match e {
+                BookingError::Rule { .. } => BookingError::Store(DbError::Retry(format!(
+                    "the slot planned for {} was taken meanwhile: {e}",
+                    m.id
+                ))),
+                e => e,
+            })?;
+        let (start, end) = interval_bounds(cp, day, hour);
+        let seq = seq.unwrap_or_default();
+        let ticket = slots::ticket_number(&cp.code, day, seq);
+        tx.execute(
+            "UPDATE bookings SET day = $2, hour = $3, slot_start = $4, slot_end = $5, \
+             ticket_seq = CASE WHEN status = 'active' THEN CAST($6 AS BIGINT) ELSE NULL END, \
+             ticket = CASE WHEN status = 'active' THEN CAST($7 AS TEXT) ELSE NULL END, \
+             moves = moves + 1, updated_at = $8 WHERE id = $1",
+            &[
+                (&m.id).into(),
+                day.to_string().into(),
+                (hour as i64).into(),
+                start.into(),
+                end.into(),
+                seq.into(),
+                (&ticket).into(),
+                self.now.into(),
+            ],
+        )?;
+        let (from, _) = interval_strings(cp, self.day, m.from_hour);
+        let (to, _) = interval_strings(cp, day, hour);
+        notify(
+            tx,
+            &m.id,
+            "moved",
+            &format!(
+                "{}: capacity lowered ({}); your booking moved from {from} to {to}, ticket {ticket}. Not counted as a reschedule.",
+                cp.code, self.reason
+            ),
+            self.now,
+        )?;
+        Ok(Moved {
+            booking: m.id.clone(),
+            priority: m.priority,
+            from,
+            to,
+        })
+    }
+
+    /// ADR 0006 step 5: no slot left within the horizon; cancelled, the fee refund due.
+    fn cancel_one(&self, tx: &mut dyn Tx, b: &BookingRow) -> Result<(), BookingError> {
+        tx.execute(
+            "UPDATE bookings SET status = 'cancelled', updated_at = $2 WHERE id = $1",
+            &[(&b.id).into(), self.now.into()],
+        )?;
+        ledger(
+            tx,
+            &b.account,
+            &b.id,
+            "refund-due",
+            b.paid_kzt,
+            None,
+            self.now,
+        )?;
+        notify(
+            tx,
+            &b.id,
+            "cancelled-by-checkpoint",
+            &format!(
+                "{}: capacity lowered ({}) and no slot is free within the booking horizon; the booking is cancelled and the fee refunded.",
+                self.cp.code, self.reason
+            ),
+            self.now,
+        )
+    }
+}
+
+/// An hour of the day (0..23) as the policy indexes it.
+fn hour_of(hour: i64) -> Option<u8> {
+    u8::try_from(hour).ok().filter(|h| *h < 24)
+}
+
+/// Checkpoint-days `from..=until` as they are now. A day with no rows yet is as
+/// [`ensure_day`] would make it from the catalogue.
+fn read_days(
+    tx: &mut dyn Tx,
+    cp: &Checkpoint,
+    from: Date,
+    until: Date,
+) -> Result<Vec<DayLoad>, BookingError> {
+    let range = [
+        (&cp.code).into(),
+        from.to_string().into(),
+        until.to_string().into(),
+    ];
+    let day_rows = rows::all(
+        tx.query(
+            &format!(
+                "SELECT {} FROM cp_days WHERE checkpoint = $1 AND day >= $2 AND day <= $3",
+                DayRow::COLUMNS
+            ),
+            &range,
+        )?,
+        DayRow::from_row,
+    )?;
+    let hour_rows = rows::all(
+        tx.query(
+            &format!(
+                "SELECT {} FROM cp_slots WHERE checkpoint = $1 AND day >= $2 AND day <= $3",
+                HourRow::COLUMNS
+            ),
+            &range,
+        )?,
+        HourRow::from_row,
+    )?;
+    let mut loads: Vec<DayLoad> = Vec::new();
+    let mut day = from;
+    while day <= until {
+        loads.push(day_load(cp, day, &day_rows));
+        match day.next_day() {
+            Some(next) => day = next,
+            None => break,
+        }
+    }
+    let index: HashMap<String, usize> = loads
+        .iter()
+        .enumerate()
+        .map(|(i, l)| (l.day.to_string(), i))
+        .collect();
+    for r in &hour_rows {
+        let h = hour_of(r.hour).ok_or_else(|| {
+            DbError::Other(format!(
+                "cp_slots {}: hour {} is not an hour",
+                r.day, r.hour
+            ))
+        })?;
+        if let Some(&i) = index.get(&r.day) {
+            loads[i].hours[h as usize] = HourLoad {
+                capacity: r.capacity,
+                booked: r.booked,
+            };
+        }
+    }
+    Ok(loads)
+}
+
+/// One day from its row, or from the catalogue when it has none yet (its hours are then
+/// the catalogue's; a day with a row has the hours of its own rows, 0 where none).
+fn day_load(cp: &Checkpoint, day: Date, day_rows: &[DayRow]) -> DayLoad {
+    let ds = day.to_string();
+    match day_rows.iter().find(|r| r.day == ds) {
+        Some(r) => DayLoad {
+            day,
+            capacity: r.capacity,
+            booked: r.booked,
+            priority_booked: r.priority_booked,
+            hours: [HourLoad::default(); 24],
+        },
+        None => DayLoad {
+            day,
+            capacity: cp.day_capacity(),
+            booked: 0,
+            priority_booked: 0,
+            hours: std::array::from_fn(|h| HourLoad {
+                capacity: if cp.hours().contains(&(h as u8)) {
+                    cp.hourly_capacity
+                } else {
+                    0
+                },
+                booked: 0,
+            }),
+        },
     }
 }

@@ -8,8 +8,8 @@
 //!
 //! * [`engine`] — the engine and what its operations share; each operation has its file:
 //!   `create` (P16–P22, P6, P23), `pay` (P23), `reschedule` (P28), `cancel` (P28),
-//!   `drivers` (P16.2), `capacity` (availability, D13 changes), `arrival` (P30, P35),
-//!   `sweeps` (expired holds, no-shows),
+//!   `drivers` (P16.2), `capacity` (availability, D13 changes), `move_policy` (ADR 0006 as
+//!   a pure function), `arrival` (P30, P35), `sweeps` (expired holds, no-shows),
 //!   `accounts` (P27 debts, P6.1/P6.2 lists); `slots` (P16, P22, P20 tickets) and `rows`
 //!   (typed rows) serve them all.
 //! * [`limits`] — anti-abuse rate limits.
@@ -27,6 +27,7 @@ mod drivers;
 pub mod engine;
 pub mod limits;
 mod model;
+mod move_policy;
 mod pay;
 mod reschedule;
 mod rows;
