@@ -73,22 +73,19 @@ impl BookingEngine {
 
 /// P35: annuls the booking if it is still active; false if it is not.
 fn annul(tx: &mut dyn Tx, id: &str, now: i64) -> Result<bool, BookingError> {
-    let rows = tx.query(
-        &format!(
-            "SELECT {} FROM bookings WHERE id = $1 AND status = 'active' FOR UPDATE",
-            BookingRow::COLUMNS
-        ),
+    let active = BookingRow::select(
+        tx,
+        "FROM bookings WHERE id = $1 AND status = 'active' FOR UPDATE",
         &[id.into()],
     )?;
-    let Some(r) = rows.first() else {
+    let Some(r) = active.first() else {
         return Ok(false);
     };
-    let r = BookingRow::from_row(r)?;
     tx.execute(
         "UPDATE bookings SET status = 'annulled', updated_at = $2 WHERE id = $1",
         &[id.into(), now.into()],
     )?;
-    release(tx, &r)?;
+    release(tx, r)?;
     notify(
         tx,
         id,

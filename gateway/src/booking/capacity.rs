@@ -4,7 +4,7 @@
 use super::engine::{BookingEngine, ledger, notify};
 use super::model::{CapacityReport, DayAvailability, HourAvailability, Moved};
 use super::move_policy::{self, Change, DayLoad, HourLoad, Move, Plan, Ranked};
-use super::rows::{self, BookingRow, DayRow, HourRow};
+use super::rows::{BookingRow, DayRow, HourRow};
 use super::rules::BookingError;
 use super::slots::{self, ensure_day, interval_bounds, interval_strings, parse_day, reserve};
 use crate::checkpoints::Checkpoint;
@@ -133,28 +133,20 @@ impl CapacityChange {
     fn read(&self, tx: &mut dyn Tx) -> Result<Before, BookingError> {
         let (cp, ds) = (&self.cp, self.day.to_string());
         ensure_day(tx, cp, self.day)?;
-        let old = tx.query(
-            &format!(
-                "SELECT {} FROM cp_days WHERE checkpoint = $1 AND day = $2 FOR UPDATE",
-                DayRow::COLUMNS
-            ),
-            &[(&cp.code).into(), (&ds).into()],
-        )?;
-        let old = old
-            .first()
-            .ok_or_else(|| DbError::Other(format!("no day row {ds}")))?;
-        let old_capacity = DayRow::from_row(old)?.capacity;
-        let bookings = rows::all(
-            tx.query(
-                &format!(
-                    "SELECT {} FROM bookings WHERE checkpoint = $1 AND day = $2 \
-                     AND status IN ('held', 'active') \
-                     ORDER BY CASE WHEN priority IS NULL THEN 1 ELSE 0 END, created_order FOR UPDATE",
-                    BookingRow::COLUMNS
-                ),
-                &[(&cp.code).into(), (&ds).into()],
-            )?,
-            BookingRow::from_row,
+        let here = [(&cp.code).into(), (&ds).into()];
+        let old_capacity = DayRow::select(
+            tx,
+            "FROM cp_days WHERE checkpoint = $1 AND day = $2 FOR UPDATE",
+            &here,
+        )?
+        .pop()
+        .ok_or_else(|| DbError::Other(format!("no day row {ds}")))?
+        .capacity;
+        let bookings = BookingRow::select(
+            tx,
+            "FROM bookings WHERE checkpoint = $1 AND day = $2 AND status IN ('held', 'active') \
+             ORDER BY CASE WHEN priority IS NULL THEN 1 ELSE 0 END, created_order FOR UPDATE",
+            &here,
         )?;
         let mut days = read_days(tx, cp, self.day, self.last.max(self.day))?.into_iter();
         let this_day = days
@@ -378,25 +370,15 @@ fn read_days(
         from.to_string().into(),
         until.to_string().into(),
     ];
-    let day_rows = rows::all(
-        tx.query(
-            &format!(
-                "SELECT {} FROM cp_days WHERE checkpoint = $1 AND day >= $2 AND day <= $3",
-                DayRow::COLUMNS
-            ),
-            &range,
-        )?,
-        DayRow::from_row,
+    let day_rows = DayRow::select(
+        tx,
+        "FROM cp_days WHERE checkpoint = $1 AND day >= $2 AND day <= $3",
+        &range,
     )?;
-    let hour_rows = rows::all(
-        tx.query(
-            &format!(
-                "SELECT {} FROM cp_slots WHERE checkpoint = $1 AND day >= $2 AND day <= $3",
-                HourRow::COLUMNS
-            ),
-            &range,
-        )?,
-        HourRow::from_row,
+    let hour_rows = HourRow::select(
+        tx,
+        "FROM cp_slots WHERE checkpoint = $1 AND day >= $2 AND day <= $3",
+        &range,
     )?;
     let mut loads: Vec<DayLoad> = Vec::new();
     let mut day = from;

@@ -365,17 +365,13 @@ fn idempotent(
     key: &str,
     hash: &str,
 ) -> Result<String, BookingError> {
-    let rows = tx.query(
-        &format!(
-            "SELECT {} FROM idempotency_keys WHERE account = $1 AND key = $2",
-            KeyRow::COLUMNS
-        ),
+    let r = KeyRow::select(
+        tx,
+        "FROM idempotency_keys WHERE account = $1 AND key = $2",
         &[account.into(), key.into()],
-    )?;
-    let r = rows
-        .first()
-        .ok_or_else(|| BookingError::Store(DbError::Retry("idempotency key vanished".into())))?;
-    let r = KeyRow::from_row(r)?;
+    )?
+    .pop()
+    .ok_or_else(|| BookingError::Store(DbError::Retry("idempotency key vanished".into())))?;
     if r.request_hash != hash {
         return Err(BookingError::rule(
             "idempotency",

@@ -10,7 +10,7 @@
 
 use super::BookingConfig;
 use super::limits::RateLimiter;
-use super::rows::{self, BookingRow, NotificationRow};
+use super::rows::{BookingRow, NotificationRow};
 use super::rules::{BookingError, PriorityCategory};
 use crate::checkpoints::{Catalogue, Checkpoint};
 use crate::domain::clock::{self, SharedClock};
@@ -197,38 +197,20 @@ impl BookingEngine {
 
 /// The booking `id`, locked until the transaction ends.
 pub(super) fn lock(tx: &mut dyn Tx, id: &str) -> Result<BookingRow, BookingError> {
-    let rows = tx.query(
-        &format!(
-            "SELECT {} FROM bookings WHERE id = $1 FOR UPDATE",
-            BookingRow::COLUMNS
-        ),
-        &[id.into()],
-    )?;
-    let r = rows
-        .first()
-        .ok_or_else(|| BookingError::NotFound(id.to_owned()))?;
-    Ok(BookingRow::from_row(r)?)
+    BookingRow::select(tx, "FROM bookings WHERE id = $1 FOR UPDATE", &[id.into()])?
+        .pop()
+        .ok_or_else(|| BookingError::NotFound(id.to_owned()))
 }
 
 /// The booking as its owner sees it, notifications included.
 pub(super) fn view(tx: &mut dyn Tx, id: &str, free: i64) -> Result<BookingView, BookingError> {
-    let rows = tx.query(
-        &format!("SELECT {} FROM bookings WHERE id = $1", BookingRow::COLUMNS),
-        &[id.into()],
-    )?;
-    let r = rows
-        .first()
+    let r = BookingRow::select(tx, "FROM bookings WHERE id = $1", &[id.into()])?
+        .pop()
         .ok_or_else(|| BookingError::NotFound(id.to_owned()))?;
-    let r = BookingRow::from_row(r)?;
-    let notifications = rows::all(
-        tx.query(
-            &format!(
-                "SELECT {} FROM notifications WHERE booking_id = $1 ORDER BY at, id",
-                NotificationRow::COLUMNS
-            ),
-            &[id.into()],
-        )?,
-        NotificationRow::from_row,
+    let notifications = NotificationRow::select(
+        tx,
+        "FROM notifications WHERE booking_id = $1 ORDER BY at, id",
+        &[id.into()],
     )?;
     Ok(r.into_view(free, notifications)?)
 }

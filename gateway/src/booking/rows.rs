@@ -1,74 +1,145 @@
 //! Typed rows: each struct reads the columns of its own SELECT list by name, and a NULL
-//! where the schema says NOT NULL is an error (never a 0 or an empty text).
+//! where the schema says NOT NULL is an error (never a 0 or an empty text). `row!` makes
+//! the SELECT list from the fields, so names and positions cannot drift apart.
 
 use super::model::{BookingView, Interval, Notification, Ticket};
 use super::slots::{rfc3339, utc};
-use crate::store::{Columns, DbError, Val};
+use crate::store::{Columns, DbError, Tx, Val};
 
 /// Bookings show their interval in Kazakhstan's single time zone (+05:00 since 2024).
 const SHOWN_OFFSET: time::UtcOffset = time::macros::offset!(+5);
 
-/// A booking, as `bookings` stores it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct BookingRow {
-    pub id: String,
-    pub account: String,
-    pub checkpoint: String,
-    pub plate_key: String,
-    pub status: String,
-    pub day: String,
-    pub hour: i64,
-    pub slot_start: i64,
-    pub slot_end: i64,
-    /// P20: set together with `ticket` when the booking is confirmed.
-    pub ticket_seq: Option<i64>,
-    pub ticket: Option<String>,
-    /// P6: the out-of-turn category, if any.
-    pub priority: Option<String>,
-    pub drivers: i64,
-    pub verification_id: String,
-    pub fee_kzt: i64,
-    pub paid_kzt: i64,
-    pub reschedules: i64,
-    pub moves: i64,
-    pub created_at: i64,
-    /// ADR 0006: booking order.
-    pub created_order: String,
-    pub hold_expires_at: Option<i64>,
+/// A typed row: the struct (each field `name: kind`, kind one of `text`, `int`,
+/// `opt_text`, `opt_int`), `COLUMNS` (its SELECT list: the field names in order),
+/// `from_row` and `select`.
+macro_rules! row {
+    (@type text) => { String };
+    (@type int) => { i64 };
+    (@type opt_text) => { Option<String> };
+    (@type opt_int) => { Option<i64> };
+    (
+        $(#[$meta:meta])*
+        $name:ident {
+            $(#[$m0:meta])* $f0:ident: $k0:ident
+            $(, $(#[$m:meta])* $f:ident: $k:ident)* $(,)?
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq, Eq)]
+        pub(super) struct $name {
+            $(#[$m0])* pub $f0: row!(@type $k0),
+            $($(#[$m])* pub $f: row!(@type $k),)*
+        }
+
+        impl $name {
+            pub const COLUMNS: &'static str = concat!(stringify!($f0) $(, ", ", stringify!($f))*);
+
+            pub fn from_row(row: &[Val]) -> Result<Self, DbError> {
+                let c = Columns::new(Self::COLUMNS, row)?;
+                Ok(Self {
+                    $f0: read::$k0(&c, stringify!($f0))?,
+                    $($f: read::$k(&c, stringify!($f))?,)*
+                })
+            }
+
+            /// `SELECT <COLUMNS> <rest>`, e.g. `rest` = `"FROM bookings WHERE id = $1"`.
+            pub fn select(tx: &mut dyn Tx, rest: &str, params: &[Val]) -> Result<Vec<Self>, DbError> {
+                tx.query(&format!("SELECT {} {rest}", Self::COLUMNS), params)?
+                    .iter()
+                    .map(|r| Self::from_row(r))
+                    .collect()
+            }
+        }
+    };
+}
+
+/// What `row!` reads a column of each kind as.
+mod read {
+    use crate::store::{Columns, DbError};
+
+    pub fn text(c: &Columns<'_>, name: &str) -> Result<String, DbError> {
+        Ok(c.text(name)?.to_owned())
+    }
+    pub fn int(c: &Columns<'_>, name: &str) -> Result<i64, DbError> {
+        c.int(name)
+    }
+    pub fn opt_text(c: &Columns<'_>, name: &str) -> Result<Option<String>, DbError> {
+        Ok(c.opt_text(name)?.map(str::to_owned))
+    }
+    pub fn opt_int(c: &Columns<'_>, name: &str) -> Result<Option<i64>, DbError> {
+        c.opt_int(name)
+    }
+}
+
+row! {
+    /// A booking, as `bookings` stores it.
+    BookingRow {
+        id: text,
+        account: text,
+        checkpoint: text,
+        plate_key: text,
+        status: text,
+        day: text,
+        hour: int,
+        slot_start: int,
+        slot_end: int,
+        /// P20: set together with `ticket` when the booking is confirmed.
+        ticket_seq: opt_int,
+        ticket: opt_text,
+        /// P6: the out-of-turn category, if any.
+        priority: opt_text,
+        drivers: int,
+        verification_id: text,
+        fee_kzt: int,
+        paid_kzt: int,
+        reschedules: int,
+        moves: int,
+        created_at: int,
+        /// ADR 0006: booking order.
+        created_order: text,
+        hold_expires_at: opt_int,
+    }
+}
+
+row! {
+    /// A notification of the outbox, as its booking shows it.
+    NotificationRow {
+        kind: text,
+        message: text,
+        at: int,
+    }
+}
+
+row! {
+    /// A checkpoint-day: its actual capacity (D13), bookings and P6 bookings counted
+    /// against it.
+    DayRow {
+        day: text,
+        capacity: int,
+        booked: int,
+        priority_booked: int,
+    }
+}
+
+row! {
+    /// One hour interval of a checkpoint-day (P16.1).
+    HourRow {
+        day: text,
+        hour: int,
+        capacity: int,
+        booked: int,
+    }
+}
+
+row! {
+    /// An idempotency key of a create: the request it was first used for and its booking.
+    KeyRow {
+        request_hash: text,
+        booking_id: text,
+    }
 }
 
 impl BookingRow {
-    pub const COLUMNS: &'static str = "id, account, checkpoint, plate_key, status, day, hour, \
-         slot_start, slot_end, ticket_seq, ticket, priority, drivers, verification_id, fee_kzt, \
-         paid_kzt, reschedules, moves, created_at, created_order, hold_expires_at";
-
-    pub fn from_row(row: &[Val]) -> Result<Self, DbError> {
-        let c = Columns::new(Self::COLUMNS, row)?;
-        Ok(Self {
-            id: c.text("id")?.to_owned(),
-            account: c.text("account")?.to_owned(),
-            checkpoint: c.text("checkpoint")?.to_owned(),
-            plate_key: c.text("plate_key")?.to_owned(),
-            status: c.text("status")?.to_owned(),
-            day: c.text("day")?.to_owned(),
-            hour: c.int("hour")?,
-            slot_start: c.int("slot_start")?,
-            slot_end: c.int("slot_end")?,
-            ticket_seq: c.opt_int("ticket_seq")?,
-            ticket: c.opt_text("ticket")?.map(str::to_owned),
-            priority: c.opt_text("priority")?.map(str::to_owned),
-            drivers: c.int("drivers")?,
-            verification_id: c.text("verification_id")?.to_owned(),
-            fee_kzt: c.int("fee_kzt")?,
-            paid_kzt: c.int("paid_kzt")?,
-            reschedules: c.int("reschedules")?,
-            moves: c.int("moves")?,
-            created_at: c.int("created_at")?,
-            created_order: c.text("created_order")?.to_owned(),
-            hold_expires_at: c.opt_int("hold_expires_at")?,
-        })
-    }
-
     /// Whether it counts against the P6 quota of its day.
     pub fn is_priority(&self) -> bool {
         self.priority.is_some()
@@ -133,100 +204,6 @@ impl BookingRow {
     }
 }
 
-/// A notification of the outbox, as its booking shows it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct NotificationRow {
-    pub kind: String,
-    pub message: String,
-    pub at: i64,
-}
-
-impl NotificationRow {
-    pub const COLUMNS: &'static str = "kind, message, at";
-
-    pub fn from_row(row: &[Val]) -> Result<Self, DbError> {
-        let c = Columns::new(Self::COLUMNS, row)?;
-        Ok(Self {
-            kind: c.text("kind")?.to_owned(),
-            message: c.text("message")?.to_owned(),
-            at: c.int("at")?,
-        })
-    }
-}
-
-/// A checkpoint-day: its actual capacity (D13), bookings and P6 bookings counted against it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct DayRow {
-    pub day: String,
-    pub capacity: i64,
-    pub booked: i64,
-    pub priority_booked: i64,
-}
-
-impl DayRow {
-    pub const COLUMNS: &'static str = "day, capacity, booked, priority_booked";
-
-    pub fn from_row(row: &[Val]) -> Result<Self, DbError> {
-        let c = Columns::new(Self::COLUMNS, row)?;
-        Ok(Self {
-            day: c.text("day")?.to_owned(),
-            capacity: c.int("capacity")?,
-            booked: c.int("booked")?,
-            priority_booked: c.int("priority_booked")?,
-        })
-    }
-}
-
-/// One hour interval of a checkpoint-day (P16.1).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct HourRow {
-    pub day: String,
-    pub hour: i64,
-    pub capacity: i64,
-    pub booked: i64,
-}
-
-impl HourRow {
-    pub const COLUMNS: &'static str = "day, hour, capacity, booked";
-
-    pub fn from_row(row: &[Val]) -> Result<Self, DbError> {
-        let c = Columns::new(Self::COLUMNS, row)?;
-        Ok(Self {
-            day: c.text("day")?.to_owned(),
-            hour: c.int("hour")?,
-            capacity: c.int("capacity")?,
-            booked: c.int("booked")?,
-        })
-    }
-}
-
-/// An idempotency key of a create: the request it was first used for and its booking.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct KeyRow {
-    pub request_hash: String,
-    pub booking_id: String,
-}
-
-impl KeyRow {
-    pub const COLUMNS: &'static str = "request_hash, booking_id";
-
-    pub fn from_row(row: &[Val]) -> Result<Self, DbError> {
-        let c = Columns::new(Self::COLUMNS, row)?;
-        Ok(Self {
-            request_hash: c.text("request_hash")?.to_owned(),
-            booking_id: c.text("booking_id")?.to_owned(),
-        })
-    }
-}
-
-/// Reads every row of a query with `from_row`.
-pub(super) fn all<T>(
-    rows: Vec<Vec<Val>>,
-    from_row: fn(&[Val]) -> Result<T, DbError>,
-) -> Result<Vec<T>, DbError> {
-    rows.iter().map(|r| from_row(r)).collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -255,6 +232,12 @@ mod tests {
             "0005-b1".into(),
             Val::NullText,
         ]
+    }
+
+    #[test]
+    fn a_row_selects_its_fields_by_name() {
+        assert_eq!(DayRow::COLUMNS, "day, capacity, booked, priority_booked");
+        assert!(BookingRow::COLUMNS.starts_with("id, account, checkpoint, plate_key, status"));
     }
 
     #[test]

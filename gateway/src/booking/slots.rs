@@ -315,20 +315,12 @@ fn quota_used_up(
     code: &str,
     ds: &str,
 ) -> Result<Option<BookingError>, BookingError> {
-    let rows = tx.query(
-        &format!(
-            "SELECT {} FROM cp_days WHERE checkpoint = $1 AND day = $2",
-            DayRow::COLUMNS
-        ),
+    let day = DayRow::select(
+        tx,
+        "FROM cp_days WHERE checkpoint = $1 AND day = $2",
         &[code.into(), ds.into()],
     )?;
-    let room = match rows.first() {
-        Some(r) => {
-            let d = DayRow::from_row(r)?;
-            d.booked < d.capacity
-        }
-        None => false,
-    };
+    let room = day.first().is_some_and(|d| d.booked < d.capacity);
     Ok(room.then(|| {
         BookingError::rule(
             "P6",

@@ -2,7 +2,7 @@
 //! no-shows annulled (P35), every `sweep_interval_s`.
 
 use super::engine::{BookingEngine, notify};
-use super::rows::{self, BookingRow};
+use super::rows::BookingRow;
 use super::rules::BookingError;
 use super::slots::release;
 use crate::store::Tx;
@@ -34,16 +34,14 @@ impl BookingEngine {
         let now = self.clock.now().unix_timestamp();
         self.store
             .transact(move |tx| {
-                let rows = tx.query(
-                    &format!(
-                        "SELECT {} FROM bookings WHERE status = 'held' AND hold_expires_at <= $1 LIMIT 500",
-                        BookingRow::COLUMNS
-                    ),
+                let held = BookingRow::select(
+                    tx,
+                    "FROM bookings WHERE status = 'held' AND hold_expires_at <= $1 LIMIT 500",
                     &[now.into()],
                 )?;
                 let mut n = 0;
-                for r in rows::all(rows, BookingRow::from_row)? {
-                    if expire_one(tx, &r, now)? {
+                for r in &held {
+                    if expire_one(tx, r, now)? {
                         n += 1;
                     }
                 }
