@@ -34,7 +34,7 @@ async fn decisions_and_exchanges_are_chained_and_tampering_is_found() {
             })
             .await
             .unwrap();
-        if decisions[0][0].int() == 4 {
+        if decisions[0][0].int() == Ok(4) {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -46,7 +46,10 @@ async fn decisions_and_exchanges_are_chained_and_tampering_is_found() {
         .transact(|tx| -> Result<_, DbError> { tx.query("SELECT body FROM audit_log", &[]) })
         .await
         .unwrap();
-    let all: String = bodies.iter().map(|r| r[0].text().to_owned()).collect();
+    let all: String = bodies
+        .iter()
+        .map(|r| r[0].text().unwrap().to_owned())
+        .collect();
     assert!(all.contains("request-sha256") && all.contains("\"decision\""));
     // No personal data: the personas' IINs are not in the log.
     for p in world.scenario.personas.iter().take(4) {

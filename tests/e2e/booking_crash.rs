@@ -45,7 +45,7 @@ fn engine(store: Arc<Store>) -> Arc<BookingEngine> {
     ))
 }
 
-/// The child: a storm of first-free bookings at one checkpoint, 64 in flight.
+/// The child: a storm of first-free bookings at one checkpoint over 60 days, 64 in flight.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn booking_crash_child() {
     let Ok(run) = std::env::var("KEZEK_BOOKING_CRASH_CHILD") else {
@@ -62,9 +62,11 @@ async fn booking_crash_child() {
             let plate = format!("{run}{i:05}");
             let request = CreateRequest {
                 account: format!("acc-{run}-{i}"),
+                // Spread over the coming days: a booking is for the day it was verified for
+                // (P20), so first-free fills one day and never spills into the next.
                 application: sample_application(
                     "RU-AKSAI",
-                    "2000-01-01",
+                    &kezek_tests::days::ahead(1 + (i % 60) as i64),
                     &plate,
                     &format!("VIN{plate}"),
                 ),
@@ -136,14 +138,14 @@ async fn check(store: &StoreConfig, confirmed: &[String]) -> usize {
                 "SELECT COUNT(*) FROM (SELECT checkpoint, day, ticket_seq FROM bookings WHERE ticket_seq IS NOT NULL \
                  GROUP BY checkpoint, day, ticket_seq HAVING COUNT(*) > 1) d",
                 &[],
-            )?[0][0].int();
+            )?[0][0].int()?;
             let mismatches = tx.query(
                 "SELECT COUNT(*) FROM cp_days d WHERE d.booked <> (SELECT COUNT(*) FROM bookings b \
                  WHERE b.checkpoint = d.checkpoint AND b.day = d.day AND b.status IN ('held', 'active')) \
                  OR d.booked > d.capacity",
                 &[],
-            )?[0][0].int();
-            let active = tx.query("SELECT COUNT(*) FROM bookings WHERE status = 'active'", &[Val::NullInt; 0])?[0][0].int();
+            )?[0][0].int()?;
+            let active = tx.query("SELECT COUNT(*) FROM bookings WHERE status = 'active'", &[Val::NullInt; 0])?[0][0].int()?;
             Ok((dups, mismatches, active))
         })
         .await

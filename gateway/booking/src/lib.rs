@@ -6,27 +6,42 @@
 //!
 //! An approved verification becomes a booking with a ticket (Order 707 P16–P22), with the
 //! priority quota (P6), payments and account state (P23–P28), no-show annulment (P35) and no
-//! transfer (P36). Storage is [`crate::store`]: every rule that must hold across gateway
+//! transfer (P36). Storage is [`kezek_store`]: every rule that must hold across gateway
 //! instances and crashes (capacity, quota, one active booking per vehicle) is enforced by
 //! the database inside one transaction, never by an in-process lock alone.
 //!
-//! * [`engine`] — create, pay, reschedule, cancel, drivers, capacity changes, sweeps.
+//! * [`engine`] — the engine and what its operations share; each operation has its file:
+//!   `create` (P16–P22, P6, P23), `pay` (P23), `reschedule` (P28), `cancel` (P28),
+//!   `drivers` (P16.2), `capacity` (availability, D13 changes), `move_policy` (ADR 0006 as
+//!   a pure function), `arrival` (P30, P35), `sweeps` (expired holds, no-shows),
+//!   `accounts` (P27 debts, P6.1/P6.2 lists); `slots` (P16, P22, P20 tickets) and `rows`
+//!   (typed rows) serve them all.
 //! * [`limits`] — anti-abuse rate limits.
 //! * [`checkpoints`] — the 48 checkpoints of the Order 707 appendix, as data.
 //! * `testing` — a scripted verifier for tests and benchmarks (feature `test-util`).
 
+mod accounts;
+mod arrival;
+mod cancel;
+mod capacity;
 pub mod checkpoints;
+mod create;
+mod drivers;
 pub mod engine;
 pub mod limits;
+mod model;
+mod move_policy;
+mod pay;
+mod reschedule;
+mod rows;
 pub mod rules;
+mod slots;
+mod sweeps;
 #[cfg(any(test, feature = "test-util"))]
 pub mod testing;
 
 pub use engine::BookingEngine;
 
-// The booking modules name the domain and the store by their old in-crate paths.
-use kezek_domain as domain;
-use kezek_store as store;
 pub use rules::{BookingError, PriorityCategory};
 
 use serde::Deserialize;
@@ -39,9 +54,9 @@ use std::sync::Arc;
 pub async fn start(
     config: &BookingConfig,
     checkpoints: Arc<checkpoints::Catalogue>,
-    store: Arc<crate::store::Store>,
-    verifier: Arc<dyn crate::domain::Verifier>,
-    clock: crate::domain::clock::SharedClock,
+    store: Arc<kezek_store::Store>,
+    verifier: Arc<dyn kezek_domain::Verifier>,
+    clock: kezek_domain::clock::SharedClock,
 ) -> anyhow::Result<Option<Arc<BookingEngine>>> {
     if !config.enabled {
         return Ok(None);

@@ -1,15 +1,15 @@
 //! Rule tests of the booking engine: the same tests against both databases. Each rule test
 //! is a function of its `Backend`; `on_both_databases!` at the end makes `<test>::sqlite`
 //! and `<test>::postgres`, the latter ignored unless PostgreSQL is there
-//! ([`crate::store::testing`]).
+//! ([`kezek_store::testing`]).
 
 use super::testing::{Script, ScriptedVerifier, sample_application};
 use super::*;
 use crate::checkpoints::Catalogue;
-use crate::domain::clock::ManualClock;
 use crate::engine::{CreateRequest, Payment, RescheduleRequest, SlotRequest};
-use crate::store::testing::{self, Backend};
-use crate::store::{Store, StoreConfig};
+use kezek_domain::clock::ManualClock;
+use kezek_store::testing::{self, Backend};
+use kezek_store::{Store, StoreConfig};
 use std::sync::Arc;
 use time::macros::datetime;
 
@@ -518,7 +518,8 @@ async fn p6_priority_capped_at_15_percent_of_actual_capacity(backend: Backend) {
             &format!("6{i:02}AAA01"),
             &format!("VIN000000000006{i:02}"),
         );
-        q.application.cargo.classes = vec![crate::domain::CargoClass::Perishable];
+        q.application.cargo.classes = vec![kezek_domain::CargoClass::Perishable];
+        q.application.cargo.hs_codes = vec!["080810".into()]; // apples
         q.priority = Some(PriorityCategory::Perishable);
         match r.engine.create(q, None).await {
             Ok(_) => ok += 1,
@@ -571,6 +572,8 @@ async fn p6_priority_capped_at_15_percent_of_actual_capacity(backend: Backend) {
 async fn p6_cap_and_categories_are_configuration(backend: Backend) {
     let mut c = cfg();
     c.priority.cap_percent = 5.0;
+    // P6.4: paid priority exists only with a priority fee to pay.
+    c.priority_fee_kzt = 1;
     c.priority.categories = vec![PriorityCategory::Paid];
     let r = rig_on(backend, c.clone()).await;
     let mut q = req(
@@ -580,7 +583,7 @@ async fn p6_cap_and_categories_are_configuration(backend: Backend) {
         "701AAA01",
         "VIN00000000000701",
     );
-    q.application.cargo.classes = vec![crate::domain::CargoClass::Dangerous];
+    q.application.cargo.classes = vec![kezek_domain::CargoClass::Dangerous];
     q.priority = Some(PriorityCategory::Dangerous);
     assert_eq!(
         rule(r.engine.create(q, None).await.unwrap_err()),
@@ -600,7 +603,7 @@ async fn p6_cap_and_categories_are_configuration(backend: Backend) {
         q.priority = Some(PriorityCategory::Paid);
         q.payment = Some(Payment {
             reference: format!("pay-{i}"),
-            amount_kzt: 0,
+            amount_kzt: 1,
         });
         if r.engine.create(q, None).await.is_ok() {
             n += 1;
@@ -939,7 +942,8 @@ async fn d13_lowering_capacity_moves_priority_first_then_booking_order(backend: 
             &format!("VIN0000000000B0{i}"),
         );
         if i == 8 {
-            q.application.cargo.classes = vec![crate::domain::CargoClass::Animal];
+            q.application.cargo.classes = vec![kezek_domain::CargoClass::Animal];
+            q.application.cargo.hs_codes = vec!["010229".into()]; // live cattle
             q.priority = Some(PriorityCategory::Animals);
         }
         ids.push(r.engine.create(q, None).await.unwrap().booking.id);
@@ -992,6 +996,94 @@ async fn d13_lowering_capacity_moves_priority_first_then_booking_order(backend: 
     assert!(day[0].hours.iter().all(|h| h.hour != 10));
 }
 
+/// D13, ADR 0006 step 5: a displaced booking with no slot left within the horizon (P22) is
+/// cancelled and its fee is due back — P28's no-refund rule covers the user's doing only. A
+/// held booking moves without a ticket (P20 comes with payment).
+async fn d13_no_slot_left_within_the_horizon_cancels_with_the_fee_refund_due(backend: Backend) {
+    let mut c = cfg();
+    c.fee_kzt = 5000;
+    c.horizon_days = 1;
+    let r = rig_on(backend, c).await;
+    let held = r
+        .engine
+        .create(
+            req(
+                "RU-SMALL",
+                "2026-06-02",
+                Some(10),
+                "D01AAA01",
+                "VIN0000000000D001",
+            ),
+            None,
+        )
+        .await
+        .unwrap()
+        .booking;
+    r.clock.advance(time::Duration::seconds(1));
+    let mut q = req(
+        "RU-SMALL",
+        "2026-06-02",
+        Some(10),
+        "D02AAA01",
+        "VIN0000000000D002",
+    );
+    q.payment = Some(Payment {
+        reference: "pay-d02".into(),
+        amount_kzt: 5000,
+    });
+    let paid = r.engine.create(q, None).await.unwrap().booking;
+    assert_eq!(
+        (held.status.as_str(), paid.status.as_str()),
+        ("held", "active")
+    );
+    // 10:00 closes and one place is left: the earlier booking takes 11:00; for the later
+    // one, 2026-06-03 is past the horizon.
+    let report = r
+        .engine
+        .change_capacity("RU-SMALL", "2026-06-02", 1, Some((10, 11)), "closure")
+        .await
+        .unwrap();
+    assert_eq!(report.kept, 0, "{}: {report:?}", r.name);
+    let moved: Vec<&str> = report.moved.iter().map(|m| m.booking.as_str()).collect();
+    assert_eq!(moved, vec![held.id.as_str()]);
+    assert_eq!(report.moved[0].to, "2026-06-02T11:00:00+05:00");
+    assert_eq!(report.cancelled, vec![paid.id.clone()]);
+    let h = r.engine.get(&held.id).await.unwrap();
+    assert_eq!(
+        (h.status.as_str(), h.slot.hour, h.ticket.is_none(), h.moves),
+        ("held", 11, true, 1)
+    );
+    let p = r.engine.get(&paid.id).await.unwrap();
+    assert_eq!(p.status, "cancelled");
+    assert!(
+        p.notifications
+            .iter()
+            .any(|n| n.kind == "cancelled-by-checkpoint")
+    );
+    let id = paid.id.clone();
+    let refunds = r
+        .engine
+        .store()
+        .transact(move |tx| -> Result<Vec<i64>, kezek_store::DbError> {
+            tx.query(
+                "SELECT amount_kzt FROM ledger WHERE booking_id = $1 AND kind = 'refund-due'",
+                &[(&id).into()],
+            )?
+            .iter()
+            .map(|row| row[0].int())
+            .collect()
+        })
+        .await
+        .unwrap();
+    assert_eq!(refunds, vec![5000]);
+    let day = r
+        .engine
+        .availability("RU-SMALL", Some("2026-06-02"), 1)
+        .await
+        .unwrap();
+    assert_eq!((day[0].capacity, day[0].booked), (1, 1));
+}
+
 async fn idempotency_key_returns_the_same_booking(backend: Backend) {
     let r = rig_on(backend, cfg()).await;
     let q = req(
@@ -1014,8 +1106,9 @@ async fn idempotency_key_returns_the_same_booking(backend: Backend) {
 }
 
 /// DESIGN.md: a confirmed booking is never double-sold. Thousands of simultaneous attempts
-/// for the last places of one checkpoint-day: exactly the capacity is sold, each vehicle at
-/// most once, tickets 1..=capacity without gaps or duplicates.
+/// for the places of one checkpoint-day: exactly the capacity is sold, each vehicle at most
+/// once, tickets 1..=capacity without gaps or duplicates, and the rest are refused as full —
+/// first-free never spills into a day the applications were not verified for (P20).
 async fn storm_no_overbooking_and_no_double_booking_on_both_databases(backend: Backend) {
     let r = rig_on(backend, cfg()).await;
     let attempts = 2000;
@@ -1042,21 +1135,25 @@ async fn storm_no_overbooking_and_no_double_booking_on_both_databases(backend: B
     }
     let mut ok = Vec::new();
     let mut p21 = 0;
+    let mut full = 0;
     for t in tasks {
         match t.await.unwrap() {
             Ok(c) => ok.push(c.booking),
             Err(e) if e.rule_id() == Some("P21") => p21 += 1,
+            Err(e) if e.rule_id() == Some("P22") => full += 1,
             Err(e) => panic!("{}: {e:?}", r.name),
         }
     }
-    assert_eq!(ok.len() + p21, attempts);
+    assert_eq!(ok.len() + p21 + full, attempts);
+    assert_eq!(ok.len(), 60, "{}: the day's capacity is sold", r.name);
+    let vehicles: std::collections::BTreeSet<_> = ok.iter().map(|b| b.vehicle.clone()).collect();
     assert_eq!(
+        vehicles.len(),
         ok.len(),
-        attempts / 2,
         "{}: one booking per vehicle",
         r.name
     );
-    // The day holds 60, then bookings flow to the next days, 60 each.
+    // Every booking is on the verified day, which holds 60.
     let mut per_day = std::collections::BTreeMap::<String, Vec<i64>>::new();
     for b in &ok {
         per_day
@@ -1064,18 +1161,13 @@ async fn storm_no_overbooking_and_no_double_booking_on_both_databases(backend: B
             .or_default()
             .push(b.ticket.as_ref().unwrap().sequence);
     }
-    let last_day = per_day.keys().next_back().cloned().unwrap();
+    assert_eq!(
+        per_day.keys().collect::<Vec<_>>(),
+        ["2026-06-02"],
+        "{}: only the verified day",
+        r.name
+    );
     for (day, mut seqs) in per_day {
-        if day != last_day {
-            // P16.1: first free means the earliest day with room; a day is never skipped
-            // while it has room (even while another transaction is creating its rows).
-            assert_eq!(
-                seqs.len(),
-                60,
-                "{}: {day} was skipped with room left",
-                r.name
-            );
-        }
         seqs.sort();
         assert!(
             seqs.len() <= 60,
@@ -1141,10 +1233,37 @@ async fn storm_across_two_instances_sharing_postgres() {
 }
 
 /// `<test>::sqlite` and `<test>::postgres` for each rule test above.
+/// P20 (issue 10): a booking's day is the day its verification was for. First-free with a
+/// not-before after the travel date is refused (it would book a day never verified); one
+/// before it, even 0000-01-01, still books the travel date, never an earlier day.
+async fn p20_a_booking_lands_only_on_the_verified_day(backend: Backend) {
+    let r = rig_on(backend, cfg()).await;
+    let mut later = req(
+        "RU-SMALL",
+        "2026-06-03",
+        None,
+        "901AAA01",
+        "VIN00000000000901",
+    );
+    later.slot.not_before = Some("2026-06-20".into());
+    let e = r.engine.create(later, None).await.unwrap_err();
+    assert_eq!(rule(e), "P20", "{}", r.name);
+    let mut earlier = req(
+        "RU-SMALL",
+        "2026-06-03",
+        None,
+        "902AAA01",
+        "VIN00000000000902",
+    );
+    earlier.slot.not_before = Some("0000-01-01".into());
+    let b = r.engine.create(earlier, None).await.unwrap().booking;
+    assert_eq!(b.slot.date, "2026-06-03", "{}", r.name);
+}
+
 macro_rules! on_both_databases {
     ($($test:ident),* $(,)?) => {$(
         mod $test {
-            use crate::store::testing::Backend;
+            use kezek_store::testing::Backend;
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn sqlite() {
@@ -1161,6 +1280,7 @@ macro_rules! on_both_databases {
 }
 
 on_both_databases!(
+    p20_a_booking_lands_only_on_the_verified_day,
     p20_tickets_are_sequential_per_checkpoint_day_with_an_interval,
     p16_first_free_slot_skips_full_hours_and_days,
     p22_at_most_90_days_ahead_and_p16_not_in_the_past,
@@ -1174,6 +1294,7 @@ on_both_databases!(
     anti_abuse_holds_expire_and_release_the_slot,
     p35_no_show_annuls_and_frees_the_vehicle,
     d13_lowering_capacity_moves_priority_first_then_booking_order,
+    d13_no_slot_left_within_the_horizon_cancels_with_the_fee_refund_due,
     idempotency_key_returns_the_same_booking,
     storm_no_overbooking_and_no_double_booking_on_both_databases,
 );

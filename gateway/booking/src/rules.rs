@@ -1,7 +1,7 @@
 //! Rule violations (each cites its rule ID), vehicle keys (P21) and priority categories (P6).
 
-use crate::domain::{Application, CargoClass, Verification};
-use crate::store::{DbError, TxError};
+use kezek_domain::{Application, CargoClass, Verification};
+use kezek_store::{DbError, TxError};
 use serde::{Deserialize, Serialize};
 
 /// A booking operation that did not happen, and why.
@@ -83,10 +83,17 @@ pub enum PriorityCategory {
     /// P6.2: authorised economic operators, vehicles listed in advance.
     Aeo,
     /// P6.3: goods of article 147 of the customs code, with a goods or transit declaration.
+    #[serde(rename = "customs-art-147")]
     CustomsArt147,
     /// P6.4: paid priority (order No. 538).
     Paid,
 }
+
+/// HS chapter 01: live animals.
+const LIVE_ANIMALS: [u8; 1] = [1];
+/// HS chapters of perishable food: meat (02), fish (03), dairy and eggs (04), vegetables
+/// (07), fruit (08).
+const PERISHABLE: [u8; 5] = [2, 3, 4, 7, 8];
 
 impl PriorityCategory {
     pub const ALL: [PriorityCategory; 7] = [
@@ -124,9 +131,18 @@ impl PriorityCategory {
     /// held. Lists (P6.1, P6.2) and payment (P6.4) are checked by the engine.
     pub fn evidence(self, application: &Application) -> Result<(), BookingError> {
         let has = |c: CargoClass| application.cargo.classes.contains(&c);
+        // The goods must be what the category says, by their HS codes as well as by the
+        // declared class: a class added to general cargo proves nothing (issue 10).
+        let hs = |chapters: &[u8]| {
+            application.cargo.hs_codes.iter().any(|code| {
+                code.get(..2)
+                    .and_then(|c| c.parse::<u8>().ok())
+                    .is_some_and(|c| chapters.contains(&c))
+            })
+        };
         let ok = match self {
-            Self::Animals => has(CargoClass::Animal),
-            Self::Perishable => has(CargoClass::Perishable),
+            Self::Animals => has(CargoClass::Animal) && hs(&LIVE_ANIMALS),
+            Self::Perishable => has(CargoClass::Perishable) && hs(&PERISHABLE),
             Self::Dangerous => has(CargoClass::Dangerous),
             Self::CustomsArt147 => application
                 .cargo
@@ -148,7 +164,7 @@ impl PriorityCategory {
                 422,
                 pointer,
                 format!(
-                    "priority category {} needs the cargo to show it",
+                    "priority category {} needs the cargo to show it, by class and HS code",
                     self.as_str()
                 ),
             ))
@@ -164,6 +180,46 @@ mod tests {
     fn p6_categories_parse_both_ways() {
         for c in PriorityCategory::ALL {
             assert_eq!(PriorityCategory::parse(c.as_str()), Some(c));
+            // One spelling in serde, config, schema and README (issue 10).
+            let json = format!("\"{}\"", c.as_str());
+            assert_eq!(serde_json::from_str::<PriorityCategory>(&json).unwrap(), c);
+            assert_eq!(serde_json::to_string(&c).unwrap(), json);
         }
+    }
+
+    /// P6: a category is proven by the goods — class and HS code together.
+    #[test]
+    fn p6_evidence_needs_class_and_hs_codes() {
+        let check = |category: PriorityCategory, classes: &[CargoClass], hs: &[&str], ok: bool| {
+            let mut app: Application = serde_json::from_value(serde_json::json!({
+                "owner": {"residency": "resident", "kind": "legal-entity", "name": "T",
+                          "iin-bin": "240340010175", "country": "KZ"},
+                "drivers": [], "vehicle": {"kind": "truck", "country": "KZ", "plate": "1", "vin": "V"},
+                "cargo": {"classes": ["general"]}, "checkpoint": "RU-AKSAI", "travel-date": "2030-01-01"
+            }))
+            .unwrap();
+            app.cargo.classes = classes.to_vec();
+            app.cargo.hs_codes = hs.iter().map(|h| (*h).to_owned()).collect();
+            assert_eq!(
+                category.evidence(&app).is_ok(),
+                ok,
+                "{category:?} {classes:?} {hs:?}"
+            );
+        };
+        use CargoClass::{Animal, General};
+        use PriorityCategory as P;
+        check(P::Animals, &[Animal], &["010229"], true);
+        check(P::Animals, &[Animal], &[], false);
+        check(P::Animals, &[General], &["010229"], false);
+        check(
+            P::Perishable,
+            &[General, CargoClass::Perishable],
+            &["870421"],
+            false,
+        );
+        check(P::Perishable, &[CargoClass::Perishable], &["080810"], true);
+        check(P::Perishable, &[CargoClass::Perishable], &["020130"], true);
+        check(P::Dangerous, &[CargoClass::Dangerous], &[], true);
+        check(P::Dangerous, &[General], &[], false);
     }
 }

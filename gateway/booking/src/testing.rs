@@ -1,7 +1,7 @@
 //! Test support: a scripted verifier (the clock tests move is `domain::clock::ManualClock`). Used by the booking tests
 //! and benchmarks; the gateway wires the real pipeline.
 
-use crate::domain::{
+use kezek_domain::{
     Application, CheckError, CheckId, CheckOutcome, CheckResult, Decision, Finding, Verdict,
     Verification, Verifier, VerifyFuture,
 };
@@ -126,7 +126,7 @@ fn verification(script: &Script) -> Verification {
     let reasons = checks
         .iter()
         .filter_map(|c| match &c.outcome {
-            CheckOutcome::Finding(f) if f.verdict == Verdict::Fail => Some(crate::domain::Reason {
+            CheckOutcome::Finding(f) if f.verdict == Verdict::Fail => Some(kezek_domain::Reason {
                 check: c.check,
                 rule_id: c.rule_id.clone(),
                 registry: c.registry.clone(),
@@ -139,7 +139,7 @@ fn verification(script: &Script) -> Verification {
     let unanswered = checks
         .iter()
         .filter_map(|c| match &c.outcome {
-            CheckOutcome::Error { error } => Some(crate::domain::Unanswered {
+            CheckOutcome::Error { error } => Some(kezek_domain::Unanswered {
                 check: c.check,
                 rule_id: c.rule_id.clone(),
                 registry: c.registry.clone(),

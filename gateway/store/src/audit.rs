@@ -95,7 +95,7 @@ async fn append(
         .transact(move |tx| {
             let head = tx.query("SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE", &[])?;
             let head = head.first().ok_or_else(|| DbError::Other("audit_head is missing".into()))?;
-            let (mut seq, mut hash) = (head[0].int(), head[1].text().to_owned());
+            let (mut seq, mut hash) = (head[0].int()?, head[1].text()?.to_owned());
             for (kind, body) in rows.iter() {
                 let next = link(&hash, body);
                 seq += 1;
@@ -136,7 +136,12 @@ pub async fn verify(store: &Store) -> anyhow::Result<Result<i64, BrokenLink>> {
     let mut expected_prev = "0".repeat(64);
     let mut expected_seq = 1;
     for row in &rows {
-        let (seq, body, prev, hash) = (row[0].int(), row[1].text(), row[2].text(), row[3].text());
+        let (seq, body, prev, hash) = (
+            row[0].int()?,
+            row[1].text()?,
+            row[2].text()?,
+            row[3].text()?,
+        );
         let broken = |reason: &str| {
             Ok(Err(BrokenLink {
                 seq,
@@ -158,7 +163,7 @@ pub async fn verify(store: &Store) -> anyhow::Result<Result<i64, BrokenLink>> {
         expected_seq += 1;
     }
     if let Some(h) = head.first()
-        && (h[0].int() != expected_seq - 1 || h[1].text() != expected_prev)
+        && (h[0].int()? != expected_seq - 1 || h[1].text()? != expected_prev)
     {
         return Ok(Err(BrokenLink {
             seq: expected_seq,

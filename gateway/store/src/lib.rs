@@ -97,30 +97,98 @@ pub enum Val {
     NullText,
 }
 
+/// Typed reads: a value of the wrong kind is an error, and NULL is only ever `None`, never a
+/// silent 0 or "" (a NULL where the schema says NOT NULL is a broken row, not a zero).
 impl Val {
-    pub fn int(&self) -> i64 {
+    /// An integer; NULL or text is an error.
+    pub fn int(&self) -> Result<i64, DbError> {
         match self {
-            Val::Int(i) => *i,
-            _ => 0,
+            Val::Int(i) => Ok(*i),
+            other => Err(other.mismatch("an integer")),
         }
     }
-    pub fn text(&self) -> &str {
+    /// A text; NULL or an integer is an error.
+    pub fn text(&self) -> Result<&str, DbError> {
         match self {
-            Val::Text(s) => s,
-            _ => "",
+            Val::Text(s) => Ok(s),
+            other => Err(other.mismatch("a text")),
         }
     }
-    pub fn opt_int(&self) -> Option<i64> {
+    /// An integer or NULL (SQLite reports every NULL as [`Val::NullText`]).
+    pub fn opt_int(&self) -> Result<Option<i64>, DbError> {
         match self {
-            Val::Int(i) => Some(*i),
-            _ => None,
+            Val::Int(i) => Ok(Some(*i)),
+            Val::NullInt | Val::NullText => Ok(None),
+            other => Err(other.mismatch("an integer or NULL")),
         }
     }
-    pub fn opt_text(&self) -> Option<&str> {
+    /// A text or NULL.
+    pub fn opt_text(&self) -> Result<Option<&str>, DbError> {
         match self {
-            Val::Text(s) => Some(s),
-            _ => None,
+            Val::Text(s) => Ok(Some(s)),
+            Val::NullInt | Val::NullText => Ok(None),
+            other => Err(other.mismatch("a text or NULL")),
         }
+    }
+    fn mismatch(&self, wanted: &str) -> DbError {
+        let found = match self {
+            Val::Int(i) => format!("the integer {i}"),
+            Val::Text(_) => "a text".to_owned(),
+            Val::NullInt | Val::NullText => "NULL".to_owned(),
+        };
+        DbError::Other(format!("expected {wanted}, found {found}"))
+    }
+}
+
+/// A row read by column name. `select` is the column list of the query the row came from
+/// (`"id, day, hour"`), so names and positions cannot drift apart, and a NULL or a wrong
+/// kind is reported with the column it was found in.
+#[derive(Debug, Clone, Copy)]
+pub struct Columns<'r> {
+    select: &'static str,
+    row: &'r [Val],
+}
+
+impl<'r> Columns<'r> {
+    /// Fails when the row does not have one value per name of `select`.
+    pub fn new(select: &'static str, row: &'r [Val]) -> Result<Self, DbError> {
+        let names = select.split(',').count();
+        if names != row.len() {
+            return Err(DbError::Other(format!(
+                "a row of {} values for the {names} columns {select}",
+                row.len()
+            )));
+        }
+        Ok(Self { select, row })
+    }
+
+    fn get(&self, name: &str) -> Result<&'r Val, DbError> {
+        self.select
+            .split(',')
+            .position(|c| c.trim() == name)
+            .map(|i| &self.row[i])
+            .ok_or_else(|| DbError::Other(format!("no column {name} in {}", self.select)))
+    }
+
+    fn named<T>(
+        &self,
+        name: &str,
+        read: impl FnOnce(&'r Val) -> Result<T, DbError>,
+    ) -> Result<T, DbError> {
+        read(self.get(name)?).map_err(|e| DbError::Other(format!("column {name}: {e}")))
+    }
+
+    pub fn int(&self, name: &str) -> Result<i64, DbError> {
+        self.named(name, Val::int)
+    }
+    pub fn text(&self, name: &str) -> Result<&'r str, DbError> {
+        self.named(name, Val::text)
+    }
+    pub fn opt_int(&self, name: &str) -> Result<Option<i64>, DbError> {
+        self.named(name, Val::opt_int)
+    }
+    pub fn opt_text(&self, name: &str) -> Result<Option<&'r str>, DbError> {
+        self.named(name, Val::opt_text)
     }
 }
 
@@ -349,9 +417,9 @@ mod tests {
         .unwrap();
         let (sync, mode) = store
             .transact(|tx| -> Result<(i64, String), DbError> {
-                let sync = tx.query("PRAGMA synchronous", &[])?[0][0].int();
+                let sync = tx.query("PRAGMA synchronous", &[])?[0][0].int()?;
                 let mode = tx.query("PRAGMA journal_mode", &[])?[0][0]
-                    .text()
+                    .text()?
                     .to_owned();
                 Ok((sync, mode))
             })
@@ -395,11 +463,37 @@ mod tests {
         }
         let n = store
             .transact(|tx| -> Result<i64, DbError> {
-                Ok(tx.query("SELECT COUNT(*) FROM accounts", &[])?[0][0].int())
+                tx.query("SELECT COUNT(*) FROM accounts", &[])?[0][0].int()
             })
             .await
             .unwrap();
         assert_eq!(n, 40);
+    }
+
+    /// NULL is never read as 0 or "": it is `None` where the column may be NULL and an error
+    /// where it may not; a wrong kind is an error too.
+    #[test]
+    fn null_is_never_read_as_zero() {
+        assert_eq!(Val::Int(7).int(), Ok(7));
+        assert!(Val::NullInt.int().is_err());
+        assert!(Val::NullText.int().is_err());
+        assert!(Val::NullText.text().is_err());
+        assert!(Val::Text("7".into()).int().is_err());
+        assert_eq!(Val::NullText.opt_int(), Ok(None));
+        assert_eq!(Val::NullInt.opt_text(), Ok(None));
+        assert!(Val::Int(1).opt_text().is_err());
+    }
+
+    #[test]
+    fn columns_are_read_by_the_name_in_their_select() {
+        let row = vec![Val::from("a"), Val::Int(3), Val::NullText];
+        let c = Columns::new("id, hour, priority", &row).unwrap();
+        assert_eq!((c.text("id"), c.int("hour")), (Ok("a"), Ok(3)));
+        assert_eq!(c.opt_text("priority"), Ok(None));
+        let e = c.int("priority").unwrap_err().to_string();
+        assert!(e.contains("column priority") && e.contains("NULL"), "{e}");
+        assert!(c.int("ticket").is_err());
+        assert!(Columns::new("id, hour", &row).is_err());
     }
 
     #[test]
