@@ -306,6 +306,17 @@ pub mod registries {
             }
         }
 
+        /// A persona of the world's population, as the domain application.
+        pub fn persona(&self, id: &str) -> Application {
+            application(
+                self.scenario
+                    .personas
+                    .iter()
+                    .find(|p| p.id == id)
+                    .unwrap_or_else(|| panic!("persona {id}")),
+            )
+        }
+
         /// The world's own copy of the rules directory.
         pub fn rules_dir(&self) -> std::path::PathBuf {
             self._staging.dir.path().join("rules")

@@ -58,3 +58,16 @@ pub enum FaultMode {
     /// The connection is closed without any answer.
     ConnectionReset,
 }
+
+impl FaultMode {
+    /// Every way to fail, for tests that try them all.
+    pub const ALL: [FaultMode; 7] = [
+        FaultMode::Http500,
+        FaultMode::SoapFault,
+        FaultMode::Sce004,
+        FaultMode::MalformedXml,
+        FaultMode::TruncatedBody,
+        FaultMode::WrongCorrelationId,
+        FaultMode::ConnectionReset,
+    ];
+}

@@ -7,31 +7,16 @@ use kezek_mocks::faults::{Fault, FaultMode};
 use kezek_mocks::registry::RegistryId;
 use kezek_pipeline::VerifyError;
 use kezek_pipeline::upstream::UpstreamSettings;
-use kezek_tests::registries::{World, application};
+use kezek_tests::registries::World;
 use std::time::Duration;
 
 const RESIDENT: &str = "r-clean-individual-truck";
 const NON_RESIDENT: &str = "n-clean-uz-transit";
 
-const MODES: [FaultMode; 7] = [
-    FaultMode::Http500,
-    FaultMode::SoapFault,
-    FaultMode::Sce004,
-    FaultMode::MalformedXml,
-    FaultMode::TruncatedBody,
-    FaultMode::WrongCorrelationId,
-    FaultMode::ConnectionReset,
-];
+const MODES: [FaultMode; 7] = FaultMode::ALL;
 
 fn persona(world: &World, id: &str) -> kezek_domain::Application {
-    application(
-        world
-            .scenario
-            .personas
-            .iter()
-            .find(|p| p.id == id)
-            .unwrap_or_else(|| panic!("persona {id}")),
-    )
+    world.persona(id)
 }
 
 /// Breakers that never open, so every combination of the matrix meets the registry itself

@@ -86,15 +86,7 @@ fn passing_persona(world: &World, check: CheckId) -> kezek_domain::Application {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_fault_mode_of_every_registry_is_an_error_not_a_finding() {
     let world = World::start().await;
-    let modes = [
-        FaultMode::Http500,
-        FaultMode::SoapFault,
-        FaultMode::Sce004,
-        FaultMode::MalformedXml,
-        FaultMode::TruncatedBody,
-        FaultMode::WrongCorrelationId,
-        FaultMode::ConnectionReset,
-    ];
+    let modes = FaultMode::ALL;
     let mut wrong = Vec::new();
     for check in selected_checks() {
         let app = passing_persona(&world, check);

@@ -9,14 +9,7 @@ use kezek_tests::registries::{World, application};
 use std::collections::BTreeSet;
 
 fn persona(world: &World, id: &str) -> kezek_domain::Application {
-    application(
-        world
-            .scenario
-            .personas
-            .iter()
-            .find(|p| p.id == id)
-            .unwrap_or_else(|| panic!("persona {id}")),
-    )
+    world.persona(id)
 }
 
 /// Verifies a persona of the default population.
