@@ -256,7 +256,7 @@ async fn bad_input_is_a_problem_document_that_names_the_field() {
     let reply = request(
         s.api,
         "POST",
-        "/bookings",
+        "/v1/bookings",
         &[("content-type", "application/json")],
         vec![b' '; kezek_api::MAX_BODY + 1],
         None,
@@ -372,7 +372,7 @@ async fn a_booking_is_verified_by_the_pipeline_before_a_slot_is_held() {
             request(
                 api,
                 "POST",
-                "/bookings",
+                "/v1/bookings",
                 &[("content-type", "application/json")],
                 serde_json::to_vec(&body).unwrap(),
                 None,
