@@ -1,6 +1,7 @@
-//! The HTTP API, black-box (issue: verification pipeline, items 1, 6, 8): decisions over
-//! HTTP, RFC 9457 problems naming the bad field, idempotency, TLS, metrics, and personal
-//! data kept out of logs.
+//! The HTTP API, black-box (issue: verification pipeline, items 1, 6, 8; issue 9, items 2
+//! and 3): decisions over HTTP, RFC 9457 problems naming the bad field, idempotency, TLS,
+//! metrics, the admin token, request ids, bounded header reads, and the served OpenAPI
+//! document against what the listeners really serve and answer.
 
 use kezek::server::Gateway;
 use kezek_api::Listeners;
@@ -19,6 +20,10 @@ struct Served {
 }
 
 async fn serve(tls: bool) -> Served {
+    serve_with(tls, None).await
+}
+
+async fn serve_with(tls: bool, admin_token: Option<&str>) -> Served {
     let world = World::start().await;
     let api = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let admin = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -37,7 +42,8 @@ async fn serve(tls: bool) -> Served {
     } else {
         (None, None)
     };
-    let gateway: Gateway = world.gateway.clone();
+    let mut gateway: Gateway = world.gateway.clone();
+    gateway.admin_token = admin_token.map(str::to_owned);
     tokio::spawn(kezek::server::run(
         Listeners {
             api,
@@ -256,7 +262,7 @@ async fn bad_input_is_a_problem_document_that_names_the_field() {
     let reply = request(
         s.api,
         "POST",
-        "/bookings",
+        "/v1/bookings",
         &[("content-type", "application/json")],
         vec![b' '; kezek_api::MAX_BODY + 1],
         None,
@@ -372,7 +378,7 @@ async fn a_booking_is_verified_by_the_pipeline_before_a_slot_is_held() {
             request(
                 api,
                 "POST",
-                "/bookings",
+                "/v1/bookings",
                 &[("content-type", "application/json")],
                 serde_json::to_vec(&body).unwrap(),
                 None,
@@ -412,4 +418,275 @@ async fn a_booking_is_verified_by_the_pipeline_before_a_slot_is_held() {
     let problem = refused.json();
     assert_eq!(problem["rule"], "P20");
     assert_eq!(problem["reasons"][0]["rule"], "P18.3");
+}
+
+/// The served document (issue 9 item 3): every documented operation is answered by the
+/// listener(s) its path's `servers` name, and is no route at all on the other one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_documented_operation_is_served_by_its_listener_only() {
+    let s = serve(false).await;
+    let doc = get(s.api, "/openapi.json").await.json();
+    let top = doc["servers"].clone();
+    let mut checked = 0;
+    for (template, item) in doc["paths"].as_object().unwrap() {
+        let servers = item.get("servers").unwrap_or(&top).to_string();
+        let on_admin = servers.contains(":8444");
+        let on_public = servers.contains(":8443");
+        assert!(
+            on_admin || on_public,
+            "{template}: no listener in {servers}"
+        );
+        let path = with_parameters(template);
+        for method in ["get", "post", "put", "delete", "patch"] {
+            if item.get(method).is_none() {
+                continue;
+            }
+            let method = method.to_uppercase();
+            for (addr, serves) in [(s.api, on_public), (s.admin, on_admin)] {
+                let reply = request(addr, &method, &path, &[], vec![], None)
+                    .await
+                    .unwrap();
+                let no_route = reply.status == 404
+                    && reply.json()["detail"]
+                        .as_str()
+                        .is_some_and(|d| d.starts_with("no route for"));
+                let listener = if addr == s.api { "public" } else { "admin" };
+                assert_eq!(
+                    no_route,
+                    !serves,
+                    "{method} {template} on the {listener} listener: {} {}",
+                    reply.status,
+                    String::from_utf8_lossy(&reply.body)
+                );
+                checked += 1;
+            }
+        }
+    }
+    assert!(
+        checked >= 2 * 23,
+        "only {checked} requests: the document lost operations"
+    );
+}
+
+/// Answers match the schemas the document gives them: a verification of each decision, a
+/// booking, the checkpoints, availability, the adapter list, health and problem documents.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answers_match_the_served_document() {
+    let s = serve(false).await;
+    let doc = get(s.api, "/openapi.json").await.json();
+    for id in [
+        "r-clean-company-truck-trailer",
+        "r-trailer-needs-ce",
+        "r-unpaid-fine",
+    ] {
+        let reply = s.post(&s.persona_json(id), &[]).await;
+        conforms(&doc, "/v1/verifications", "post", &reply);
+        let again = get(s.api, reply.header("location").unwrap()).await;
+        conforms(&doc, "/v1/verifications/{id}", "get", &again);
+    }
+    s.world.mocks.set_fault(
+        kezek_mocks::registry::RegistryId::Astana1,
+        kezek_mocks::faults::Fault::mode(kezek_mocks::faults::FaultMode::MalformedXml),
+    );
+    let reply = s
+        .post(&s.persona_json("r-clean-individual-truck"), &[])
+        .await;
+    assert_eq!(reply.json()["decision"], "indeterminate");
+    conforms(&doc, "/v1/verifications", "post", &reply);
+    let reply = s.post(&serde_json::json!({}), &[]).await;
+    assert_eq!(reply.status, 422);
+    conforms(&doc, "/v1/verifications", "post", &reply);
+
+    let application = s.persona_json("r-clean-company-truck-trailer");
+    let booking = serde_json::json!({
+        "account": "acc-doc",
+        "slot": { "date": application["travel-date"], "hour": 10 },
+        "application": application,
+    });
+    let book = async || {
+        let json = [("content-type", "application/json")];
+        let body = serde_json::to_vec(&booking).unwrap();
+        request(s.api, "POST", "/v1/bookings", &json, body, None)
+            .await
+            .unwrap()
+    };
+    let created = book().await;
+    assert_eq!(
+        created.status,
+        201,
+        "{}",
+        String::from_utf8_lossy(&created.body)
+    );
+    conforms(&doc, "/v1/bookings", "post", &created);
+    let id = created.json()["id"].as_str().unwrap().to_owned();
+    let again = get(s.api, &format!("/v1/bookings/{id}")).await;
+    conforms(&doc, "/v1/bookings/{id}", "get", &again);
+    let twice = book().await;
+    assert_eq!(twice.status, 409, "P21");
+    conforms(&doc, "/v1/bookings", "post", &twice);
+
+    for (path, template) in [
+        ("/v1/checkpoints", "/v1/checkpoints"),
+        ("/v1/checkpoints/CN-DOSTYK", "/v1/checkpoints/{code}"),
+        (
+            "/v1/checkpoints/CN-DOSTYK/availability?days=2",
+            "/v1/checkpoints/{code}/availability",
+        ),
+        ("/healthz", "/healthz"),
+        ("/readyz", "/readyz"),
+    ] {
+        conforms(&doc, template, "get", &get(s.api, path).await);
+    }
+    conforms(
+        &doc,
+        "/admin/adapters",
+        "get",
+        &get(s.admin, "/admin/adapters").await,
+    );
+}
+
+/// Every answer, errors and the layers' own refusals included, carries `x-request-id`: the
+/// client's when it sent one, a new one otherwise.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_answer_carries_a_request_id() {
+    let s = serve(false).await;
+    let fresh = get(s.api, "/healthz").await;
+    let id = fresh.header("x-request-id").expect("a request id");
+    assert_eq!(id.len(), 36, "a UUID: {id}");
+    let other = get(s.api, "/healthz").await;
+    assert_ne!(other.header("x-request-id"), Some(id));
+    let kept = request(
+        s.api,
+        "GET",
+        "/nowhere",
+        &[("x-request-id", "trace-42")],
+        vec![],
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(kept.status, 404);
+    assert_eq!(kept.header("x-request-id"), Some("trace-42"));
+    let big = s.post_raw(vec![b' '; kezek_api::MAX_BODY + 1], &[]).await;
+    assert_eq!(big.status, 413);
+    assert!(big.header("x-request-id").is_some());
+    let admin = get(s.admin, "/metrics").await;
+    assert!(admin.header("x-request-id").is_some());
+}
+
+/// With `api.admin_token` set, `/admin/*` needs it as a bearer token — unknown admin paths
+/// included, so they reveal nothing; `/metrics` and health stay open for monitoring.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_admin_token_guards_the_admin_routes() {
+    let s = serve_with(false, Some("s3cret-token")).await;
+    for (headers, status) in [
+        (vec![], 401),
+        (vec![("authorization", "Bearer wrong-token")], 401),
+        (vec![("authorization", "s3cret-token")], 401),
+        (vec![("authorization", "Bearer s3cret-token")], 200),
+    ] {
+        let reply = request(s.admin, "GET", "/admin/adapters", &headers, vec![], None)
+            .await
+            .unwrap();
+        assert_eq!(reply.status, status, "{headers:?}");
+        if status == 401 {
+            assert_eq!(
+                reply.header("content-type"),
+                Some("application/problem+json")
+            );
+        }
+    }
+    let unknown = get(s.admin, "/admin/nothing-here").await;
+    assert_eq!(unknown.status, 401);
+    let booking_op = request(
+        s.admin,
+        "POST",
+        "/admin/bookings/x/arrived",
+        &[],
+        vec![],
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(booking_op.status, 401);
+    for open in ["/metrics", "/healthz", "/readyz"] {
+        assert_eq!(get(s.admin, open).await.status, 200, "{open}");
+    }
+}
+
+/// A client that never finishes its headers is cut off (slow loris; DESIGN.md "Trust").
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_never_finishes_its_headers_is_cut_off() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let s = serve(false).await;
+    let mut stream = tokio::net::TcpStream::connect(s.api).await.unwrap();
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nhost: localhost\r\n")
+        .await
+        .unwrap();
+    let limit = kezek_api::HEADER_READ_TIMEOUT + std::time::Duration::from_secs(5);
+    let mut rest = Vec::new();
+    let read = tokio::time::timeout(limit, stream.read_to_end(&mut rest)).await;
+    assert!(
+        read.is_ok(),
+        "the connection was still open after {limit:?}"
+    );
+}
+
+async fn get(addr: SocketAddr, path: &str) -> Reply {
+    request(addr, "GET", path, &[], vec![], None).await.unwrap()
+}
+
+/// A path template with its `{parameters}` filled in.
+fn with_parameters(template: &str) -> String {
+    template
+        .split('/')
+        .map(|segment| {
+            if segment.starts_with('{') {
+                "x"
+            } else {
+                segment
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// The reply's body is valid against the schema the document gives this operation's status
+/// (or its `4XX`), read as JSON Schema 2020-12 with the document's components.
+fn conforms(doc: &serde_json::Value, template: &str, method: &str, reply: &Reply) {
+    let responses = &doc["paths"][template][method]["responses"];
+    let status = reply.status.to_string();
+    let range = format!("{}XX", &status[..1]);
+    let response = [status.as_str(), range.as_str()]
+        .iter()
+        .find_map(|s| responses.get(*s))
+        .unwrap_or_else(|| panic!("{method} {template}: {status} is not documented"));
+    let content_type = reply.header("content-type").unwrap_or_default();
+    let media = response["content"]
+        .as_object()
+        .and_then(|c| c.get(content_type))
+        .unwrap_or_else(|| {
+            panic!("{method} {template} {status}: {content_type} is not documented")
+        });
+    // OpenAPI 3.1 reads `components/schemas` as schemas (so the schema files embedded there
+    // keep their `$id`); plain JSON Schema only looks under `$defs`, so they move there.
+    let moved = |v: &serde_json::Value| -> serde_json::Value {
+        let text = v
+            .to_string()
+            .replace("\"#/components/schemas/", "\"#/$defs/");
+        serde_json::from_str(&text).unwrap()
+    };
+    let mut schema = moved(&media["schema"]);
+    schema["$defs"] = moved(&doc["components"]["schemas"]);
+    let validator = jsonschema::validator_for(&schema).expect("the document's schemas compile");
+    let body = reply.json();
+    let errors: Vec<String> = validator
+        .iter_errors(&body)
+        .map(|e| format!("{}: {e}", e.instance_path()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "{method} {template} {status} does not match the document: {errors:?}\n{body}"
+    );
 }

@@ -7,7 +7,7 @@
 mod crash;
 
 use bytes::Bytes;
-use http_body_util::BodyExt;
+use http_body_util::{BodyExt, Full};
 use hyper::{HeaderMap, Method};
 use kezek_api::booking as api;
 use kezek_booking::checkpoints::Catalogue;
@@ -19,12 +19,17 @@ use kezek_tests::days;
 use serde_json::{Value, json};
 use std::sync::Arc;
 
-async fn call(engine: &BookingEngine, method: Method, path: &str, body: Value) -> (u16, Value) {
+async fn call(
+    engine: &Arc<BookingEngine>,
+    method: Method,
+    path: &str,
+    body: Value,
+) -> (u16, Value) {
     call_with(engine, method, path, body, HeaderMap::new()).await
 }
 
 async fn call_with(
-    engine: &BookingEngine,
+    engine: &Arc<BookingEngine>,
     method: Method,
     path: &str,
     body: Value,
@@ -35,9 +40,13 @@ async fn call_with(
     } else {
         Bytes::from(body.to_string())
     };
-    let response = api::handle(engine, &method, path, body, &headers)
-        .await
-        .expect("a booking route");
+    let mut request = hyper::Request::builder()
+        .method(method)
+        .uri(path)
+        .body(Full::new(body))
+        .unwrap();
+    *request.headers_mut() = headers;
+    let response = api::handle(engine.clone(), request).await;
     let status = response.status().as_u16();
     let bytes = response.into_body().collect().await.unwrap().to_bytes();
     (status, serde_json::from_slice(&bytes).unwrap())
@@ -59,20 +68,20 @@ async fn booking_api_walks_from_verification_to_ticket_reschedule_and_cancel(bac
     let name = backend.name();
     let store = backend.store(dir.path(), "walk");
     let verifier = Arc::new(ScriptedVerifier::new(Script::Approve));
-    let engine = BookingEngine::new(
+    let engine = Arc::new(BookingEngine::new(
         BookingConfig::default(),
         Arc::new(Catalogue::embedded()),
         Arc::new(Store::open(&store).await.unwrap()),
         verifier.clone(),
         days::test_clock(),
-    );
+    ));
     let day = days::ahead(1);
-    let (s, cps) = call(&engine, Method::GET, "/checkpoints", Value::Null).await;
+    let (s, cps) = call(&engine, Method::GET, "/v1/checkpoints", Value::Null).await;
     assert_eq!((s, cps["checkpoints"].as_array().unwrap().len()), (200, 48));
     let (s, avail) = call(
         &engine,
         Method::GET,
-        &format!("/checkpoints/KZ-NOWHERE/availability?from={day}"),
+        &format!("/v1/checkpoints/KZ-NOWHERE/availability?from={day}"),
         Value::Null,
     )
     .await;
@@ -80,7 +89,7 @@ async fn booking_api_walks_from_verification_to_ticket_reschedule_and_cancel(bac
     let (s, avail) = call(
         &engine,
         Method::GET,
-        &format!("/checkpoints/CN-DOSTYK/availability?from={day}&days=2"),
+        &format!("/v1/checkpoints/CN-DOSTYK/availability?from={day}&days=2"),
         Value::Null,
     )
     .await;
@@ -94,14 +103,14 @@ async fn booking_api_walks_from_verification_to_ticket_reschedule_and_cancel(bac
     // Schema: a bad field is a 422 with its pointer.
     let mut bad = create.clone();
     bad["slot"]["hour"] = json!(25);
-    let (s, p) = call(&engine, Method::POST, "/bookings", bad).await;
+    let (s, p) = call(&engine, Method::POST, "/v1/bookings", bad).await;
     assert_eq!((s, p["pointer"].as_str()), (422, Some("/slot/hour")), "{p}");
     // P20: refusal with reasons, nothing held.
     verifier.script_plate(
         "777ZZZ02",
         Script::Refuse(vec![(10, "unpaid-fines".into())]),
     );
-    let (s, p) = call(&engine, Method::POST, "/bookings", create.clone()).await;
+    let (s, p) = call(&engine, Method::POST, "/v1/bookings", create.clone()).await;
     assert_eq!((s, p["rule"].as_str()), (422, Some("P20")));
     assert_eq!(p["reasons"][0]["rule"], "P18.10");
     verifier.script_plate("777ZZZ02", Script::Approve);
@@ -111,7 +120,7 @@ async fn booking_api_walks_from_verification_to_ticket_reschedule_and_cancel(bac
     let (s, booking) = call_with(
         &engine,
         Method::POST,
-        "/bookings",
+        "/v1/bookings",
         create.clone(),
         headers.clone(),
     )
@@ -125,7 +134,14 @@ async fn booking_api_walks_from_verification_to_ticket_reschedule_and_cancel(bac
             .unwrap()
             .ends_with("T14:00:00+05:00")
     );
-    let (s, again) = call_with(&engine, Method::POST, "/bookings", create.clone(), headers).await;
+    let (s, again) = call_with(
+        &engine,
+        Method::POST,
+        "/v1/bookings",
+        create.clone(),
+        headers,
+    )
+    .await;
     assert_eq!(
         (s, &again["id"]),
         (200, &booking["id"]),
@@ -134,13 +150,13 @@ async fn booking_api_walks_from_verification_to_ticket_reschedule_and_cancel(bac
     let id = booking["id"].as_str().unwrap();
 
     // P21: the same vehicle again.
-    let (s, p) = call(&engine, Method::POST, "/bookings", create.clone()).await;
+    let (s, p) = call(&engine, Method::POST, "/v1/bookings", create.clone()).await;
     assert_eq!((s, p["rule"].as_str()), (409, Some("P21")));
     // P36: no transfer.
     let (s, p) = call(
         &engine,
         Method::POST,
-        &format!("/bookings/{id}/reschedule"),
+        &format!("/v1/bookings/{id}/reschedule"),
         json!({"account": "acc-walk", "slot": {"first-free": true}, "vehicle": {"plate": "X"}}),
     )
     .await;
@@ -149,7 +165,7 @@ async fn booking_api_walks_from_verification_to_ticket_reschedule_and_cancel(bac
     let (s, moved) = call(
         &engine,
         Method::POST,
-        &format!("/bookings/{id}/reschedule"),
+        &format!("/v1/bookings/{id}/reschedule"),
         json!({"account": "acc-walk", "slot": {"date": day, "hour": 16}}),
     )
     .await;
@@ -164,7 +180,7 @@ async fn booking_api_walks_from_verification_to_ticket_reschedule_and_cancel(bac
     let (s, got) = call(
         &engine,
         Method::GET,
-        &format!("/bookings/{id}"),
+        &format!("/v1/bookings/{id}"),
         Value::Null,
     )
     .await;
@@ -173,7 +189,7 @@ async fn booking_api_walks_from_verification_to_ticket_reschedule_and_cancel(bac
     let (s, cancelled) = call(
         &engine,
         Method::POST,
-        &format!("/bookings/{id}/cancel"),
+        &format!("/v1/bookings/{id}/cancel"),
         json!({"account": "acc-walk"}),
     )
     .await;
@@ -187,6 +203,6 @@ async fn booking_api_walks_from_verification_to_ticket_reschedule_and_cancel(bac
     )
     .await;
     assert_eq!(s, 200);
-    let (s, p) = call(&engine, Method::POST, "/bookings", create).await;
+    let (s, p) = call(&engine, Method::POST, "/v1/bookings", create).await;
     assert_eq!((s, p["rule"].as_str()), (403, Some("P27")), "{name}");
 }

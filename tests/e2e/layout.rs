@@ -5,11 +5,18 @@
 
 use std::collections::BTreeSet;
 
-/// Crates only one room may use: wasmtime (the host) and the HTTP server stack (the API).
-/// hyper itself is also an HTTP *client* (egress, the CLI), so it is judged by its
-/// `server` feature.
+/// Crates only one room may use: wasmtime (the host) and the HTTP server stack (the API),
+/// with the API's description generated from its handlers (utoipa). hyper itself is also an
+/// HTTP *client* (egress, the CLI), so it is judged by its `server` feature.
 const WASMTIME: &[&str] = &["wasmtime", "wasmtime-wasi", "cranelift-codegen"];
-const HTTP_SERVER: &[&str] = &["axum", "tower-http", "tokio-rustls", "rcgen"];
+const HTTP_SERVER: &[&str] = &[
+    "axum",
+    "tower",
+    "tower-http",
+    "tokio-rustls",
+    "rcgen",
+    "utoipa",
+];
 
 /// Each workspace crate's normal dependencies, by name (`hyper+server` for hyper with its
 /// server feature).

@@ -1,10 +1,12 @@
 //! Personal data stays out of logs (DESIGN.md invariant; issue: verification pipeline,
 //! item 8): every log line of a run over many personas — approvals, refusals, notices and
-//! registry faults, at TRACE level for every crate — is searched for the personas' IINs,
-//! BINs, names, phones, e-mails and document numbers.
+//! registry faults, at TRACE level for every crate, some of them over HTTP with a query
+//! string — is searched for the personas' IINs, BINs, names, phones, e-mails and document
+//! numbers.
 
 use kezek_mocks::faults::{Fault, FaultMode};
 use kezek_mocks::registry::RegistryId;
+use kezek_tests::http::request;
 use kezek_tests::registries::{World, application};
 use std::io::Write;
 use std::sync::{Arc, Mutex};
@@ -31,6 +33,11 @@ fn personal_data_never_reaches_the_logs() {
         .with_max_level(tracing::Level::TRACE)
         .with_writer(move || writer.clone())
         .finish();
+    // With a single dispatcher registered, tracing computes a callsite's interest from the
+    // default of whichever thread hits it first; a test running beside this one would then
+    // switch the gateway's callsites off for good, and this test would see nothing. A second,
+    // silent dispatcher makes every callsite ask this test's subscriber too.
+    let _second = tracing::Dispatch::new(tracing::subscriber::NoSubscriber::default());
     let _guard = tracing::subscriber::set_default(subscriber);
     // One thread, so every span and event of the run reaches this subscriber.
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -45,12 +52,40 @@ fn personal_data_never_reaches_the_logs() {
         world
             .mocks
             .set_fault(RegistryId::GbdFl, Fault::mode(FaultMode::MalformedXml));
-        // Other tests of this binary run on other threads with no subscriber; make every
-        // callsite they may have seen first ask this thread's subscriber again.
-        tracing::callsite::rebuild_interest_cache();
+        // The HTTP edge logs every request too (issue 9 item 2): by route template, never
+        // by URI or body.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let api = listener.local_addr().unwrap();
+        tokio::spawn(kezek::server::run(
+            kezek_api::Listeners {
+                api: listener,
+                admin: None,
+                tls: None,
+            },
+            world.gateway.clone(),
+            std::future::pending(),
+        ));
         let mut secrets = Vec::new();
-        for persona in world.scenario.personas.iter().take(25) {
+        for (i, persona) in world.scenario.personas.iter().take(25).enumerate() {
             let app = application(persona);
+            if i < 5 {
+                let reply = request(
+                    api,
+                    "POST",
+                    "/v1/verifications",
+                    &[("content-type", "application/json")],
+                    serde_json::to_vec(&app).unwrap(),
+                    None,
+                )
+                .await
+                .unwrap();
+                let id = reply.json()["id"].as_str().unwrap().to_owned();
+                // A query string is the client's to fill: it must not reach the logs either.
+                let marker = format!("query-string-{i}");
+                let path = format!("/v1/verifications/{id}?owner={marker}");
+                request(api, "GET", &path, &[], vec![], None).await.unwrap();
+                secrets.push(marker);
+            }
             world.gateway.pipeline.verify(app.clone()).await.unwrap();
             secrets.extend(app.owner.iin_bin.clone());
             secrets.push(app.owner.name.clone());
@@ -68,6 +103,10 @@ fn personal_data_never_reaches_the_logs() {
     assert!(
         logs.contains("verification decided"),
         "nothing was captured: the test would prove nothing"
+    );
+    assert!(
+        logs.contains("/v1/verifications/{id}") && logs.contains("finished processing request"),
+        "the HTTP edge logged no request: the test would prove nothing for it"
     );
     let leaked: Vec<&String> = secrets
         .iter()

@@ -1,257 +1,363 @@
-//! The booking HTTP API. JSON is kebab-case (ADR 0003); bodies are validated against
-//! `schemas/booking-*.schema.json`; errors are RFC 9457 problem documents, and every rule
-//! violation carries `"rule"` (e.g. `"P21"`) and, when a field is to blame, its JSON pointer.
+//! The booking routes. JSON is kebab-case (ADR 0003); bodies are validated against
+//! `schemas/booking-*.schema.json`; every rule violation is a problem document carrying
+//! `"rule"` (e.g. `"P21"`) and, when a field is to blame, its JSON pointer.
 //!
 //! ```text
-//! GET  /checkpoints                                   the catalogue
-//! GET  /checkpoints/{code}/availability?from=&days=   free capacity
-//! POST /bookings                  (Idempotency-Key)   verify, hold, confirm when paid
-//! GET  /bookings/{id}
-//! POST /bookings/{id}/payment | /reschedule | /cancel | /drivers
-//! POST /admin/checkpoints/{code}/days/{date}/capacity         D13
-//! POST /admin/accounts/{id}/debt                               P27
-//! POST /admin/priority-lists/{category}                        P6.1, P6.2
-//! POST /admin/bookings/{id}/no-show | /arrived                 P35, P30
+//! GET  /v1/checkpoints                                   the catalogue
+//! GET  /v1/checkpoints/{code}
+//! GET  /v1/checkpoints/{code}/availability?from=&days=   free capacity
+//! POST /v1/bookings                  (Idempotency-Key)   verify, hold, confirm when paid
+//! GET  /v1/bookings/{id}
+//! POST /v1/bookings/{id}/payment | /reschedule | /cancel | /drivers
+//! POST /admin/checkpoints/{code}/days/{date}/capacity    D13       (admin listener)
+//! POST /admin/accounts/{account}/debt                    P27
+//! POST /admin/priority-lists/{category}                  P6.1, P6.2
+//! POST /admin/bookings/{id}/no-show | /arrived           P35, P30
 //! ```
 
-use super::{json_response, problem_with};
-use bytes::Bytes;
-use http_body_util::Full;
-use hyper::{HeaderMap, Method, Response, StatusCode};
+use crate::body::{Checkable, Checked, IdempotencyKey};
+use crate::openapi::{self as doc, PROBLEM, Problem as ProblemDoc};
+use crate::problem::Problem;
+use crate::routes::{ADMIN, PUBLIC, Route, route};
+use axum::Json;
+use axum::extract::{FromRef, FromRequestParts, Path, RawQuery};
+use axum::http::request::Parts;
+use axum::http::{Method, StatusCode};
+use axum::response::{IntoResponse, Response};
 use kezek_booking::engine::{BookingEngine, CreateRequest, Payment, RescheduleRequest};
 use kezek_booking::rules::{BookingError, PriorityCategory};
 use kezek_domain::Driver;
-use kezek_schema::{self as schemas, Schema};
-use serde::de::DeserializeOwned;
+use kezek_schema::Schema;
+use serde::Deserialize;
 use serde_json::{Value, json};
+use std::sync::Arc;
 
-type Reply = Response<Full<Bytes>>;
+/// What the booking routes need of the state: the engine, unless booking is disabled.
+#[derive(Debug, Clone)]
+pub struct Bookings(pub Option<Arc<BookingEngine>>);
 
-/// Whether `path` is served here (so the server reads the body and calls [`handle`]).
-pub fn is_booking_route(path: &str) -> bool {
-    let path = path.split('?').next().unwrap_or(path);
-    path == "/bookings"
-        || path.starts_with("/bookings/")
-        || path == "/checkpoints"
-        || path.starts_with("/checkpoints/")
-        || path.starts_with("/admin/checkpoints/")
-        || path.starts_with("/admin/accounts/")
-        || path.starts_with("/admin/priority-lists/")
-        || path.starts_with("/admin/bookings/")
+impl FromRef<crate::Services> for Bookings {
+    fn from_ref(services: &crate::Services) -> Self {
+        Self(services.booking.clone())
+    }
 }
 
-/// Serves a booking route straight from hyper (reads the body, then [`handle`]).
-pub async fn serve(engine: &BookingEngine, req: hyper::Request<hyper::body::Incoming>) -> Reply {
-    let method = req.method().clone();
-    let target = req
-        .uri()
-        .path_and_query()
-        .map_or_else(|| req.uri().path().to_owned(), |p| p.to_string());
-    let headers = req.headers().clone();
-    let body = match super::read_body(req).await {
-        Ok(body) => body,
-        Err(response) => return response,
-    };
-    match handle(engine, &method, &target, body, &headers).await {
-        Some(reply) => reply,
-        None => problem_with(
-            StatusCode::NOT_FOUND,
-            json!({"detail": format!("no route for {method} {target}")}),
+/// The engine; with booking disabled its routes answer as routes that do not exist.
+pub(crate) struct Engine(Arc<BookingEngine>);
+
+impl<S: Send + Sync> FromRequestParts<S> for Engine
+where
+    Bookings: FromRef<S>,
+{
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Problem> {
+        Bookings::from_ref(state)
+            .0
+            .map(Engine)
+            .ok_or_else(|| Problem::no_route(&parts.method, parts.uri.path()))
+    }
+}
+
+/// The booking rows of the route table ([`crate::routes::table`]).
+pub(crate) fn routes<S>() -> Vec<Route<S>>
+where
+    S: Clone + Send + Sync + 'static,
+    Bookings: FromRef<S>,
+{
+    use Method as M;
+    vec![
+        route(PUBLIC, M::GET, "/v1/checkpoints", catalogue),
+        route(PUBLIC, M::GET, "/v1/checkpoints/{code}", checkpoint),
+        route(
+            PUBLIC,
+            M::GET,
+            "/v1/checkpoints/{code}/availability",
+            availability,
         ),
+        route(PUBLIC, M::POST, "/v1/bookings", create),
+        route(PUBLIC, M::GET, "/v1/bookings/{id}", get),
+        route(PUBLIC, M::POST, "/v1/bookings/{id}/payment", pay),
+        route(PUBLIC, M::POST, "/v1/bookings/{id}/reschedule", reschedule),
+        route(PUBLIC, M::POST, "/v1/bookings/{id}/cancel", cancel),
+        route(PUBLIC, M::POST, "/v1/bookings/{id}/drivers", drivers),
+        route(
+            ADMIN,
+            M::POST,
+            "/admin/checkpoints/{code}/days/{date}/capacity",
+            capacity,
+        ),
+        route(ADMIN, M::POST, "/admin/accounts/{account}/debt", debt),
+        route(
+            ADMIN,
+            M::POST,
+            "/admin/priority-lists/{category}",
+            priority_list,
+        ),
+        route(ADMIN, M::POST, "/admin/bookings/{id}/no-show", no_show),
+        route(ADMIN, M::POST, "/admin/bookings/{id}/arrived", arrived),
+    ]
+}
+
+/// Serves one booking request in-process — public and operator routes alike, without the
+/// listeners' layers or the admin token — for tests and tools that hold an engine.
+pub async fn handle<B>(engine: Arc<BookingEngine>, request: axum::http::Request<B>) -> Response
+where
+    B: axum::body::HttpBody<Data = axum::body::Bytes> + Send + 'static,
+    B::Error: Into<axum::BoxError>,
+{
+    use tower::ServiceExt;
+    let router = crate::routes::router(routes()).with_state(Bookings(Some(engine)));
+    let request = request.map(axum::body::Body::new);
+    match router.oneshot(request).await {
+        Ok(response) => response,
+        Err(never) => match never {},
     }
 }
 
-/// Serves one booking request; `None` when the route is not a booking route. `path` may
-/// carry the query string. Admin authorisation is the server's, before this is called.
-pub async fn handle(
-    engine: &BookingEngine,
-    method: &Method,
-    path: &str,
-    body: Bytes,
-    headers: &HeaderMap,
-) -> Option<Reply> {
-    let (path, query) = path.split_once('?').unwrap_or((path, ""));
-    if !is_booking_route(path) {
-        return None;
-    }
-    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
-    let result = match (method, segments.as_slice()) {
-        (&Method::GET, ["checkpoints"]) => Ok(json_response(
-            StatusCode::OK,
-            &json!({
-                "version": engine.catalogue().version,
-                "checkpoints": engine.catalogue().checkpoints.values().collect::<Vec<_>>(),
-            }),
-        )),
-        (&Method::GET, ["checkpoints", code]) => match engine.catalogue().get(code) {
-            Some(cp) => Ok(json_response(StatusCode::OK, cp)),
-            None => Err(BookingError::NotFound(code.to_string())),
-        },
-        (&Method::GET, ["checkpoints", code, "availability"]) => {
-            let from = query_param(query, "from");
-            let days = query_param(query, "days")
-                .and_then(|d| d.parse().ok())
-                .unwrap_or(7);
-            engine
-                .availability(code, from.as_deref(), days)
-                .await
-                .map(|a| json_response(StatusCode::OK, &json!({"checkpoint": code, "days": a})))
-        }
-        (&Method::POST, ["bookings"]) => match parse::<CreateRequest>(Schema::BookingCreate, &body)
-        {
-            Ok(req) => {
-                let key = headers
-                    .get("idempotency-key")
-                    .and_then(|v| v.to_str().ok())
-                    .map(str::to_owned);
-                engine.create(req, key).await.map(|c| {
-                    let status = if c.replayed {
-                        StatusCode::OK
-                    } else {
-                        StatusCode::CREATED
-                    };
-                    json_response(status, &c.booking)
-                })
-            }
-            Err(r) => return Some(r),
-        },
-        (&Method::GET, ["bookings", id]) => engine
-            .get(id)
-            .await
-            .map(|b| json_response(StatusCode::OK, &b)),
-        (&Method::POST, ["bookings", id, "payment"]) => {
-            match parse::<Value>(Schema::BookingPayment, &body) {
-                Ok(v) => {
-                    let payment = Payment {
-                        reference: v["reference"].as_str().unwrap_or_default().to_owned(),
-                        amount_kzt: v["amount-kzt"].as_i64().unwrap_or_default(),
-                    };
-                    engine
-                        .pay(id, v["account"].as_str().unwrap_or_default(), payment)
-                        .await
-                        .map(|b| json_response(StatusCode::OK, &b))
+impl From<BookingError> for Problem {
+    fn from(e: BookingError) -> Self {
+        match e {
+            BookingError::Rule {
+                rule,
+                status,
+                detail,
+                pointer,
+            } => {
+                let problem = Problem::new(
+                    StatusCode::from_u16(status).unwrap_or(StatusCode::CONFLICT),
+                    detail,
+                )
+                .with("rule", rule);
+                match pointer {
+                    Some(p) => problem.with("pointer", p),
+                    None => problem,
                 }
-                Err(r) => return Some(r),
             }
-        }
-        (&Method::POST, ["bookings", id, "reschedule"]) => {
-            if let Some(r) = transfer_attempt(&body) {
-                return Some(r);
-            }
-            match parse::<RescheduleRequest>(Schema::BookingReschedule, &body) {
-                Ok(req) => engine
-                    .reschedule(id, req)
-                    .await
-                    .map(|b| json_response(StatusCode::OK, &b)),
-                Err(r) => return Some(r),
-            }
-        }
-        (&Method::POST, ["bookings", id, "cancel"]) => {
-            match parse::<Value>(Schema::BookingCancel, &body) {
-                Ok(v) => engine
-                    .cancel(id, v["account"].as_str().unwrap_or_default())
-                    .await
-                    .map(|b| json_response(StatusCode::OK, &b)),
-                Err(r) => return Some(r),
-            }
-        }
-        (&Method::POST, ["bookings", id, "drivers"]) => {
-            if let Some(r) = transfer_attempt(&body) {
-                return Some(r);
-            }
-            match parse::<Value>(Schema::BookingDrivers, &body) {
-                Ok(v) => match serde_json::from_value::<Vec<Driver>>(v["drivers"].clone()) {
-                    Ok(drivers) => engine
-                        .add_drivers(id, v["account"].as_str().unwrap_or_default(), drivers)
-                        .await
-                        .map(|b| json_response(StatusCode::OK, &b)),
-                    Err(e) => Err(BookingError::at("P16", 422, "/drivers", e.to_string())),
-                },
-                Err(r) => return Some(r),
-            }
-        }
-        (&Method::POST, ["admin", "checkpoints", code, "days", date, "capacity"]) => {
-            match parse::<Value>(Schema::BookingCapacity, &body) {
-                Ok(v) => {
-                    let closed = v.get("closed-hours").map(|c| {
-                        (
-                            c["from"].as_u64().unwrap_or(0) as u8,
-                            c["to"].as_u64().unwrap_or(0) as u8,
-                        )
-                    });
-                    engine
-                        .change_capacity(
-                            code,
-                            date,
-                            v["capacity"].as_i64().unwrap_or(0),
-                            closed,
-                            v["reason"].as_str().unwrap_or_default(),
-                        )
-                        .await
-                        .map(|r| json_response(StatusCode::OK, &r))
-                }
-                Err(r) => return Some(r),
-            }
-        }
-        (&Method::POST, ["admin", "accounts", account, "debt"]) => {
-            match parse::<Value>(Schema::BookingAccount, &body) {
-                Ok(v) => {
-                    let debt = v["debt-kzt"].as_i64().unwrap_or(0);
-                    engine.set_debt(account, debt).await.map(|()| {
-                        json_response(
-                            StatusCode::OK,
-                            &json!({"account": account, "debt-kzt": debt, "blocked": debt > 0}),
-                        )
-                    })
-                }
-                Err(r) => return Some(r),
-            }
-        }
-        (&Method::POST, ["admin", "priority-lists", category]) => {
-            match (
-                PriorityCategory::parse(category).filter(|c| c.needs_list()),
-                parse::<Value>(Schema::BookingPriorityList, &body),
-            ) {
-                (_, Err(r)) => return Some(r),
-                (None, _) => Err(BookingError::rule(
-                    "P6",
-                    404,
-                    "only postal-operator and aeo have vehicle lists (P6.1, P6.2)",
-                )),
-                (Some(c), Ok(v)) => {
-                    let plates = v["plates"]
-                        .as_array()
-                        .into_iter()
-                        .flatten()
-                        .filter_map(|p| p.as_str())
-                        .map(|p| match p.split_once(':') {
-                            Some((country, plate)) => (country.to_owned(), plate.to_owned()),
-                            None => ("KZ".to_owned(), p.to_owned()),
+            BookingError::Refused(v) => {
+                let reasons: Vec<Value> = v
+                    .reasons
+                    .iter()
+                    .map(|r| {
+                        json!({
+                            "rule": r.rule_id,
+                            "registry": r.registry,
+                            "reason-code": r.reason_code,
+                            "message": r.message,
                         })
-                        .collect();
-                    engine.set_priority_list(c, plates).await.map(|n| {
-                        json_response(
-                            StatusCode::OK,
-                            &json!({"category": category, "vehicles": n}),
-                        )
                     })
-                }
+                    .collect();
+                Problem::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "booking refused: the application was not confirmed by the state information systems; book again once the causes are removed",
+                )
+                .with("rule", "P20")
+                .with("verification-id", v.id.clone())
+                .with("reasons", reasons)
+            }
+            BookingError::Indeterminate {
+                detail,
+                retry_after_s,
+            } => Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!(
+                    "no booking: the verification could not decide ({detail}); unknown is never yes"
+                ),
+            )
+            .with("rule", "P20")
+            .with("retry-after-s", retry_after_s)
+            .retry_after(retry_after_s),
+            BookingError::NotFound(what) => Problem::new(
+                StatusCode::NOT_FOUND,
+                format!("no such booking or checkpoint: {what}"),
+            ),
+            BookingError::Store(e) => {
+                tracing::error!(error = %e, "booking store error");
+                Problem::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "the booking store is unavailable; nothing was booked",
+                )
             }
         }
-        (&Method::POST, ["admin", "bookings", id, "no-show"]) => engine
-            .no_show(id)
-            .await
-            .map(|b| json_response(StatusCode::OK, &b)),
-        (&Method::POST, ["admin", "bookings", id, "arrived"]) => engine
-            .arrived(id)
-            .await
-            .map(|b| json_response(StatusCode::OK, &b)),
-        _ => Ok(problem_with(
-            StatusCode::NOT_FOUND,
-            json!({"detail": format!("no route for {method} {path}")}),
-        )),
-    };
-    Some(result.unwrap_or_else(error_reply))
+    }
+}
+
+/// P36: a body that tries to change the owner, the vehicle or the checkpoint is a transfer,
+/// named as such before the schema would call it an unknown field.
+fn transfer_attempt(body: &Value) -> Option<Problem> {
+    let field = [
+        "owner",
+        "vehicle",
+        "checkpoint",
+        "new-account",
+        "transfer-to",
+        "trailer",
+    ]
+    .into_iter()
+    .find(|field| body.get(field).is_some())?;
+    Some(
+        Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "the owner, vehicle and checkpoint of a booking cannot be changed or transferred",
+        )
+        .with("rule", "P36")
+        .with("pointer", format!("/{field}")),
+    )
+}
+
+impl Checkable for CreateRequest {
+    const SCHEMA: Schema = Schema::BookingCreate;
+}
+
+impl Checkable for RescheduleRequest {
+    const SCHEMA: Schema = Schema::BookingReschedule;
+    fn refuse(body: &Value) -> Option<Problem> {
+        transfer_attempt(body)
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub(crate) struct PaymentBody {
+    account: String,
+    reference: String,
+    amount_kzt: i64,
+}
+
+impl Checkable for PaymentBody {
+    const SCHEMA: Schema = Schema::BookingPayment;
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct CancelBody {
+    account: String,
+}
+
+impl Checkable for CancelBody {
+    const SCHEMA: Schema = Schema::BookingCancel;
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct DriversBody {
+    account: String,
+    /// Typed by the handler: a driver the schema passes but the domain refuses is P16's.
+    drivers: Value,
+}
+
+impl Checkable for DriversBody {
+    const SCHEMA: Schema = Schema::BookingDrivers;
+    fn refuse(body: &Value) -> Option<Problem> {
+        transfer_attempt(body)
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub(crate) struct CapacityBody {
+    capacity: i64,
+    closed_hours: Option<Hours>,
+    reason: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct Hours {
+    from: u8,
+    to: u8,
+}
+
+impl Checkable for CapacityBody {
+    const SCHEMA: Schema = Schema::BookingCapacity;
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub(crate) struct DebtBody {
+    debt_kzt: i64,
+}
+
+impl Checkable for DebtBody {
+    const SCHEMA: Schema = Schema::BookingAccount;
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct PriorityListBody {
+    plates: Vec<String>,
+}
+
+impl Checkable for PriorityListBody {
+    const SCHEMA: Schema = Schema::BookingPriorityList;
+}
+
+/// The checkpoint catalogue (Order 707 appendix, P1, P5)
+#[utoipa::path(
+    get,
+    path = "/v1/checkpoints",
+    operation_id = "list_checkpoints",
+    tag = "checkpoints",
+    responses(
+        (status = 200, description = "The 48 checkpoints: schemas/checkpoints.schema.json.",
+         body = ref("#/components/schemas/Checkpoints")),
+    ),
+)]
+pub(crate) async fn catalogue(Engine(engine): Engine) -> Json<Value> {
+    Json(json!({
+        "version": engine.catalogue().version,
+        "checkpoints": engine.catalogue().checkpoints.values().collect::<Vec<_>>(),
+    }))
+}
+
+/// One checkpoint
+#[utoipa::path(
+    get,
+    path = "/v1/checkpoints/{code}",
+    operation_id = "get_checkpoint",
+    tag = "checkpoints",
+    params(("code" = String, Path, example = "CN-DOSTYK")),
+    responses(
+        (status = 200, description = "The checkpoint.",
+         body = ref("#/components/schemas/Checkpoints/$defs/checkpoint")),
+        (status = 404, description = "No such checkpoint.", body = ProblemDoc, content_type = PROBLEM),
+    ),
+)]
+pub(crate) async fn checkpoint(
+    Engine(engine): Engine,
+    Path(code): Path<String>,
+) -> Result<Response, Problem> {
+    match engine.catalogue().get(&code) {
+        Some(cp) => Ok(Json(cp).into_response()),
+        None => Err(BookingError::NotFound(code).into()),
+    }
+}
+
+/// Free capacity of a checkpoint, day by day and hour by hour (P6, P22)
+#[utoipa::path(
+    get,
+    path = "/v1/checkpoints/{code}/availability",
+    operation_id = "checkpoint_availability",
+    tag = "checkpoints",
+    params(
+        ("code" = String, Path, example = "CN-DOSTYK"),
+        ("from" = Option<String>, Query, description = "First day, YYYY-MM-DD; default: today at the checkpoint"),
+        ("days" = Option<u32>, Query, description = "How many days; default 7"),
+    ),
+    responses(
+        (status = 200, description = "Capacity, bookings and what is free.", body = doc::Availability),
+        (status = 404, description = "No such checkpoint.", body = ProblemDoc, content_type = PROBLEM),
+        (status = 422, description = "A checkpoint outside the Order 707 appendix (P5) or days outside the horizon (P22).", body = ProblemDoc, content_type = PROBLEM),
+    ),
+)]
+pub(crate) async fn availability(
+    Engine(engine): Engine,
+    Path(code): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, Problem> {
+    let query = query.unwrap_or_default();
+    let from = query_param(&query, "from");
+    let days = query_param(&query, "days")
+        .and_then(|d| d.parse().ok())
+        .unwrap_or(7);
+    let a = engine.availability(&code, from.as_deref(), days).await?;
+    Ok(Json(json!({"checkpoint": code, "days": a})).into_response())
 }
 
 fn query_param(query: &str, name: &str) -> Option<String> {
@@ -262,124 +368,296 @@ fn query_param(query: &str, name: &str) -> Option<String> {
         .map(|(_, v)| v.to_owned())
 }
 
-/// P36: a body that tries to change the owner, the vehicle or the checkpoint is a transfer.
-fn transfer_attempt(body: &Bytes) -> Option<Reply> {
-    let v: Value = serde_json::from_slice(body).ok()?;
-    for field in [
-        "owner",
-        "vehicle",
-        "checkpoint",
-        "new-account",
-        "transfer-to",
-        "trailer",
-    ] {
-        if v.get(field).is_some() {
-            return Some(problem_with(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                json!({
-                    "detail": "the owner, vehicle and checkpoint of a booking cannot be changed or transferred",
-                    "rule": "P36",
-                    "pointer": format!("/{field}"),
-                }),
-            ));
-        }
-    }
-    None
+/// Book a slot: verify first (P20), then hold or confirm
+///
+/// The application is verified by the pipeline before any slot is held (P20); a refusal names
+/// the reasons. Then, in one store transaction: capacity, the P6 quota, one active booking
+/// per vehicle (P21) and a sequential ticket.
+#[utoipa::path(
+    post,
+    path = "/v1/bookings",
+    operation_id = "create_booking",
+    tag = "bookings",
+    params(("Idempotency-Key" = Option<String>, Header,
+            description = "Replays the booking made with this key (200 instead of 201)")),
+    request_body(content = ref("#/components/schemas/BookingCreate"), content_type = "application/json",
+        description = "schemas/booking-create.schema.json"),
+    responses(
+        (status = 201, description = "Booked: held until paid, or confirmed with its ticket.", body = doc::Booking),
+        (status = 200, description = "An idempotent replay of an earlier create.", body = doc::Booking),
+        doc::Refusals,
+    ),
+)]
+pub(crate) async fn create(
+    Engine(engine): Engine,
+    IdempotencyKey(key): IdempotencyKey,
+    body: Checked<CreateRequest>,
+) -> Result<Response, Problem> {
+    let created = engine.create(body.value, key).await?;
+    let status = if created.replayed {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    Ok((status, Json(created.booking)).into_response())
 }
 
-#[allow(clippy::result_large_err)]
-fn parse<T: DeserializeOwned>(schema: Schema, body: &Bytes) -> Result<T, Reply> {
-    let value: Value = serde_json::from_slice(body).map_err(|e| {
-        problem_with(
-            StatusCode::BAD_REQUEST,
-            json!({"detail": format!("the body is not JSON: {e}")}),
-        )
-    })?;
-    let violations = schemas::violations(schema, &value);
-    if !violations.is_empty() {
-        return Err(problem_with(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            json!({
-                "detail": violations[0].to_string(),
-                "pointer": violations[0].pointer,
-                "errors": violations,
-            }),
-        ));
-    }
-    serde_json::from_value(value).map_err(|e| {
-        problem_with(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            json!({"detail": e.to_string()}),
-        )
-    })
+/// A booking, as its owner sees it
+#[utoipa::path(
+    get,
+    path = "/v1/bookings/{id}",
+    operation_id = "get_booking",
+    tag = "bookings",
+    params(("id" = String, Path)),
+    responses(
+        (status = 200, description = "The booking, its ticket and notifications.", body = doc::Booking),
+        (status = 404, description = "No such booking.", body = ProblemDoc, content_type = PROBLEM),
+    ),
+)]
+pub(crate) async fn get(
+    Engine(engine): Engine,
+    Path(id): Path<String>,
+) -> Result<Response, Problem> {
+    Ok(Json(engine.get(&id).await?).into_response())
 }
 
-fn error_reply(e: BookingError) -> Reply {
-    match e {
-        BookingError::Rule {
-            rule,
-            status,
-            detail,
-            pointer,
-        } => {
-            let mut doc = json!({"detail": detail, "rule": rule});
-            if let Some(p) = pointer {
-                doc["pointer"] = p.into();
-            }
-            problem_with(
-                StatusCode::from_u16(status).unwrap_or(StatusCode::CONFLICT),
-                doc,
-            )
-        }
-        BookingError::Refused(v) => {
-            let reasons: Vec<Value> = v
-                .reasons
-                .iter()
-                .map(|r| {
-                    json!({
-                        "rule": r.rule_id,
-                        "registry": r.registry,
-                        "reason-code": r.reason_code,
-                        "message": r.message,
-                    })
-                })
-                .collect();
-            problem_with(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                json!({
-                    "detail": "booking refused: the application was not confirmed by the state information systems; book again once the causes are removed",
-                    "rule": "P20",
-                    "verification-id": v.id,
-                    "reasons": reasons,
-                }),
-            )
-        }
-        BookingError::Indeterminate {
-            detail,
-            retry_after_s,
-        } => {
-            let mut r = problem_with(
-                StatusCode::SERVICE_UNAVAILABLE,
-                json!({"detail": format!("no booking: the verification could not decide ({detail}); unknown is never yes"),
-                       "rule": "P20", "retry-after-s": retry_after_s}),
-            );
-            if let Some(s) = retry_after_s
-                && let Ok(h) = hyper::header::HeaderValue::from_str(&s.to_string())
-            {
-                r.headers_mut().insert(hyper::header::RETRY_AFTER, h);
-            }
-            r
-        }
-        BookingError::NotFound(what) => problem_with(
-            StatusCode::NOT_FOUND,
-            json!({"detail": format!("no such booking or checkpoint: {what}")}),
-        ),
-        BookingError::Store(e) => {
-            tracing::error!(error = %e, "booking store error");
-            problem_with(
-                StatusCode::SERVICE_UNAVAILABLE,
-                json!({"detail": "the booking store is unavailable; nothing was booked"}),
-            )
-        }
-    }
+/// Pay for a held booking (P23–P26)
+#[utoipa::path(
+    post,
+    path = "/v1/bookings/{id}/payment",
+    operation_id = "pay_booking",
+    tag = "bookings",
+    params(("id" = String, Path)),
+    request_body(content = ref("#/components/schemas/BookingPayment"), content_type = "application/json",
+        description = "schemas/booking-payment.schema.json"),
+    responses(
+        (status = 200, description = "Paid and confirmed, with its ticket.", body = doc::Booking),
+        doc::Refusals,
+    ),
+)]
+pub(crate) async fn pay(
+    Engine(engine): Engine,
+    Path(id): Path<String>,
+    body: Checked<PaymentBody>,
+) -> Result<Response, Problem> {
+    let PaymentBody {
+        account,
+        reference,
+        amount_kzt,
+    } = body.value;
+    let payment = Payment {
+        reference,
+        amount_kzt,
+    };
+    Ok(Json(engine.pay(&id, &account, payment).await?).into_response())
+}
+
+/// Move a booking to another date and time (P28); owner, vehicle and checkpoint stay (P36)
+#[utoipa::path(
+    post,
+    path = "/v1/bookings/{id}/reschedule",
+    operation_id = "reschedule_booking",
+    tag = "bookings",
+    params(("id" = String, Path)),
+    request_body(content = ref("#/components/schemas/BookingReschedule"), content_type = "application/json",
+        description = "schemas/booking-reschedule.schema.json"),
+    responses(
+        (status = 200, description = "Moved, with its new ticket.", body = doc::Booking),
+        doc::Refusals,
+    ),
+)]
+pub(crate) async fn reschedule(
+    Engine(engine): Engine,
+    Path(id): Path<String>,
+    body: Checked<RescheduleRequest>,
+) -> Result<Response, Problem> {
+    Ok(Json(engine.reschedule(&id, body.value).await?).into_response())
+}
+
+/// Cancel a booking (P28: the fee is kept)
+#[utoipa::path(
+    post,
+    path = "/v1/bookings/{id}/cancel",
+    operation_id = "cancel_booking",
+    tag = "bookings",
+    params(("id" = String, Path)),
+    request_body(content = ref("#/components/schemas/BookingCancel"), content_type = "application/json",
+        description = "schemas/booking-cancel.schema.json"),
+    responses(
+        (status = 200, description = "Cancelled.", body = doc::Booking),
+        doc::Refusals,
+    ),
+)]
+pub(crate) async fn cancel(
+    Engine(engine): Engine,
+    Path(id): Path<String>,
+    body: Checked<CancelBody>,
+) -> Result<Response, Problem> {
+    Ok(Json(engine.cancel(&id, &body.value.account).await?).into_response())
+}
+
+/// Add trusted drivers to a booking, verified first (P16.2)
+#[utoipa::path(
+    post,
+    path = "/v1/bookings/{id}/drivers",
+    operation_id = "add_drivers",
+    tag = "bookings",
+    params(("id" = String, Path)),
+    request_body(content = ref("#/components/schemas/BookingDrivers"), content_type = "application/json",
+        description = "schemas/booking-drivers.schema.json"),
+    responses(
+        (status = 200, description = "The booking with its drivers.", body = doc::Booking),
+        doc::Refusals,
+    ),
+)]
+pub(crate) async fn drivers(
+    Engine(engine): Engine,
+    Path(id): Path<String>,
+    body: Checked<DriversBody>,
+) -> Result<Response, Problem> {
+    let DriversBody { account, drivers } = body.value;
+    let drivers: Vec<Driver> = serde_json::from_value(drivers)
+        .map_err(|e| BookingError::at("P16", 422, "/drivers", e.to_string()))?;
+    Ok(Json(engine.add_drivers(&id, &account, drivers).await?).into_response())
+}
+
+/// Change a checkpoint-day's capacity (Decree 977 D13)
+///
+/// Bookings beyond the new capacity are moved to the nearest free slots, priority first; those
+/// with no slot left within the horizon are cancelled with their fee due back.
+#[utoipa::path(
+    post,
+    path = "/admin/checkpoints/{code}/days/{date}/capacity",
+    operation_id = "change_capacity",
+    tag = "admin",
+    security(("admin-token" = [])),
+    params(("code" = String, Path, example = "CN-DOSTYK"), ("date" = String, Path, description = "YYYY-MM-DD")),
+    request_body(content = ref("#/components/schemas/BookingCapacity"), content_type = "application/json",
+        description = "schemas/booking-capacity.schema.json"),
+    responses(
+        (status = 200, description = "What was kept, moved and cancelled.", body = doc::CapacityReport),
+        doc::Refusals,
+    ),
+)]
+pub(crate) async fn capacity(
+    Engine(engine): Engine,
+    Path((code, date)): Path<(String, String)>,
+    body: Checked<CapacityBody>,
+) -> Result<Response, Problem> {
+    let CapacityBody {
+        capacity,
+        closed_hours,
+        reason,
+    } = body.value;
+    let closed = closed_hours.map(|h| (h.from, h.to));
+    let report = engine
+        .change_capacity(&code, &date, capacity, closed, &reason)
+        .await?;
+    Ok(Json(report).into_response())
+}
+
+/// Set an account's debt as the registrar's billing reports it (P27)
+#[utoipa::path(
+    post,
+    path = "/admin/accounts/{account}/debt",
+    operation_id = "set_debt",
+    tag = "admin",
+    security(("admin-token" = [])),
+    params(("account" = String, Path)),
+    request_body(content = ref("#/components/schemas/BookingAccount"), content_type = "application/json",
+        description = "schemas/booking-account.schema.json"),
+    responses(
+        (status = 200, description = "The account's debt; a debtor cannot book (P27).", body = doc::Debt),
+        doc::Refusals,
+    ),
+)]
+pub(crate) async fn debt(
+    Engine(engine): Engine,
+    Path(account): Path<String>,
+    body: Checked<DebtBody>,
+) -> Result<Response, Problem> {
+    let debt = body.value.debt_kzt;
+    engine.set_debt(&account, debt).await?;
+    Ok(Json(json!({"account": account, "debt-kzt": debt, "blocked": debt > 0})).into_response())
+}
+
+/// Replace a P6.1/P6.2 vehicle list (postal operator, AEO)
+#[utoipa::path(
+    post,
+    path = "/admin/priority-lists/{category}",
+    operation_id = "set_priority_list",
+    tag = "admin",
+    security(("admin-token" = [])),
+    params(("category" = String, Path, description = "`postal-operator` or `aeo`")),
+    request_body(content = ref("#/components/schemas/BookingPriorityList"), content_type = "application/json",
+        description = "schemas/booking-priority-list.schema.json; a plate is `country:plate`, or a Kazakh plate alone"),
+    responses(
+        (status = 200, description = "How many vehicles the list now holds.", body = doc::PriorityList),
+        doc::Refusals,
+    ),
+)]
+pub(crate) async fn priority_list(
+    Engine(engine): Engine,
+    Path(category): Path<String>,
+    body: Checked<PriorityListBody>,
+) -> Result<Response, Problem> {
+    let Some(c) = PriorityCategory::parse(&category).filter(|c| c.needs_list()) else {
+        return Err(BookingError::rule(
+            "P6",
+            404,
+            "only postal-operator and aeo have vehicle lists (P6.1, P6.2)",
+        )
+        .into());
+    };
+    let plates = body
+        .value
+        .plates
+        .into_iter()
+        .map(|p| match p.split_once(':') {
+            Some((country, plate)) => (country.to_owned(), plate.to_owned()),
+            None => ("KZ".to_owned(), p),
+        })
+        .collect();
+    let n = engine.set_priority_list(c, plates).await?;
+    Ok(Json(json!({"category": category, "vehicles": n})).into_response())
+}
+
+/// Record a no-show (P35); no-shows are also swept automatically
+#[utoipa::path(
+    post,
+    path = "/admin/bookings/{id}/no-show",
+    operation_id = "record_no_show",
+    tag = "admin",
+    security(("admin-token" = [])),
+    params(("id" = String, Path)),
+    responses(
+        (status = 200, description = "The booking, annulled.", body = doc::Booking),
+        doc::Refusals,
+    ),
+)]
+pub(crate) async fn no_show(
+    Engine(engine): Engine,
+    Path(id): Path<String>,
+) -> Result<Response, Problem> {
+    Ok(Json(engine.no_show(&id).await?).into_response())
+}
+
+/// Record that the vehicle entered the checkpoint (P30)
+#[utoipa::path(
+    post,
+    path = "/admin/bookings/{id}/arrived",
+    operation_id = "record_arrival",
+    tag = "admin",
+    security(("admin-token" = [])),
+    params(("id" = String, Path)),
+    responses(
+        (status = 200, description = "The booking, used.", body = doc::Booking),
+        doc::Refusals,
+    ),
+)]
+pub(crate) async fn arrived(
+    Engine(engine): Engine,
+    Path(id): Path<String>,
+) -> Result<Response, Problem> {
+    Ok(Json(engine.arrived(&id).await?).into_response())
 }

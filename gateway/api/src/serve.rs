@@ -1,13 +1,19 @@
 //! The listeners: the public API (TLS, or plain behind a terminating proxy) and the admin API
-//! (plain, loopback unless a token is set), served until shutdown.
+//! (plain, loopback unless a token is set), served until shutdown. hyper drives each
+//! connection with the listener's axum router as its service; the header read time, the TLS
+//! handshake and the connections per listener are bounded here, the body and the request in
+//! the routers' shared layers (DESIGN.md "Trust").
 
 use crate::config::ApiConfig;
 use crate::{Services, Surface};
 use anyhow::Context;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_rustls::TlsAcceptor;
 
 /// The sockets the gateway serves.
@@ -57,42 +63,65 @@ impl Listeners {
     }
 }
 
+/// Longest a client may take to send a request's headers (slow-loris); hyper closes the
+/// connection after it.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longest a TLS handshake may take.
+pub const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Open connections per listener; at the cap the listener stops accepting (the kernel's
+/// backlog queues the rest) until one closes.
+pub const MAX_CONNECTIONS: usize = 4096;
+
 /// Serves until `shutdown` resolves, then lets in-flight requests finish.
 pub async fn serve(
     listeners: Listeners,
     gateway: Services,
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
+    let (public, admin_router) = crate::routes::routers(&gateway);
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let Listeners { api, admin, tls } = listeners;
+    let (api_slots, admin_slots) = (slots(), slots());
+    let mut backoff = Backoff::default();
     tokio::pin!(shutdown);
     loop {
-        let (stream, surface) = tokio::select! {
-            accepted = api.accept() => (accepted, Surface::Public),
-            accepted = accept(admin.as_ref()) => (accepted, Surface::Admin),
+        let accepted = tokio::select! {
+            accepted = accept(Some(&api), &api_slots) => (accepted, Surface::Public),
+            accepted = accept(admin.as_ref(), &admin_slots) => (accepted, Surface::Admin),
             () = &mut shutdown => break,
         };
-        let stream = match stream {
-            Ok((stream, _)) => stream,
-            Err(e) => {
-                tracing::warn!(error = %e, "accept failed");
-                continue;
+        let (stream, slot, surface) = match accepted {
+            (Ok((stream, slot)), surface) => {
+                backoff.reset();
+                (stream, slot, surface)
+            }
+            // Out of file descriptors, or a connection reset before it was taken: retrying at
+            // once would spin on the same error.
+            (Err(e), _) => {
+                let pause = backoff.next();
+                tracing::warn!(error = %e, pause_ms = pause.as_millis() as u64, "accept failed");
+                tokio::select! {
+                    () = tokio::time::sleep(pause) => continue,
+                    () = &mut shutdown => break,
+                }
             }
         };
         let _ = stream.set_nodelay(true);
-        let gateway = gateway.clone();
-        let service = hyper::service::service_fn(move |req| {
-            let gateway = gateway.clone();
-            async move { Ok::<_, std::convert::Infallible>(crate::route(&gateway, surface, req).await) }
+        let service = TowerToHyperService::new(match surface {
+            Surface::Public => public.clone(),
+            Surface::Admin => admin_router.clone(),
         });
-        let builder = hyper::server::conn::http1::Builder::new();
+        let mut builder = hyper::server::conn::http1::Builder::new();
+        builder
+            .timer(TokioTimer::new())
+            .header_read_timeout(HEADER_READ_TIMEOUT);
         match (&tls, surface) {
             (Some(acceptor), Surface::Public) => {
                 let acceptor = acceptor.clone();
                 let watcher = graceful.watcher();
                 tokio::spawn(async move {
-                    match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream))
-                        .await
+                    let _slot = slot;
+                    match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await
                     {
                         Ok(Ok(tls_stream)) => {
                             let connection =
@@ -110,6 +139,7 @@ pub async fn serve(
                 let connection =
                     graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
                 tokio::spawn(async move {
+                    let _slot = slot;
                     if let Err(e) = connection.await {
                         tracing::debug!(error = %e, "connection ended with an error");
                     }
@@ -121,12 +151,59 @@ pub async fn serve(
     Ok(())
 }
 
+fn slots() -> Arc<Semaphore> {
+    Arc::new(Semaphore::new(MAX_CONNECTIONS))
+}
+
+/// A free connection slot, then the next connection; pending forever without a listener.
 async fn accept(
     listener: Option<&TcpListener>,
-) -> std::io::Result<(tokio::net::TcpStream, std::net::SocketAddr)> {
-    match listener {
-        Some(l) => l.accept().await,
-        None => std::future::pending().await,
+    slots: &Arc<Semaphore>,
+) -> std::io::Result<(TcpStream, OwnedSemaphorePermit)> {
+    let Some(listener) = listener else {
+        return std::future::pending().await;
+    };
+    let slot = slots
+        .clone()
+        .acquire_owned()
+        .await
+        .expect("the semaphore is never closed");
+    let (stream, _) = listener.accept().await?;
+    Ok((stream, slot))
+}
+
+/// The pause after a failed accept: 10 ms, doubling to 100 ms while accepts keep failing.
+#[derive(Debug, Default)]
+struct Backoff {
+    failures: u32,
+}
+
+impl Backoff {
+    const FIRST: Duration = Duration::from_millis(10);
+    const MAX: Duration = Duration::from_millis(100);
+
+    fn next(&mut self) -> Duration {
+        let pause = Self::FIRST.saturating_mul(1 << self.failures.min(16));
+        self.failures += 1;
+        pause.min(Self::MAX)
+    }
+
+    fn reset(&mut self) {
+        self.failures = 0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accept_errors_back_off_up_to_a_cap() {
+        let mut backoff = Backoff::default();
+        let pauses: Vec<u64> = (0..6).map(|_| backoff.next().as_millis() as u64).collect();
+        assert_eq!(pauses, [10, 20, 40, 80, 100, 100]);
+        backoff.reset();
+        assert_eq!(backoff.next(), Duration::from_millis(10));
     }
 }
 

@@ -106,7 +106,7 @@ pub async fn run(command: BookingsCommand) -> anyhow::Result<ExitCode> {
             days,
         } => {
             let from = from.map(|f| format!("&from={f}")).unwrap_or_default();
-            let path = format!("/checkpoints/{checkpoint}/availability?days={days}{from}");
+            let path = format!("/v1/checkpoints/{checkpoint}/availability?days={days}{from}");
             (api, "GET", path, None, None)
         }
         BookingsCommand::Create {
@@ -122,9 +122,15 @@ pub async fn run(command: BookingsCommand) -> anyhow::Result<ExitCode> {
                 std::fs::read_to_string(&body)
                     .map_err(|e| anyhow::anyhow!("reading {}: {e}", body.display()))?
             };
-            (api, "POST", "/bookings".into(), Some(text), idempotency_key)
+            (
+                api,
+                "POST",
+                "/v1/bookings".into(),
+                Some(text),
+                idempotency_key,
+            )
         }
-        BookingsCommand::Get { api, id } => (api, "GET", format!("/bookings/{id}"), None, None),
+        BookingsCommand::Get { api, id } => (api, "GET", format!("/v1/bookings/{id}"), None, None),
         BookingsCommand::Reschedule {
             api,
             id,
@@ -142,7 +148,7 @@ pub async fn run(command: BookingsCommand) -> anyhow::Result<ExitCode> {
             (
                 api,
                 "POST",
-                format!("/bookings/{id}/reschedule"),
+                format!("/v1/bookings/{id}/reschedule"),
                 Some(body),
                 None,
             )
@@ -152,7 +158,7 @@ pub async fn run(command: BookingsCommand) -> anyhow::Result<ExitCode> {
             (
                 api,
                 "POST",
-                format!("/bookings/{id}/cancel"),
+                format!("/v1/bookings/{id}/cancel"),
                 Some(body),
                 None,
             )

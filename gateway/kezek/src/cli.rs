@@ -1,4 +1,4 @@
-//! The `kezek` command line: `serve`, `adapters …`, `check`, `keygen`.
+//! The `kezek` command line: `serve`, `adapters …`, `check`, `keygen`, `openapi`.
 
 use crate::config::Config;
 use crate::server::{self, Gateway};
@@ -62,6 +62,9 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Print the OpenAPI document of both listeners, as `GET /openapi.json` serves it and
+    /// `schemas/openapi.json` holds it.
+    Openapi,
 }
 
 #[derive(Debug, Subcommand)]
@@ -165,6 +168,10 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
                     Ok(ExitCode::from(2))
                 }
             }
+        }
+        Command::Openapi => {
+            print!("{}", kezek_api::openapi::rendered());
+            Ok(ExitCode::SUCCESS)
         }
         Command::Keygen { out } => {
             let key = signing::generate_key()?;

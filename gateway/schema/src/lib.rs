@@ -40,7 +40,8 @@ impl Schema {
         Schema::Checkpoints,
     ];
 
-    fn source(self) -> &'static str {
+    /// The schema's text, as `schemas/` holds it (the API's OpenAPI document embeds it).
+    pub fn source(self) -> &'static str {
         match self {
             Schema::AdapterManifest => {
                 include_str!("../../../schemas/adapter-manifest.schema.json")

@@ -1,0 +1,190 @@
+//! The admin listener's own routes: the adapters serving now, reload and rollback of the
+//! adapter set, and Prometheus metrics.
+
+use crate::Services;
+use crate::openapi::{PROBLEM, Problem as ProblemDoc};
+use crate::problem::Problem;
+use axum::Json;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use kezek_catalogue::ReloadReport;
+use kezek_domain::RequestFields;
+use serde::Serialize;
+
+/// The adapters and rule sets serving now, as `kezek adapters list` prints them.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(crate) struct AdapterList {
+    generation: u64,
+    adapters: Vec<Adapter>,
+    rules: Vec<RuleSetEntry>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(crate) struct Adapter {
+    #[schema(example = "licence-category")]
+    id: String,
+    version: String,
+    registry: String,
+    /// The P18 checks it serves.
+    checks: Vec<u8>,
+    /// The parts of the application it reads (they key the finding cache).
+    #[schema(value_type = Object)]
+    reads: RequestFields,
+    component_sha256: String,
+    /// The package's manifest.json (`schemas/adapter-manifest.schema.json`).
+    #[schema(value_type = Object)]
+    manifest: serde_json::Value,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(crate) struct RuleSetEntry {
+    #[schema(example = "order-707")]
+    id: String,
+    version: String,
+    #[serde(rename = "effective-from")]
+    effective_from: String,
+}
+
+/// The adapters and rule sets serving now
+#[utoipa::path(
+    get,
+    path = "/admin/adapters",
+    operation_id = "list_adapters",
+    tag = "admin",
+    security(("admin-token" = [])),
+    responses(
+        (status = 200, description = "The current adapter set.", body = AdapterList),
+        (status = 401, description = "The admin bearer token is missing or wrong.", body = ProblemDoc, content_type = PROBLEM),
+    ),
+)]
+pub(crate) async fn list(State(gateway): State<Services>) -> Json<AdapterList> {
+    let set = gateway.catalogue.snapshot();
+    let adapters = set
+        .adapters
+        .values()
+        .map(|a| Adapter {
+            id: a.descriptor.id.clone(),
+            version: a.descriptor.version.clone(),
+            registry: a.descriptor.registry.clone(),
+            checks: a.descriptor.checks.iter().map(|c| c.number()).collect(),
+            reads: a.descriptor.reads,
+            component_sha256: a.component_sha256.clone(),
+            manifest: serde_json::to_value(&a.manifest).unwrap_or_default(),
+        })
+        .collect();
+    let rules = set
+        .rules
+        .sets()
+        .iter()
+        .map(|r| RuleSetEntry {
+            id: r.id.clone(),
+            version: r.version.clone(),
+            effective_from: r.effective_from.clone(),
+        })
+        .collect();
+    Json(AdapterList {
+        generation: set.generation,
+        adapters,
+        rules,
+    })
+}
+
+/// Re-read the adapters directory and swap in what changed
+///
+/// All or keep-old per package: a package that fails its signature, compilation, WIT
+/// type-check or self-test is refused and the running one keeps serving.
+#[utoipa::path(
+    post,
+    path = "/admin/adapters/reload",
+    operation_id = "reload_adapters",
+    tag = "admin",
+    security(("admin-token" = [])),
+    responses(
+        (status = 200, description = "What was loaded, kept, removed and refused.", body = crate::openapi::ReloadReport),
+        (status = 401, description = "The admin bearer token is missing or wrong.", body = ProblemDoc, content_type = PROBLEM),
+        (status = 500, description = "The adapters directory could not be read.", body = ProblemDoc, content_type = PROBLEM),
+    ),
+)]
+pub(crate) async fn reload(State(gateway): State<Services>) -> Result<Json<ReloadReport>, Problem> {
+    gateway
+        .catalogue
+        .reload()
+        .await
+        .map(Json)
+        .map_err(|e| Problem::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
+}
+
+/// Restore the previous adapter set
+#[utoipa::path(
+    post,
+    path = "/admin/adapters/rollback",
+    operation_id = "rollback_adapters",
+    tag = "admin",
+    security(("admin-token" = [])),
+    responses(
+        (status = 200, description = "The set now serving.", body = crate::openapi::ReloadReport),
+        (status = 401, description = "The admin bearer token is missing or wrong.", body = ProblemDoc, content_type = PROBLEM),
+        (status = 409, description = "There is no previous set to restore.", body = ProblemDoc, content_type = PROBLEM),
+    ),
+)]
+pub(crate) async fn rollback(
+    State(gateway): State<Services>,
+) -> Result<Json<ReloadReport>, Problem> {
+    gateway
+        .catalogue
+        .rollback()
+        .await
+        .map(Json)
+        .map_err(|e| Problem::new(StatusCode::CONFLICT, e.to_string()))
+}
+
+/// Prometheus metrics
+///
+/// Verifications by decision, checks, the finding cache, the adapter set and the audit queue.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    operation_id = "metrics",
+    tag = "admin",
+    responses((status = 200, description = "Prometheus text exposition format 0.0.4.", body = String,
+               content_type = "text/plain; version=0.0.4")),
+)]
+pub(crate) async fn metrics(State(gateway): State<Services>) -> impl IntoResponse {
+    let set = gateway.catalogue.snapshot();
+    let cache = &gateway.pipeline.cache;
+    use std::sync::atomic::Ordering::Relaxed;
+    let text = gateway.metrics.render(&[
+        (
+            "kezek_cache_hits",
+            "Finding cache hits (single-flight waiters included).",
+            cache.hits.load(Relaxed) as f64,
+        ),
+        (
+            "kezek_cache_misses",
+            "Finding cache misses (adapter called).",
+            cache.misses.load(Relaxed) as f64,
+        ),
+        (
+            "kezek_cache_entries",
+            "Findings cached now.",
+            cache.entry_count() as f64,
+        ),
+        (
+            "kezek_adapters_loaded",
+            "Adapters in the current set.",
+            set.adapters.len() as f64,
+        ),
+        (
+            "kezek_adapter_set_generation",
+            "Generation of the current adapter set.",
+            set.generation as f64,
+        ),
+        (
+            "kezek_audit_dropped",
+            "Audit entries dropped because the audit queue was full.",
+            gateway.audit.dropped() as f64,
+        ),
+    ]);
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text)
+}

@@ -1,0 +1,530 @@
+//! The OpenAPI 3.1 document of both listeners, generated from the handlers' `#[utoipa::path]`
+//! attributes. Served at `GET /openapi.json` and checked in as `schemas/openapi.json`
+//! (regenerate: `cargo run --release -p kezek -- openapi > schemas/openapi.json`).
+//!
+//! Bodies that a JSON Schema of `schemas/` validates are documented *as* that schema (copied
+//! into `components/schemas`), so the document and the validation cannot disagree. The
+//! answers the rooms serialise (a verification, a booking…) are described by the types below;
+//! `tests/e2e/api.rs` validates real answers against them.
+//!
+//! Which listener serves an operation is its tag: `admin` is the admin listener, `health`
+//! both, anything else the public one ([`surfaces_of`]).
+
+use crate::routes::{ADMIN, BOTH, PUBLIC, Surface};
+use crate::{adapters, booking, health, verifications};
+use axum::http::header;
+use axum::response::IntoResponse;
+use kezek_schema::Schema;
+use serde_json::{Value, json};
+use std::sync::OnceLock;
+use utoipa::{OpenApi, ToSchema};
+
+/// The media type of every error.
+pub const PROBLEM: &str = "application/problem+json";
+
+const PUBLIC_SERVER: &str = "https://localhost:8443";
+const ADMIN_SERVER: &str = "http://127.0.0.1:8444";
+
+/// The JSON Schemas of `schemas/` that request (and some response) bodies are, by their
+/// component name.
+const SCHEMA_FILES: &[(&str, Schema)] = &[
+    ("Application", Schema::Application),
+    ("BookingCreate", Schema::BookingCreate),
+    ("BookingPayment", Schema::BookingPayment),
+    ("BookingReschedule", Schema::BookingReschedule),
+    ("BookingCancel", Schema::BookingCancel),
+    ("BookingDrivers", Schema::BookingDrivers),
+    ("BookingCapacity", Schema::BookingCapacity),
+    ("BookingAccount", Schema::BookingAccount),
+    ("BookingPriorityList", Schema::BookingPriorityList),
+    ("Checkpoints", Schema::Checkpoints),
+];
+
+/// What any booking operation may answer instead of its success.
+#[derive(Debug, utoipa::IntoResponses)]
+#[allow(dead_code)]
+pub enum Refusals {
+    #[response(status = "4XX", description = REFUSED, content_type = PROBLEM)]
+    Refused(Problem),
+    #[response(status = 503, description = UNDECIDED, content_type = PROBLEM)]
+    Undecided(Problem),
+}
+
+const REFUSED: &str = "A rule refuses it: a problem document whose `rule` names the rule and \
+`pointer` the field to blame. 402 payment missing or short (P23, P28); 403 a debtor (P27), \
+not the booking's account or a priority category without evidence (P6); 404 no such booking \
+or checkpoint; 409 the vehicle already booked (P21), no capacity or outside the horizon \
+(P22, P6), no reschedules left (P28), a transfer (P36); 410 a hold that expired; 422 the body \
+does not match its schema, or the application was refused by the registries (P20: `reasons`, \
+`verification-id`), or a date or checkpoint no calendar allows (P5, P16, D13); 429 too many \
+attempts (anti-abuse); 400 a body that is not JSON, 413 one over 64 KiB.";
+
+const UNDECIDED: &str = "Nothing was booked: the verification could not decide (P20, with \
+`Retry-After`; unknown is never yes) or the booking store is unavailable.";
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Kezek gateway",
+        version = "1.0.0",
+        description = "Verification of applications for the paid electronic queue at Kazakhstan's \
+road checkpoints (Order 707), and booking of slots. Field names are kebab-case. Errors are RFC \
+9457 problem documents (`application/problem+json`); `pointer` and `errors[].pointer` are JSON \
+pointers of the bad fields, `rule` the rule a refusal cites.\n\nTwo listeners: the public one \
+(TLS) serves every operation not tagged `admin`; the admin one (plain HTTP, loopback unless a \
+token is set) serves those tagged `admin`, where `/admin/*` needs the admin bearer token. \
+`health` is on both. Every response carries `x-request-id` (the client's, or a new one).",
+    ),
+    servers((url = "https://localhost:8443", description = "The public listener")),
+    paths(
+        verifications::create,
+        verifications::get,
+        booking::catalogue,
+        booking::checkpoint,
+        booking::availability,
+        booking::create,
+        booking::get,
+        booking::pay,
+        booking::reschedule,
+        booking::cancel,
+        booking::drivers,
+        health::live,
+        health::ready,
+        serve,
+        adapters::list,
+        adapters::reload,
+        adapters::rollback,
+        adapters::metrics,
+        booking::capacity,
+        booking::debt,
+        booking::priority_list,
+        booking::no_show,
+        booking::arrived,
+    ),
+    tags(
+        (name = "verifications", description = "Registry checks of an application (P17–P20)"),
+        (name = "bookings", description = "Slots at a checkpoint (P16–P36)"),
+        (name = "checkpoints", description = "The Order 707 appendix and free capacity"),
+        (name = "health", description = "Liveness and readiness, on both listeners"),
+        (name = "meta", description = "This document"),
+        (name = "admin", description = "The admin listener: adapters, metrics, booking operations"),
+    ),
+)]
+struct ApiDoc;
+
+/// The document, as served and checked in.
+pub fn document() -> Value {
+    let mut doc = serde_json::to_value(ApiDoc::openapi()).expect("the document serialises");
+    let server = |url: &str, description: &str| json!({ "url": url, "description": description });
+    let public = server(PUBLIC_SERVER, "The public listener");
+    let admin = server(ADMIN_SERVER, "The admin listener");
+    if let Some(paths) = doc["paths"].as_object_mut() {
+        for item in paths.values_mut() {
+            let tags: Vec<&str> = operations(item).flat_map(|(_, op)| tags(op)).collect();
+            let servers = match surfaces_of(&tags) {
+                s if s == ADMIN => json!([admin]),
+                s if s == BOTH => json!([public, admin]),
+                _ => continue,
+            };
+            item["servers"] = servers;
+        }
+    }
+    let components = &mut doc["components"];
+    for (name, schema) in SCHEMA_FILES {
+        let file: Value = serde_json::from_str(schema.source()).expect("schemas/ holds valid JSON");
+        components["schemas"][*name] = file;
+    }
+    components["securitySchemes"]["admin-token"] = json!({
+        "type": "http",
+        "scheme": "bearer",
+        "description": "api.admin_token of the gateway's config; without one the admin listener \
+    must be on loopback and takes no token",
+    });
+    doc
+}
+
+/// The listeners that serve an operation with these tags.
+pub fn surfaces_of(tags: &[&str]) -> &'static [Surface] {
+    if tags.contains(&"admin") {
+        ADMIN
+    } else if tags.contains(&"health") {
+        BOTH
+    } else {
+        PUBLIC
+    }
+}
+
+/// A path item's operations by method (`get`, `post`, …), without its other members.
+fn operations(item: &Value) -> impl Iterator<Item = (&'static str, &Value)> {
+    [
+        "get", "put", "post", "delete", "options", "head", "patch", "trace",
+    ]
+    .into_iter()
+    .filter_map(|method| Some((method, item.get(method)?)))
+}
+
+fn tags(operation: &Value) -> impl Iterator<Item = &str> {
+    operation["tags"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+}
+
+/// This document
+#[utoipa::path(
+    get,
+    path = "/openapi.json",
+    operation_id = "openapi",
+    tag = "meta",
+    responses((status = 200, description = "The OpenAPI 3.1 description of both listeners.", body = Object)),
+)]
+pub(crate) async fn serve() -> impl IntoResponse {
+    static DOC: OnceLock<bytes::Bytes> = OnceLock::new();
+    let doc = DOC.get_or_init(|| rendered().into());
+    ([(header::CONTENT_TYPE, "application/json")], doc.clone())
+}
+
+/// The document as text, exactly as `schemas/openapi.json` holds it.
+pub fn rendered() -> String {
+    let mut text = serde_json::to_string_pretty(&document()).expect("JSON serialises");
+    text.push('\n');
+    text
+}
+
+// What the rooms answer, described for the document only (they serialise their own types).
+// Field for field as `kezek_domain`, `kezek_booking` and `kezek_catalogue` write them.
+
+/// An RFC 9457 problem document.
+#[derive(Debug, ToSchema)]
+#[serde(rename_all = "kebab-case")]
+#[allow(dead_code)]
+pub struct Problem {
+    #[schema(example = "about:blank")]
+    r#type: String,
+    title: String,
+    status: u16,
+    detail: String,
+    /// The rule the request violates, where one does (`P21`, `P20`…).
+    rule: Option<String>,
+    /// The JSON pointer of the field to blame, where one is.
+    pointer: Option<String>,
+    /// Every bad field.
+    errors: Option<Vec<FieldError>>,
+    /// P20, a booking refused: why, rule by rule.
+    reasons: Option<Vec<BookingReason>>,
+    /// P20, a booking refused: the verification that refused it.
+    verification_id: Option<String>,
+    /// P20, no booking because the verification could not decide: when to ask again.
+    retry_after_s: Option<u64>,
+}
+
+#[derive(Debug, ToSchema)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct BookingReason {
+    #[schema(example = "P18.3")]
+    rule: String,
+    registry: String,
+    reason_code: String,
+    message: String,
+}
+
+#[derive(Debug, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct FieldError {
+    #[schema(example = "/travel-date")]
+    pointer: String,
+    detail: String,
+}
+
+/// A verification: the decision, the reasons behind it, every check, and the notices for the
+/// user (P19, P20).
+#[derive(Debug, ToSchema)]
+#[serde(rename_all = "kebab-case")]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct Verification {
+    #[schema(format = "uuid")]
+    id: String,
+    decision: Decision,
+    #[schema(example = "order-707@2023.1/resident")]
+    rule_set: String,
+    /// Why it was refused: every blocking fail.
+    reasons: Vec<Reason>,
+    /// What the user is told without being refused (P19).
+    notices: Vec<Reason>,
+    /// Blocking checks that could not be answered.
+    unanswered: Vec<Unanswered>,
+    /// For `indeterminate`: seconds after which asking again may succeed.
+    retry_after_s: Option<u64>,
+    checks: Vec<CheckResult>,
+    #[schema(format = DateTime)]
+    decided_at: String,
+}
+
+#[derive(Debug, ToSchema)]
+#[serde(rename_all = "kebab-case")]
+#[allow(dead_code)]
+pub enum Decision {
+    Approved,
+    Refused,
+    Indeterminate,
+}
+
+/// A finding that refuses or notifies, with the rule behind it.
+#[derive(Debug, ToSchema)]
+#[serde(rename_all = "kebab-case")]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct Reason {
+    #[schema(minimum = 1, maximum = 18)]
+    check: u8,
+    #[schema(example = "P18.3")]
+    rule_id: String,
+    registry: String,
+    reason_code: String,
+    message: String,
+}
+
+/// A blocking check that produced no answer.
+#[derive(Debug, ToSchema)]
+#[serde(rename_all = "kebab-case")]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct Unanswered {
+    check: u8,
+    rule_id: String,
+    registry: String,
+    error: CheckError,
+}
+
+/// Why a check produced no finding; never a pass.
+#[derive(Debug, ToSchema)]
+#[serde(tag = "kind", content = "detail", rename_all = "kebab-case")]
+#[allow(dead_code)]
+pub enum CheckError {
+    Unavailable(String),
+    BadResponse(String),
+    RejectedInput(String),
+    Timeout(String),
+    Trapped(String),
+    CpuBudgetExceeded(u64),
+    MemoryCapExceeded(u64),
+    AdapterMissing(String),
+}
+
+/// How one check ended: a finding (`verdict`, `reason-code`, `message`) or an `error`.
+#[derive(Debug, ToSchema)]
+#[serde(rename_all = "kebab-case")]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct CheckResult {
+    check: u8,
+    rule_id: String,
+    registry: String,
+    /// Empty when no adapter serves the check.
+    #[schema(example = "licence-category@1.0.0")]
+    adapter: String,
+    blocking: bool,
+    outcome: Outcome,
+    verdict: Option<Verdict>,
+    reason_code: Option<String>,
+    message: Option<String>,
+    registry_reference: Option<String>,
+    valid_until: Option<String>,
+    error: Option<CheckError>,
+    cached: bool,
+    duration_ms: u64,
+}
+
+#[derive(Debug, ToSchema)]
+#[serde(rename_all = "kebab-case")]
+#[allow(dead_code)]
+pub enum Outcome {
+    Finding,
+    Error,
+}
+
+#[derive(Debug, ToSchema)]
+#[serde(rename_all = "kebab-case")]
+#[allow(dead_code)]
+pub enum Verdict {
+    Pass,
+    Fail,
+    Notice,
+}
+
+/// A booking as its owner sees it.
+#[derive(Debug, ToSchema)]
+#[serde(rename_all = "kebab-case")]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct Booking {
+    id: String,
+    #[schema(example = "active")]
+    status: String,
+    account: String,
+    #[schema(example = "CN-DOSTYK")]
+    checkpoint: String,
+    /// Normalised `country:plate` (P21).
+    vehicle: String,
+    priority: Option<String>,
+    trusted_drivers: i64,
+    /// Issued when the booking is confirmed (P20).
+    ticket: Option<Ticket>,
+    slot: Interval,
+    fee_kzt: i64,
+    paid_kzt: i64,
+    reschedules_used: i64,
+    free_reschedules_left: i64,
+    /// Moves by ops after a capacity change (D13); not counted as reschedules.
+    moves: i64,
+    hold_expires_at: Option<String>,
+    created_at: String,
+    verification_id: String,
+    notifications: Vec<Notification>,
+}
+
+/// The sequential booking number with the date and approximate time (P20).
+#[derive(Debug, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct Ticket {
+    #[schema(example = "CN-DOSTYK-20260301-0001")]
+    number: String,
+    sequence: i64,
+    date: String,
+    interval: Interval,
+}
+
+#[derive(Debug, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct Interval {
+    date: String,
+    hour: i64,
+    #[schema(format = DateTime)]
+    from: String,
+    #[schema(format = DateTime)]
+    to: String,
+}
+
+#[derive(Debug, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct Notification {
+    kind: String,
+    message: String,
+    at: String,
+}
+
+/// Free capacity of one checkpoint.
+#[derive(Debug, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct Availability {
+    checkpoint: String,
+    days: Vec<DayAvailability>,
+}
+
+#[derive(Debug, ToSchema)]
+#[serde(rename_all = "kebab-case")]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct DayAvailability {
+    date: String,
+    capacity: i64,
+    booked: i64,
+    free: i64,
+    /// P6: the priority categories' share of the day.
+    priority_cap: i64,
+    priority_free: i64,
+    hours: Vec<HourAvailability>,
+}
+
+#[derive(Debug, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct HourAvailability {
+    hour: i64,
+    from: String,
+    to: String,
+    capacity: i64,
+    free: i64,
+}
+
+/// What a capacity change did (D13).
+#[derive(Debug, ToSchema)]
+#[serde(rename_all = "kebab-case")]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct CapacityReport {
+    checkpoint: String,
+    date: String,
+    old_capacity: i64,
+    new_capacity: i64,
+    kept: i64,
+    moved: Vec<Moved>,
+    /// Bookings with no slot left within the horizon: cancelled, fee refund due.
+    cancelled: Vec<String>,
+}
+
+#[derive(Debug, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct Moved {
+    booking: String,
+    priority: bool,
+    from: String,
+    to: String,
+}
+
+/// An account's debt (P27).
+#[derive(Debug, ToSchema)]
+#[serde(rename_all = "kebab-case")]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct Debt {
+    account: String,
+    debt_kzt: i64,
+    /// A debtor cannot book.
+    blocked: bool,
+}
+
+/// A P6.1/P6.2 vehicle list, replaced.
+#[derive(Debug, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct PriorityList {
+    #[schema(example = "aeo")]
+    category: String,
+    vehicles: u64,
+}
+
+/// What a reload or rollback did to the adapter set.
+#[derive(Debug, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct ReloadReport {
+    generation: u64,
+    /// (id, version) newly loaded or replaced.
+    loaded: Vec<(String, String)>,
+    unchanged: Vec<String>,
+    removed: Vec<String>,
+    refused: Vec<Refusal>,
+}
+
+/// A package that was not (re)loaded, and why.
+#[derive(Debug, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct Refusal {
+    package: String,
+    version: Option<String>,
+    reason: String,
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,111 @@
+//! Every route of both listeners, in one table ([`table`]): the routers are built from it and
+//! nothing else, and the OpenAPI test checks it against the generated document, so a route
+//! cannot be served without being documented (nor documented without being served).
+
+use crate::problem::Problem;
+use crate::{Services, adapters, booking, health, layers, openapi, verifications};
+use axum::Router;
+use axum::handler::Handler;
+use axum::http::{Method, Uri};
+use axum::routing::{MethodFilter, MethodRouter, on};
+
+/// Which listener serves a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Surface {
+    /// The public API: TLS, or plain behind a terminating proxy.
+    Public,
+    /// The admin API: plain HTTP, loopback unless a token is set.
+    Admin,
+}
+
+pub(crate) const PUBLIC: &[Surface] = &[Surface::Public];
+pub(crate) const ADMIN: &[Surface] = &[Surface::Admin];
+pub(crate) const BOTH: &[Surface] = &[Surface::Public, Surface::Admin];
+
+/// One row of the table.
+#[derive(Debug)]
+pub struct Route<S> {
+    pub surfaces: &'static [Surface],
+    pub method: Method,
+    /// The template, as axum matches it and OpenAPI writes it: `/v1/bookings/{id}`.
+    pub path: &'static str,
+    pub(crate) endpoint: MethodRouter<S>,
+}
+
+/// A row; the handler answers `method` on `path` and nothing else.
+pub(crate) fn route<S, H, T>(
+    surfaces: &'static [Surface],
+    method: Method,
+    path: &'static str,
+    handler: H,
+) -> Route<S>
+where
+    S: Clone + Send + Sync + 'static,
+    H: Handler<T, S>,
+    T: 'static,
+{
+    let filter = MethodFilter::try_from(method.clone()).expect("a method axum routes");
+    Route {
+        surfaces,
+        method,
+        path,
+        endpoint: on(filter, handler),
+    }
+}
+
+/// Every route the gateway serves.
+pub fn table() -> Vec<Route<Services>> {
+    use Method as M;
+    let mut rows = vec![
+        route(PUBLIC, M::POST, "/v1/verifications", verifications::create),
+        route(PUBLIC, M::GET, "/v1/verifications/{id}", verifications::get),
+        route(BOTH, M::GET, "/healthz", health::live),
+        route(BOTH, M::GET, "/readyz", health::ready),
+        route(PUBLIC, M::GET, "/openapi.json", openapi::serve),
+        route(ADMIN, M::GET, "/admin/adapters", adapters::list),
+        route(ADMIN, M::POST, "/admin/adapters/reload", adapters::reload),
+        route(
+            ADMIN,
+            M::POST,
+            "/admin/adapters/rollback",
+            adapters::rollback,
+        ),
+        route(ADMIN, M::GET, "/metrics", adapters::metrics),
+    ];
+    rows.extend(booking::routes());
+    rows
+}
+
+/// The routers of the public and the admin listener, each with the shared layers; the admin
+/// one also checks the admin token.
+pub fn routers(services: &Services) -> (Router, Router) {
+    let on = |surface: Surface| {
+        router(
+            table()
+                .into_iter()
+                .filter(move |row| row.surfaces.contains(&surface)),
+        )
+    };
+    let admin = layers::admin_token(on(Surface::Admin), services);
+    (
+        layers::shared(on(Surface::Public).with_state(services.clone())),
+        layers::shared(admin.with_state(services.clone())),
+    )
+}
+
+/// A router of these rows. Anything else, a known path with another method included, is a
+/// 404 problem, as it was before axum (which would say 405).
+pub(crate) fn router<S: Clone + Send + Sync + 'static>(
+    rows: impl IntoIterator<Item = Route<S>>,
+) -> Router<S> {
+    rows.into_iter()
+        .fold(Router::new(), |router, row| {
+            router.route(row.path, row.endpoint)
+        })
+        .fallback(no_route)
+        .method_not_allowed_fallback(no_route)
+}
+
+async fn no_route(method: Method, uri: Uri) -> Problem {
+    Problem::no_route(&method, uri.path())
+}

@@ -1,0 +1,209 @@
+//! `POST /v1/verifications` and `GET /v1/verifications/{id}`: the application is checked
+//! here (schema, IIN/BIN check digits, calendar dates), decided by the pipeline.
+
+use crate::Services;
+use crate::body::{Checkable, Checked, IdempotencyKey};
+use crate::openapi::{PROBLEM, Problem as ProblemDoc, Verification as VerificationDoc};
+use crate::problem::Problem;
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use kezek_domain::clock::{Undatable, parse_date};
+use kezek_domain::{Application, Decision, Verification};
+use kezek_pipeline::VerifyError;
+use kezek_schema::Schema;
+use sha2::{Digest, Sha256};
+
+impl Checkable for Application {
+    const SCHEMA: Schema = Schema::Application;
+    const WHAT: &'static str = "the application";
+
+    /// Whether the dates can be verified *today* is the pipeline's to judge, on the
+    /// checkpoint's calendar (`Calendar::check_dates`); here only what any day would refuse.
+    fn invalid_values(&self) -> Vec<(String, String)> {
+        let mut errors = Vec::new();
+        let mut iin = |pointer: String, value: &Option<String>| {
+            if let Some(v) = value
+                && !iin_check_digit_ok(v)
+            {
+                errors.push((pointer, "the IIN/BIN check digit is wrong".to_owned()));
+            }
+        };
+        iin("/owner/iin-bin".into(), &self.owner.iin_bin);
+        for (i, d) in self.drivers.iter().enumerate() {
+            iin(format!("/drivers/{i}/iin"), &d.iin);
+        }
+        let mut date = |pointer: String, value: &str| {
+            if parse_date(value).is_none() {
+                errors.push((pointer, format!("{value} is not a calendar date")));
+            }
+        };
+        date("/travel-date".into(), &self.travel_date);
+        for (i, d) in self.drivers.iter().enumerate() {
+            date(format!("/drivers/{i}/birth-date"), &d.birth_date);
+            date(
+                format!("/drivers/{i}/document/expires"),
+                &d.document.expires,
+            );
+        }
+        errors
+    }
+}
+
+/// Verify an application against the rule set for the applicant (P17–P20)
+///
+/// The decision is `approved`, `refused` (with the reasons and their rules) or
+/// `indeterminate` (a blocking check could not be answered; `Retry-After` says when to ask
+/// again). The body is validated against `schemas/application.schema.json`.
+#[utoipa::path(
+    post,
+    path = "/v1/verifications",
+    operation_id = "create_verification",
+    tag = "verifications",
+    params(
+        ("Idempotency-Key" = Option<String>, Header, max_length = 200,
+         description = "Replays the first verification made with this key and body; the same key with another body is refused (422)."),
+    ),
+    request_body(content = ref("#/components/schemas/Application"), content_type = "application/json",
+        description = "The P16 application: schemas/application.schema.json."),
+    responses(
+        (status = 200, description = "Decided. `indeterminate` carries a Retry-After header.",
+         body = VerificationDoc,
+         headers(
+             ("location" = String, description = "Where to fetch this verification again"),
+             ("retry-after" = Option<u64>, description = "For `indeterminate`: seconds after which asking again may succeed"),
+             ("idempotent-replayed" = Option<String>, description = "`true` when this is the answer to an earlier request with the same Idempotency-Key"),
+         )),
+        (status = 400, description = "The body is not JSON.", body = ProblemDoc, content_type = PROBLEM),
+        (status = 413, description = "The body is larger than 64 KiB.", body = ProblemDoc, content_type = PROBLEM),
+        (status = 422, description = "The application does not match its schema, has invalid values (IIN/BIN check digits, calendar dates), or cannot be verified today: a checkpoint outside the Order 707 appendix (P5), a travel date in the past on the checkpoint's local calendar (P16) or more than 90 days ahead (P22). `errors` names each field by JSON pointer. Also: the Idempotency-Key was used with another body.",
+         body = ProblemDoc, content_type = PROBLEM),
+        (status = 503, description = "No rule set is in effect.", body = ProblemDoc, content_type = PROBLEM),
+    ),
+)]
+pub(crate) async fn create(
+    State(gateway): State<Services>,
+    IdempotencyKey(idempotency_key): IdempotencyKey,
+    body: Checked<Application>,
+) -> Result<Response, Problem> {
+    let body_hash: [u8; 32] = Sha256::digest(&body.raw).into();
+    if let Some(key) = &idempotency_key
+        && let Some((hash, id)) = gateway.idempotency.get(key)
+    {
+        if hash != body_hash {
+            return Err(Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "this Idempotency-Key was used with a different body",
+            ));
+        }
+        if let Some(v) = gateway.pipeline.get(&id) {
+            let mut response = answer(&v);
+            response
+                .headers_mut()
+                .insert("idempotent-replayed", HeaderValue::from_static("true"));
+            return Ok(response);
+        }
+    }
+    match gateway.pipeline.verify(body.value).await {
+        Ok(v) => {
+            if let Some(key) = idempotency_key {
+                gateway.idempotency.insert(key, (body_hash, v.id.clone()));
+            }
+            Ok(answer(&v))
+        }
+        Err(VerifyError::Undatable(Undatable(problems))) => Err(Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "the application cannot be verified today",
+        )
+        .errors(
+            problems
+                .into_iter()
+                .map(|p| (p.pointer, format!("{} ({})", p.detail, p.rule))),
+        )),
+        Err(e @ VerifyError::NoRuleSet(_)) => {
+            Err(Problem::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string()))
+        }
+        // The gateway's own capacity (ADR 0012): nothing was decided; come back soon.
+        Err(e @ VerifyError::Overloaded { retry_after_s }) => {
+            Err(Problem::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string())
+                .retry_after(Some(retry_after_s)))
+        }
+    }
+}
+
+/// A verification decided earlier
+#[utoipa::path(
+    get,
+    path = "/v1/verifications/{id}",
+    operation_id = "get_verification",
+    tag = "verifications",
+    params(("id" = String, Path, format = "uuid", description = "The verification's id, as `POST /v1/verifications` answered it")),
+    responses(
+        (status = 200, description = "The verification as first returned.", body = VerificationDoc),
+        (status = 404, description = "No verification with this id.", body = ProblemDoc, content_type = PROBLEM),
+    ),
+)]
+pub(crate) async fn get(
+    State(gateway): State<Services>,
+    Path(id): Path<String>,
+) -> Result<Response, Problem> {
+    match gateway.pipeline.get(&id) {
+        Some(v) => Ok(Json(&*v).into_response()),
+        None => Err(Problem::new(
+            StatusCode::NOT_FOUND,
+            "no verification with this id",
+        )),
+    }
+}
+
+fn answer(v: &Verification) -> Response {
+    let mut response = Json(v).into_response();
+    let headers = response.headers_mut();
+    if let Ok(location) = HeaderValue::from_str(&format!("/v1/verifications/{}", v.id)) {
+        headers.insert(header::LOCATION, location);
+    }
+    if v.decision == Decision::Indeterminate
+        && let Some(s) = v.retry_after_s
+    {
+        headers.insert(header::RETRY_AFTER, s.into());
+    }
+    response
+}
+
+/// The check digit of a Kazakhstan IIN/BIN: weights 1..11 mod 11; if that gives 10, weights
+/// 3..11,1,2 mod 11; 10 again means the number is never issued.
+pub fn iin_check_digit_ok(iin: &str) -> bool {
+    let digits: Vec<u32> = iin.chars().filter_map(|c| c.to_digit(10)).collect();
+    if digits.len() != 12 || iin.len() != 12 {
+        return false;
+    }
+    let weighted = |weights: [u32; 11]| {
+        digits[..11]
+            .iter()
+            .zip(weights)
+            .map(|(d, w)| d * w)
+            .sum::<u32>()
+            % 11
+    };
+    let mut control = weighted([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
+    if control == 10 {
+        control = weighted([3, 4, 5, 6, 7, 8, 9, 10, 11, 1, 2]);
+    }
+    control != 10 && control == digits[11]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn iin_check_digits() {
+        // Built from the algorithm by hand: 1*9+2*0+3*0+4*2+5*1+6*0+7*3+8*0+9*0+10*0+11*1 = 54 → 54 mod 11 = 10
+        // → second weights: 3*9+4*0+5*0+6*2+7*1+8*0+9*3+10*0+11*0+1*0+2*1 = 75 → 75 mod 11 = 9.
+        assert!(iin_check_digit_ok("900210300019"));
+        assert!(!iin_check_digit_ok("900210300018"));
+        assert!(!iin_check_digit_ok("90021030001"));
+        assert!(!iin_check_digit_ok("90021030001X"));
+    }
+}
