@@ -1232,7 +1232,6 @@ async fn storm_across_two_instances_sharing_postgres() {
     );
 }
 
-/// `<test>::sqlite` and `<test>::postgres` for each rule test above.
 /// P20 (issue 10): a booking's day is the day its verification was for. First-free with a
 /// not-before after the travel date is refused (it would book a day never verified); one
 /// before it, even 0000-01-01, still books the travel date, never an earlier day.
@@ -1260,6 +1259,7 @@ async fn p20_a_booking_lands_only_on_the_verified_day(backend: Backend) {
     assert_eq!(b.slot.date, "2026-06-03", "{}", r.name);
 }
 
+/// `<test>::sqlite` and `<test>::postgres` for each rule test above.
 macro_rules! on_both_databases {
     ($($test:ident),* $(,)?) => {$(
         mod $test {
