@@ -176,28 +176,6 @@ async fn facts_the_rules_make_decisive_are_judged_before_any_registry() {
     assert_eq!(v.decision, Decision::Approved, "{v:?}");
 }
 
-/// P18.15 follows the goods: HS codes of live animals or plants bring check 15 into the
-/// plan even when the declared classes only say so alongside others.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn hs_codes_bring_the_veterinary_check_into_the_plan() {
-    let world = World::start().await;
-    let mut app = persona(&world, NON_RESIDENT);
-    app.cargo.classes = vec![
-        kezek_domain::CargoClass::General,
-        kezek_domain::CargoClass::Animal,
-    ];
-    app.cargo.hs_codes = vec!["010229".into()];
-    let v = world.gateway.pipeline.verify(app).await.unwrap();
-    assert!(
-        v.checks.iter().any(|c| c.check.number() == 15),
-        "check 15 ran: {:?}",
-        v.checks
-            .iter()
-            .map(|c| c.check.number())
-            .collect::<Vec<_>>()
-    );
-}
-
 /// Capacity, honestly (issue 10): with every registry slow and more concurrent checks than
 /// sandbox slots, calls wait for a slot within their deadline — none is blamed on an adapter
 /// and none is indeterminate; only when a slot cannot be had in time is the verification

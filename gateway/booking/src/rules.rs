@@ -135,9 +135,7 @@ impl PriorityCategory {
         // declared class: a class added to general cargo proves nothing (issue 10).
         let hs = |chapters: &[u8]| {
             application.cargo.hs_codes.iter().any(|code| {
-                code.get(..2)
-                    .and_then(|c| c.parse::<u8>().ok())
-                    .is_some_and(|c| chapters.contains(&c))
+                kezek_domain::cargo::hs_chapter(code).is_some_and(|c| chapters.contains(&c))
             })
         };
         let ok = match self {

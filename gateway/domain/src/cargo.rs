@@ -5,12 +5,17 @@
 use crate::clock::DateProblem;
 use crate::{Application, CargoClass};
 
+/// The chapter of an HS code: its first two digits.
+pub fn hs_chapter(code: &str) -> Option<u8> {
+    code.get(..2).and_then(|c| c.parse().ok())
+}
+
 /// The classes HS codes imply: chapters 01–05 (live animals and animal products) are under
 /// veterinary control, 06–14 (plants and vegetable products) under phytosanitary control.
 pub fn implied_classes(hs_codes: &[String]) -> Vec<CargoClass> {
     let mut classes = Vec::new();
     for code in hs_codes {
-        let class = match code.get(..2).and_then(|c| c.parse::<u8>().ok()) {
+        let class = match hs_chapter(code) {
             Some(1..=5) => CargoClass::Animal,
             Some(6..=14) => CargoClass::Plant,
             _ => continue,

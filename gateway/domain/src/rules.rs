@@ -178,6 +178,30 @@ mod tests {
     }
 
     /// P19: residents' fines (10) and tolls (17) notify; non-residents' refuse, citing P19.
+    /// P18.15 follows the goods: live cattle (HS 010229) bring check 15 into the plan even
+    /// where the declared classes leave it out (issue 10).
+    #[test]
+    fn check_15_reads_the_hs_codes() {
+        let rules = order_707();
+        let check = |classes: &[&str], hs: &[&str], expect_15: bool| {
+            let app: Application = serde_json::from_value(serde_json::json!({
+                "owner": {"residency": "non-resident", "kind": "legal-entity", "name": "n", "country": "UZ"},
+                "drivers": [],
+                "vehicle": {"kind": "truck", "country": "UZ", "plate": "1", "vin": "1"},
+                "cargo": {"classes": classes, "hs-codes": hs},
+                "checkpoint": "KZ-A",
+                "travel-date": "2026-12-01"
+            }))
+            .unwrap();
+            let has_15 = rules.plan(&app).iter().any(|r| r.check.number() == 15);
+            assert_eq!(has_15, expect_15, "{classes:?} {hs:?}");
+        };
+        check(&["general"], &["870421"], false);
+        check(&["general"], &["010229"], true);
+        check(&["general"], &["100199"], true);
+        check(&["animal"], &[], true);
+    }
+
     #[test]
     fn p19_notice_rules() {
         let rules = order_707();
