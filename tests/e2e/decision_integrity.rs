@@ -109,7 +109,7 @@ async fn a_consent_answer_for_another_request_is_no_consent() {
     assert!(!world.mocks.requests(RegistryId::Consent).is_empty());
 }
 
-/// The application's own facts (P16.4, P18.15): what no registry can fix is said as what to
+/// The application's own facts (P16.3, P16.4, P18.15): what no registry can fix is said as what to
 /// change, with the field and the rule, and no registry is asked.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn facts_the_rules_make_decisive_are_judged_before_any_registry() {
@@ -149,6 +149,19 @@ async fn facts_the_rules_make_decisive_are_judged_before_any_registry() {
             "/cargo/classes",
         ),
         check(&|a| a.checkpoint = "XX-NOWHERE".into(), "P5", "/checkpoint"),
+        // ADR 0016: a Kazakh-registered vehicle's owner has an IIN/BIN; without it the gate
+        // could not confirm a declared non-resident's residency.
+        check(
+            &|a| a.vehicle.country = "KZ".into(),
+            "P16.3",
+            "/owner/iin-bin",
+        ),
+        // A Kazakh identity document is a resident's.
+        check(
+            &|a| a.drivers[0].document.issuing_country = "KZ".into(),
+            "P16.4",
+            "/drivers/0/residency",
+        ),
     ];
     for (app, rule, pointer) in cases {
         world.mocks.clear_requests();
@@ -232,9 +245,13 @@ async fn a_declared_non_resident_whom_the_registries_know_as_resident_is_refused
         app.owner.residency = kezek_domain::Residency::NonResident;
         app
     };
+    // With a Kazakh identity document the claim is refused before any registry (ADR 0016,
+    // `facts_the_rules_make_decisive_are_judged_before_any_registry`); with a foreign one it
+    // reaches the gate, where ГБД ФЛ knows the IIN as a resident's.
     let driver_flipped = {
         let mut app = honest.clone();
         app.drivers[0].residency = kezek_domain::Residency::NonResident;
+        app.drivers[0].document.issuing_country = "RU".into();
         app
     };
     for app in [owner_flipped, driver_flipped] {

@@ -147,7 +147,8 @@ impl Calendar {
     /// checkpoint. Refused: a checkpoint outside the Order 707 appendix (P5), a travel date
     /// in the past there (P16) or beyond the horizon (P22), a birth date not in the past or
     /// more than a lifetime ago, an identity document that expires before the travel date
-    /// (P16.4), and cargo classes that contradict the HS codes (P18.15).
+    /// (P16.4), cargo classes that contradict the HS codes (P18.15), and a declared
+    /// residency that the application's own facts contradict (P16.3, P16.4, P19).
     pub fn check_dates(&self, app: &Application, now: OffsetDateTime) -> Result<Date, Undatable> {
         let mut problems = Vec::new();
         let Some(today) = self
@@ -216,6 +217,7 @@ impl Calendar {
             }
         }
         problems.extend(crate::cargo::contradictions(app));
+        problems.extend(crate::residency::contradictions(app));
         if problems.is_empty() {
             Ok(today)
         } else {

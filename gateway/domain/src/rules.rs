@@ -3,7 +3,7 @@
 //! and the [`plan`](RuleSet::plan) they make for one application. Pure: loading and
 //! validating the files is the gateway's rule book (`kezek::rules`).
 
-use crate::{Application, CargoClass, CheckId, Residency, VehicleKind};
+use crate::{Application, CargoClass, CheckId, Driver, Residency, VehicleKind};
 use serde::Deserialize;
 use std::time::Duration;
 
@@ -44,6 +44,10 @@ pub struct CheckRule {
     pub gate: bool,
     #[serde(default)]
     pub when: Option<Condition>,
+    /// Which drivers the check is made for (P19: each set is applied "in respect of"
+    /// residents or non-residents; ADR 0016).
+    #[serde(default)]
+    pub drivers: DriverScope,
     pub cache_ttl_s: u64,
     #[serde(default = "default_check_deadline")]
     pub deadline_ms: u64,
@@ -51,6 +55,21 @@ pub struct CheckRule {
 
 fn default_check_deadline() -> u64 {
     5000
+}
+
+/// The drivers a check is made for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DriverScope {
+    /// Every driver of the application.
+    #[default]
+    All,
+    /// Only the drivers who are residents: the resident set's checks of a driver as a
+    /// person (P18.3 licence, P18.11 digital documents, P18.12 biometrics, P18.13 phone)
+    /// look the driver up by IIN in Kazakhstan's registries, and P19 makes them for
+    /// residents. A resident owner's foreign driver is checked by the checks the law makes
+    /// for everyone (P18.1, P18.5, P18.8); with no resident driver the check does not apply.
+    Residents,
 }
 
 /// Conditions on the application; all that are given must hold.
@@ -117,7 +136,37 @@ impl RuleSet {
         };
         set.iter()
             .filter(|rule| rule.when.as_ref().is_none_or(|c| c.holds(app)))
+            .filter(|rule| match rule.drivers {
+                DriverScope::All => true,
+                DriverScope::Residents => app.drivers.iter().any(Driver::is_resident),
+            })
             .collect()
+    }
+}
+
+impl CheckRule {
+    /// The application as this check sees it: for [`DriverScope::Residents`], without the
+    /// non-resident drivers. `None` when that is the application itself.
+    pub fn narrowed(&self, app: &Application) -> Option<Application> {
+        match self.drivers {
+            DriverScope::All => None,
+            DriverScope::Residents if app.drivers.iter().all(Driver::is_resident) => None,
+            DriverScope::Residents => Some(Application {
+                drivers: app
+                    .drivers
+                    .iter()
+                    .filter(|d| d.is_resident())
+                    .cloned()
+                    .collect(),
+                ..app.clone()
+            }),
+        }
+    }
+}
+
+impl Driver {
+    fn is_resident(&self) -> bool {
+        self.residency == Residency::Resident
     }
 }
 
@@ -130,21 +179,63 @@ mod tests {
         serde_json::from_str(include_str!("../../../deploy/rules/order-707.json")).unwrap()
     }
 
+    /// An application of a truck with general cargo, or as given; the drivers by residency.
+    fn application(owner: &str, kind: &str, cargo: &[&str], drivers: &[&str]) -> Application {
+        let drivers: Vec<serde_json::Value> = drivers
+            .iter()
+            .map(|residency| {
+                serde_json::json!({
+                    "residency": residency, "full-name": "n", "birth-date": "1980-01-01",
+                    "phone": "+1", "document": {"kind": "passport", "issuing-country": "UZ",
+                    "number": "1", "expires": "2099-01-01"}
+                })
+            })
+            .collect();
+        serde_json::from_value(serde_json::json!({
+            "owner": {"residency": owner, "kind": "legal-entity", "name": "n", "country": "KZ"},
+            "drivers": drivers,
+            "vehicle": {"kind": kind, "country": "KZ", "plate": "1", "vin": "1"},
+            "cargo": {"classes": cargo},
+            "checkpoint": "KZ-A",
+            "travel-date": "2026-12-01"
+        }))
+        .unwrap()
+    }
+
+    /// P19 ("in respect of residents"), ADR 0016: a resident owner's foreign driver is not
+    /// looked up in the residents' registries (checks 3, 11, 12, 13); a resident driver of
+    /// the same truck still is, and only the residents are handed to those checks.
+    #[test]
+    fn resident_driver_checks_are_for_resident_drivers() {
+        let rules = order_707();
+        let check = |drivers: &[&str], expect_plan: &[u8], expect_narrowed_to: Option<usize>| {
+            let app = application("resident", "truck", &["general"], drivers);
+            let plan = rules.plan(&app);
+            let numbers: Vec<u8> = plan.iter().map(|r| r.check.number()).collect();
+            assert_eq!(numbers, expect_plan, "{drivers:?}");
+            for rule in &plan {
+                let narrowed = rule.narrowed(&app).map(|a| a.drivers.len());
+                let scoped = [3, 11, 12, 13].contains(&rule.check.number());
+                let expect = if scoped { expect_narrowed_to } else { None };
+                assert_eq!(narrowed, expect, "check {} for {drivers:?}", rule.check);
+            }
+        };
+        let all = [1, 2, 3, 4, 5, 7, 8, 9, 10, 11, 12, 13, 14, 16, 17, 18];
+        let without_person_checks = [1, 2, 4, 5, 7, 8, 9, 10, 14, 16, 17, 18];
+        check(&["resident"], &all, None);
+        check(&["resident", "resident"], &all, None);
+        check(&["non-resident"], &without_person_checks, None);
+        check(&["resident", "non-resident"], &all, Some(1));
+        check(&["non-resident", "resident", "non-resident"], &all, Some(1));
+    }
+
     /// P19: the owner's residency picks the set; checks 2 and 3 apply to trucks and tractor
     /// units, 6 to agricultural machines, 15 to animal and plant cargo.
     #[test]
     fn p19_plans() {
         let rules = order_707();
         let check = |residency: &str, kind: &str, cargo: &[&str], expect: &[u8]| {
-            let app: Application = serde_json::from_value(serde_json::json!({
-                "owner": {"residency": residency, "kind": "legal-entity", "name": "n", "country": "KZ"},
-                "drivers": [],
-                "vehicle": {"kind": kind, "country": "KZ", "plate": "1", "vin": "1"},
-                "cargo": {"classes": cargo},
-                "checkpoint": "KZ-A",
-                "travel-date": "2026-12-01"
-            }))
-            .unwrap();
+            let app = application(residency, kind, cargo, &[residency]);
             let plan: Vec<u8> = rules.plan(&app).iter().map(|r| r.check.number()).collect();
             assert_eq!(plan, expect, "{residency} {kind} {cargo:?}");
         };
