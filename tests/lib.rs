@@ -127,6 +127,15 @@ impl Default for Staging {
     }
 }
 
+/// The benchmarks' runtime: two worker threads, the machine's two cores.
+pub fn bench_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime")
+}
+
 /// The day the tests run on (issue 8: any day is a good day). Tests never write a date: they
 /// take today's date in Kazakhstan from the one system clock — under `faketime` in `.ci/run`,
 /// 400 days on — and pin the gateway's clock to 09:00 that day, away from local midnight.
@@ -245,6 +254,8 @@ pub mod registries {
         pub mocks: RegistryMocks,
         pub gateway: Gateway,
         pub scenario: Scenario,
+        /// The gateway's clock, standing at [`super::days::test_now`] until a test moves it.
+        pub clock: std::sync::Arc<kezek_domain::clock::ManualClock>,
         _staging: Staging,
     }
 
@@ -291,8 +302,11 @@ pub mod registries {
                 "rules_dir = {rules:?}\n{}\n{extra_config}",
                 endpoints_toml(&mocks)
             ));
+            let clock = std::sync::Arc::new(kezek_domain::clock::ManualClock::new(
+                super::days::test_now(),
+            ));
             let options = kezek::server::StartOptions {
-                clock: super::days::test_clock(),
+                clock: clock.clone(),
                 upstream,
             };
             let gateway = Gateway::start_with(&config, options)
@@ -302,6 +316,7 @@ pub mod registries {
                 mocks,
                 gateway,
                 scenario,
+                clock,
                 _staging: staging,
             }
         }

@@ -13,11 +13,7 @@ use std::time::Duration;
 const CALLS: usize = 300;
 
 fn main() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = kezek_tests::bench_runtime();
     runtime.block_on(async {
         let world = World::start().await;
         let set = world.gateway.catalogue.snapshot();

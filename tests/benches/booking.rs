@@ -23,11 +23,7 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(256);
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = kezek_tests::bench_runtime();
     let dir = tempfile::tempdir_in(kezek_tests::workspace().join("target")).unwrap();
     let mut stores = vec![(
         "sqlite (WAL, synchronous=FULL)",

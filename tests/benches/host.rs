@@ -169,11 +169,7 @@ fn micros(d: Duration) -> f64 {
 }
 
 fn main() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = kezek_tests::bench_runtime();
     runtime.block_on(async {
         let staging = Staging::new();
         staging.stage_signed(&fixture("echo"));

@@ -24,7 +24,10 @@ async fn serve(tls: bool) -> Served {
 }
 
 async fn serve_with(tls: bool, admin_token: Option<&str>) -> Served {
-    let world = World::start().await;
+    serve_world(World::start().await, tls, admin_token).await
+}
+
+async fn serve_world(world: World, tls: bool, admin_token: Option<&str>) -> Served {
     let api = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let admin = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let (api_addr, admin_addr) = (api.local_addr().unwrap(), admin.local_addr().unwrap());
@@ -49,6 +52,7 @@ async fn serve_with(tls: bool, admin_token: Option<&str>) -> Served {
             api,
             admin: Some(admin),
             tls: tls_acceptor,
+            per_peer: kezek::config::ApiConfig::default().max_connections_per_peer,
         },
         gateway,
         std::future::pending(),
@@ -302,6 +306,90 @@ async fn idempotency_key_replays_and_refuses_reuse() {
         .post(&other, &[("idempotency-key", "booking-app-42")])
         .await;
     assert_eq!(reused.status, 422);
+}
+
+/// Issue 10: a replay by Idempotency-Key never pins an indeterminate answer past its
+/// Retry-After — within it the same answer, after it the application is verified again and
+/// the key then replays the new answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_indeterminate_answer_is_replayed_only_until_its_retry_after() {
+    let s = serve(false).await;
+    s.world.mocks.set_fault(
+        kezek_mocks::registry::RegistryId::Astana1,
+        kezek_mocks::faults::Fault::mode(kezek_mocks::faults::FaultMode::MalformedXml),
+    );
+    let body = s.persona_json("r-clean-individual-truck");
+    let key = [("idempotency-key", "replay-after-an-outage")];
+    let first = s.post(&body, &key).await;
+    let outage = first.json();
+    assert_eq!(outage["decision"], "indeterminate", "{outage}");
+    let retry_after: i64 = first.header("retry-after").unwrap().parse().unwrap();
+
+    let within = s.post(&body, &key).await;
+    assert_eq!(within.header("idempotent-replayed"), Some("true"));
+    assert_eq!(within.json()["id"], outage["id"]);
+
+    s.world.mocks.clear_faults();
+    s.world.clock.advance(time::Duration::seconds(retry_after));
+    let after = s.post(&body, &key).await;
+    assert_eq!(after.header("idempotent-replayed"), None);
+    let fresh = after.json();
+    assert_ne!(fresh["id"], outage["id"]);
+    assert_eq!(fresh["decision"], "approved", "{fresh}");
+
+    let again = s.post(&body, &key).await;
+    assert_eq!(again.header("idempotent-replayed"), Some("true"));
+    assert_eq!(again.json()["id"], fresh["id"]);
+}
+
+/// Issue 11 item 2: a verification API is an oracle on the registries' records unless the
+/// persons it may be asked about are limited — past the per-person limit a 429 with
+/// Retry-After, while applications about other persons go on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verifications_naming_one_person_are_limited_per_minute() {
+    let world = World::start_with(
+        Default::default(),
+        "[api.rate_limits]\nper_person_per_minute = 3\n",
+    )
+    .await;
+    let s = serve_world(world, false, None).await;
+    let body = s.persona_json("r-clean-individual-truck");
+    for i in 0..3 {
+        let reply = s.post(&body, &[]).await;
+        assert_eq!(reply.status, 200, "verification {i}");
+    }
+    let replay_key = [("idempotency-key", "counted-once")];
+    let limited = s.post(&body, &replay_key).await;
+    assert_eq!(
+        limited.status,
+        429,
+        "{}",
+        String::from_utf8_lossy(&limited.body)
+    );
+    let retry_after: u64 = limited.header("retry-after").unwrap().parse().unwrap();
+    assert!((1..=60).contains(&retry_after), "{retry_after}");
+    assert_eq!(
+        limited.header("content-type"),
+        Some("application/problem+json")
+    );
+    let other = s
+        .post(&s.persona_json("r-clean-company-truck-trailer"), &[])
+        .await;
+    assert_eq!(other.status, 200, "another person is not limited");
+}
+
+/// Issue 11 item 3: an Idempotency-Key is kept a day, so its size is bounded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oversized_idempotency_key_is_refused() {
+    let s = serve(false).await;
+    let body = s.persona_json("r-clean-individual-truck");
+    let long = "k".repeat(kezek_api::MAX_IDEMPOTENCY_KEY + 1);
+    let reply = s.post(&body, &[("idempotency-key", long.as_str())]).await;
+    assert_eq!(reply.status, 422);
+    assert_eq!(reply.json()["header"], "Idempotency-Key");
+    let fits = "k".repeat(kezek_api::MAX_IDEMPOTENCY_KEY);
+    let reply = s.post(&body, &[("idempotency-key", fits.as_str())]).await;
+    assert_eq!(reply.status, 200);
 }
 
 /// TLS by default, with a generated development certificate that clients can trust.
@@ -631,6 +719,75 @@ async fn a_client_that_never_finishes_its_headers_is_cut_off() {
         read.is_ok(),
         "the connection was still open after {limit:?}"
     );
+}
+
+/// Issue 11 item 3: thousands of idle connections from one peer, each with half its headers
+/// sent, take only that peer's share of the listener's slots — the rest are closed at once —
+/// and a new client is still served within a second, on the public and the admin listener.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_peers_idle_connections_do_not_lock_out_the_others() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    const IDLE: usize = 6_000; // more than the listener's cap; the test's own fds allow no more
+    let s = serve(false).await;
+    let mut idle = Vec::with_capacity(IDLE);
+    for _ in 0..IDLE {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind("127.0.0.2:0".parse().unwrap()).unwrap();
+        if let Ok(mut stream) = socket.connect(s.api).await {
+            let _ = stream
+                .write_all(b"POST /v1/verifications HTTP/1.1\r\nhost: kezek\r\n")
+                .await;
+            idle.push(stream);
+        }
+    }
+    assert!(
+        idle.len() > kezek_api::MAX_CONNECTIONS,
+        "{} connected",
+        idle.len()
+    );
+    for (listener, addr) in [("public", s.api), ("admin", s.admin)] {
+        let reply = tokio::time::timeout(std::time::Duration::from_secs(1), get(addr, "/healthz"))
+            .await
+            .unwrap_or_else(|_| panic!("the {listener} listener did not answer within a second"));
+        assert_eq!(reply.status, 200, "{listener}");
+    }
+    // The flood's last connection was past its peer's share: closed, not left waiting.
+    let mut last = idle.pop().unwrap();
+    let mut rest = Vec::new();
+    let read = tokio::time::timeout(
+        std::time::Duration::from_secs(1),
+        last.read_to_end(&mut rest),
+    )
+    .await;
+    assert!(
+        read.is_ok(),
+        "a connection past the peer's share was kept open"
+    );
+}
+
+/// Issue 11 item 3: a body declared larger than the limit is refused at once with 413 — the
+/// connection does not wait for 100 GB that will never come.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_declared_oversize_body_is_refused_at_once() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let s = serve(false).await;
+    let mut stream = tokio::net::TcpStream::connect(s.api).await.unwrap();
+    stream
+        .write_all(
+            b"POST /v1/verifications HTTP/1.1\r\nhost: kezek\r\ncontent-type: application/json\r\n\
+              content-length: 99999999999\r\n\r\n{\"owner\":",
+        )
+        .await
+        .unwrap();
+    let mut head = [0u8; 12];
+    tokio::time::timeout(
+        std::time::Duration::from_secs(2),
+        stream.read_exact(&mut head),
+    )
+    .await
+    .expect("answered at once")
+    .unwrap();
+    assert_eq!(&head, b"HTTP/1.1 413");
 }
 
 async fn get(addr: SocketAddr, path: &str) -> Reply {

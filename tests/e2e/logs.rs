@@ -61,6 +61,7 @@ fn personal_data_never_reaches_the_logs() {
                 api: listener,
                 admin: None,
                 tls: None,
+                per_peer: kezek_api::MAX_CONNECTIONS,
             },
             world.gateway.clone(),
             std::future::pending(),

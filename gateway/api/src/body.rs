@@ -80,21 +80,37 @@ impl<S: Send + Sync, T: Checkable> FromRequest<S> for Checked<T> {
 }
 
 /// The `Idempotency-Key` header, when the client sent one: a retried request gets the first
-/// answer instead of a second verification or booking.
+/// answer instead of a second verification or booking. Keys are kept for a day, so their
+/// size is bounded: at most [`MAX_IDEMPOTENCY_KEY`] visible ASCII characters.
 #[derive(Debug)]
 pub(crate) struct IdempotencyKey(pub Option<String>);
 
-impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
-    type Rejection = std::convert::Infallible;
+/// Longest Idempotency-Key taken (a UUID is 36; issue 11 saw 100 KB keys kept for a day).
+pub const MAX_IDEMPOTENCY_KEY: usize = 200;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(Self(
-            parts
-                .headers
-                .get("idempotency-key")
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned),
-        ))
+impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Problem> {
+        let Some(value) = parts.headers.get("idempotency-key") else {
+            return Ok(Self(None));
+        };
+        match value.to_str() {
+            Ok(key)
+                if !key.is_empty()
+                    && key.len() <= MAX_IDEMPOTENCY_KEY
+                    && key.bytes().all(|b| b.is_ascii_graphic()) =>
+            {
+                Ok(Self(Some(key.to_owned())))
+            }
+            _ => Err(Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!(
+                    "the Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} visible ASCII characters"
+                ),
+            )
+            .with("header", "Idempotency-Key")),
+        }
     }
 }
 

@@ -167,6 +167,12 @@ impl From<BookingError> for Problem {
             .with("rule", "P20")
             .with("retry-after-s", retry_after_s)
             .retry_after(retry_after_s),
+            BookingError::Limited {
+                detail,
+                retry_after_s,
+            } => Problem::new(StatusCode::TOO_MANY_REQUESTS, detail)
+                .with("rule", "anti-abuse")
+                .retry_after(Some(retry_after_s)),
             BookingError::NotFound(what) => Problem::new(
                 StatusCode::NOT_FOUND,
                 format!("no such booking or checkpoint: {what}"),

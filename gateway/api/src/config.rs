@@ -30,6 +30,14 @@ pub struct ApiConfig {
     /// at start-up and its PEM written here, for `curl --cacert`.
     #[serde(default)]
     pub dev_cert_out: Option<PathBuf>,
+    /// Connections one peer address may hold open on a listener, so one client's idle
+    /// connections cannot take the listener's every slot (`MAX_CONNECTIONS`). Behind a
+    /// terminating proxy every client has the proxy's address: raise it to the cap.
+    #[serde(default = "default_per_peer")]
+    pub max_connections_per_peer: usize,
+    /// Verification rate limits (issue 11).
+    #[serde(default)]
+    pub rate_limits: crate::limits::VerificationRateLimits,
 }
 
 impl Default for ApiConfig {
@@ -42,12 +50,18 @@ impl Default for ApiConfig {
             tls_cert: None,
             tls_key: None,
             dev_cert_out: None,
+            max_connections_per_peer: default_per_peer(),
+            rate_limits: Default::default(),
         }
     }
 }
 
 fn default_listen() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 8443))
+}
+
+fn default_per_peer() -> usize {
+    256
 }
 
 fn default_admin_listen() -> SocketAddr {

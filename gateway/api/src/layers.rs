@@ -4,7 +4,8 @@
 //! Outermost first: a request id (`x-request-id`, kept when the client sent one) → tracing
 //! (method, route template, status, latency; never the URI, query or body: they carry
 //! personal data) → the id copied onto the response → the layers' own refusals made problem
-//! documents → the request timeout → the body's read time → the body limit → the route.
+//! documents → the request timeout → the body's read time → the body limit → a panic made a
+//! 500 problem → the route.
 
 use crate::problem::{self, Problem};
 use crate::{MAX_BODY, Services};
@@ -13,7 +14,10 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::{Next, from_fn_with_state, map_response};
 use axum::response::{IntoResponse, Response};
+use kezek_pipeline::metrics::Metrics;
+use std::sync::Arc;
 use std::time::Duration;
+use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::{RequestBodyDeadlineLayer, TimeoutLayer};
@@ -27,8 +31,20 @@ pub(crate) const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 pub(crate) const BODY_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The layers both listeners share, around a router whose routes are all in place.
-pub(crate) fn shared(router: Router) -> Router {
+pub(crate) fn shared(router: Router, metrics: &Arc<Metrics>) -> Router {
+    let metrics = metrics.clone();
     router
+        .layer(CatchPanicLayer::custom(move |_panic| {
+            // A bug answered, not a dropped connection: a 500 problem, counted. What
+            // panicked stays out of the answer and the log (it may quote personal data).
+            metrics.handler_panicked();
+            tracing::error!("a request handler panicked");
+            Problem::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the gateway failed to answer this request; it has been counted for the operators",
+            )
+            .into_response()
+        }))
         .layer(RequestBodyLimitLayer::new(MAX_BODY))
         .layer(RequestBodyDeadlineLayer::new(BODY_READ_TIMEOUT))
         .layer(TimeoutLayer::with_status_code(
@@ -100,7 +116,40 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::constant_time_eq;
+    use super::*;
+    use axum::body::Body;
+    use tower::ServiceExt;
+
+    /// Issue 11: a handler that panics is answered — a 500 problem, counted — and the
+    /// connection is not dropped.
+    #[tokio::test]
+    async fn a_panicking_handler_is_a_counted_500_problem() {
+        let metrics = Arc::new(Metrics::default());
+        let boom = Router::new().route(
+            "/boom",
+            axum::routing::get(|| async {
+                if true {
+                    panic!("overflow adding duration to date");
+                }
+            }),
+        );
+        let answer = shared(boom, &metrics)
+            .oneshot(Request::get("/boom").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(
+            answer.headers()[header::CONTENT_TYPE],
+            "application/problem+json"
+        );
+        assert!(answer.headers().contains_key("x-request-id"));
+        assert!(
+            metrics
+                .render(&[])
+                .contains("kezek_http_handler_panics_total 1"),
+            "counted"
+        );
+    }
 
     #[test]
     fn tokens_compare_whole() {

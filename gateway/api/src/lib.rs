@@ -18,12 +18,14 @@ pub mod booking;
 pub mod config;
 mod health;
 mod layers;
+pub mod limits;
 pub mod openapi;
 mod problem;
 pub mod routes;
 mod serve;
 mod verifications;
 
+pub use body::MAX_IDEMPOTENCY_KEY;
 pub use problem::Problem;
 pub use routes::{Surface, routers};
 pub use serve::{HEADER_READ_TIMEOUT, Listeners, MAX_CONNECTIONS, TLS_HANDSHAKE_TIMEOUT, serve};
@@ -50,6 +52,8 @@ pub struct Services {
     pub idempotency: moka::sync::Cache<String, ([u8; 32], String)>,
     pub admin_token: Option<String>,
     pub audit: AuditLog,
+    /// Verification rate limits per caller and per person (issue 11).
+    pub limits: Arc<limits::VerificationLimits>,
     /// The booking engine; `None` when `booking.enabled = false`.
     pub booking: Option<Arc<BookingEngine>>,
 }

@@ -88,8 +88,11 @@ pub fn routers(services: &Services) -> (Router, Router) {
     };
     let admin = layers::admin_token(on(Surface::Admin), services);
     (
-        layers::shared(on(Surface::Public).with_state(services.clone())),
-        layers::shared(admin.with_state(services.clone())),
+        layers::shared(
+            on(Surface::Public).with_state(services.clone()),
+            &services.metrics,
+        ),
+        layers::shared(admin.with_state(services.clone()), &services.metrics),
     )
 }
 

@@ -10,6 +10,7 @@ use anyhow::Context;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use std::future::Future;
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
@@ -23,6 +24,8 @@ pub struct Listeners {
     pub admin: Option<TcpListener>,
     /// `None` serves the public API in plain HTTP.
     pub tls: Option<TlsAcceptor>,
+    /// Connections one peer address may hold open on a listener (`api.max_connections_per_peer`).
+    pub per_peer: usize,
 }
 
 impl std::fmt::Debug for Listeners {
@@ -59,6 +62,7 @@ impl Listeners {
             api,
             admin: Some(admin),
             tls,
+            per_peer: config.max_connections_per_peer,
         })
     }
 }
@@ -80,8 +84,13 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let (public, admin_router) = crate::routes::routers(&gateway);
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    let Listeners { api, admin, tls } = listeners;
-    let (api_slots, admin_slots) = (slots(), slots());
+    let Listeners {
+        api,
+        admin,
+        tls,
+        per_peer,
+    } = listeners;
+    let (api_slots, admin_slots) = (Slots::new(per_peer), Slots::new(per_peer));
     let mut backoff = Backoff::default();
     tokio::pin!(shutdown);
     loop {
@@ -92,14 +101,18 @@ pub async fn serve(
         };
         let (stream, slot, surface) = match accepted {
             (Ok((stream, slot)), surface) => {
-                backoff.reset();
+                if let Some(failed) = backoff.reset() {
+                    tracing::warn!(failed, "accepting again after a burst of failed accepts");
+                }
                 (stream, slot, surface)
             }
             // Out of file descriptors, or a connection reset before it was taken: retrying at
-            // once would spin on the same error.
+            // once would spin on the same error. One log line per burst, not per error.
             (Err(e), _) => {
+                if !backoff.in_burst() {
+                    tracing::warn!(error = %e, "accept failed; backing off until accepts succeed");
+                }
                 let pause = backoff.next();
-                tracing::warn!(error = %e, pause_ms = pause.as_millis() as u64, "accept failed");
                 tokio::select! {
                     () = tokio::time::sleep(pause) => continue,
                     () = &mut shutdown => break,
@@ -151,25 +164,86 @@ pub async fn serve(
     Ok(())
 }
 
-fn slots() -> Arc<Semaphore> {
-    Arc::new(Semaphore::new(MAX_CONNECTIONS))
+/// A listener's connection slots: [`MAX_CONNECTIONS`] in all, and at most `per_peer` for
+/// one peer address, so one client's idle connections cannot take every slot (issue 11).
+#[derive(Debug, Clone)]
+struct Slots {
+    all: Arc<Semaphore>,
+    per_peer: usize,
+    by_peer: PeerCounts,
 }
 
-/// A free connection slot, then the next connection; pending forever without a listener.
+/// Connections held, per peer address.
+type PeerCounts = Arc<std::sync::Mutex<std::collections::HashMap<IpAddr, usize>>>;
+
+/// A connection's hold on its slots, given back when the connection ends.
+#[derive(Debug)]
+struct Slot {
+    _all: OwnedSemaphorePermit,
+    peer: IpAddr,
+    by_peer: PeerCounts,
+}
+
+impl Slots {
+    fn new(per_peer: usize) -> Self {
+        Self {
+            all: Arc::new(Semaphore::new(MAX_CONNECTIONS)),
+            per_peer: per_peer.max(1),
+            by_peer: Arc::default(),
+        }
+    }
+
+    /// A slot for a connection from `peer`; `None` when that peer holds its share.
+    fn take(&self, all: OwnedSemaphorePermit, peer: IpAddr) -> Option<Slot> {
+        let mut by_peer = self.by_peer.lock().expect("connection slots");
+        let held = by_peer.entry(peer).or_insert(0);
+        if *held >= self.per_peer {
+            return None;
+        }
+        *held += 1;
+        Some(Slot {
+            _all: all,
+            peer,
+            by_peer: self.by_peer.clone(),
+        })
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut by_peer = self.by_peer.lock().expect("connection slots");
+        if let Some(held) = by_peer.get_mut(&self.peer) {
+            *held -= 1;
+            if *held == 0 {
+                by_peer.remove(&self.peer);
+            }
+        }
+    }
+}
+
+/// A free connection slot, then the next connection a peer may open; pending forever
+/// without a listener. A connection past its peer's share is closed at once.
 async fn accept(
     listener: Option<&TcpListener>,
-    slots: &Arc<Semaphore>,
-) -> std::io::Result<(TcpStream, OwnedSemaphorePermit)> {
+    slots: &Slots,
+) -> std::io::Result<(TcpStream, Slot)> {
     let Some(listener) = listener else {
         return std::future::pending().await;
     };
-    let slot = slots
-        .clone()
-        .acquire_owned()
-        .await
-        .expect("the semaphore is never closed");
-    let (stream, _) = listener.accept().await?;
-    Ok((stream, slot))
+    loop {
+        let all = slots
+            .all
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("the semaphore is never closed");
+        let (stream, peer) = listener.accept().await?;
+        if let Some(slot) = slots.take(all, peer.ip()) {
+            return Ok((stream, slot));
+        }
+        // Past its peer's share: closed at once, and the accept loop goes on unpaused.
+        drop(stream);
+    }
 }
 
 /// The pause after a failed accept: 10 ms, doubling to 100 ms while accepts keep failing.
@@ -188,8 +262,14 @@ impl Backoff {
         pause.min(Self::MAX)
     }
 
-    fn reset(&mut self) {
-        self.failures = 0;
+    fn in_burst(&self) -> bool {
+        self.failures > 0
+    }
+
+    /// Ends a burst: how many accepts failed in it, if any did.
+    fn reset(&mut self) -> Option<u32> {
+        let failed = std::mem::take(&mut self.failures);
+        (failed > 0).then_some(failed)
     }
 }
 
@@ -197,12 +277,45 @@ impl Backoff {
 mod tests {
     use super::*;
 
+    /// Issue 11: one peer holds at most its share of a listener's slots; a slot comes back
+    /// when its connection ends.
+    #[test]
+    fn each_peer_holds_at_most_its_share() {
+        let slots = Slots::new(2);
+        let (a, b): (IpAddr, IpAddr) = ("127.0.0.2".parse().unwrap(), "127.0.0.1".parse().unwrap());
+        let take = |peer| {
+            let permit = slots.all.clone().try_acquire_owned().unwrap();
+            slots.take(permit, peer)
+        };
+        let first = take(a).expect("a's first");
+        let _second = take(a).expect("a's second");
+        assert!(take(a).is_none(), "a's third is past its share");
+        assert!(take(b).is_some(), "b is not a");
+        assert_eq!(
+            slots.all.available_permits(),
+            MAX_CONNECTIONS - 2,
+            "refused slots are given back"
+        );
+        drop(first);
+        assert!(
+            take(a).is_some(),
+            "a's slot came back when its connection ended"
+        );
+    }
+
     #[test]
     fn accept_errors_back_off_up_to_a_cap() {
         let mut backoff = Backoff::default();
         let pauses: Vec<u64> = (0..6).map(|_| backoff.next().as_millis() as u64).collect();
         assert_eq!(pauses, [10, 20, 40, 80, 100, 100]);
-        backoff.reset();
+        assert!(backoff.in_burst());
+        assert_eq!(
+            backoff.reset(),
+            Some(6),
+            "the burst is reported once, with its size"
+        );
+        assert!(!backoff.in_burst());
+        assert_eq!(backoff.reset(), None);
         assert_eq!(backoff.next(), Duration::from_millis(10));
     }
 }

@@ -63,7 +63,7 @@ impl Checkable for Application {
     tag = "verifications",
     params(
         ("Idempotency-Key" = Option<String>, Header, max_length = 200,
-         description = "Replays the first verification made with this key and body; the same key with another body is refused (422)."),
+         description = "Replays the first verification made with this key and body (an indeterminate one only until its Retry-After has passed; then the application is verified again); the same key with another body is refused (422)."),
     ),
     request_body(content = ref("#/components/schemas/Application"), content_type = "application/json",
         description = "The P16 application: schemas/application.schema.json."),
@@ -77,6 +77,7 @@ impl Checkable for Application {
          )),
         (status = 400, description = "The body is not JSON.", body = ProblemDoc, content_type = PROBLEM),
         (status = 413, description = "The body is larger than 64 KiB.", body = ProblemDoc, content_type = PROBLEM),
+        (status = 429, description = "Too many verifications this minute by this caller, or naming one of its persons (owner or driver); Retry-After says when the minute turns.", body = ProblemDoc, content_type = PROBLEM),
         (status = 422, description = "The application does not match its schema, has invalid values (IIN/BIN check digits, calendar dates), or cannot be verified today: a checkpoint outside the Order 707 appendix (P5), a travel date in the past on the checkpoint's local calendar (P16) or more than 90 days ahead (P22). `errors` names each field by JSON pointer. Also: the Idempotency-Key was used with another body.",
          body = ProblemDoc, content_type = PROBLEM),
         (status = 503, description = "No rule set is in effect.", body = ProblemDoc, content_type = PROBLEM),
@@ -97,7 +98,11 @@ pub(crate) async fn create(
                 "this Idempotency-Key was used with a different body",
             ));
         }
-        if let Some(v) = gateway.pipeline.get(&id) {
+        // A replay answers what was answered, but never holds an indeterminate answer past
+        // the Retry-After it gave: then the application is verified again (issue 10).
+        if let Some(v) = gateway.pipeline.get(&id)
+            && v.stands_at(gateway.pipeline.calendar().now())
+        {
             let mut response = answer(&v);
             response
                 .headers_mut()
@@ -105,6 +110,10 @@ pub(crate) async fn create(
             return Ok(response);
         }
     }
+    // A replay above is free; a new verification counts against the caller and against
+    // every person it names (issue 11).
+    let now = gateway.pipeline.calendar().now().unix_timestamp();
+    gateway.limits.check(None, &body.value, now).await?;
     match gateway.pipeline.verify(body.value).await {
         Ok(v) => {
             if let Some(key) = idempotency_key {

@@ -29,7 +29,17 @@ impl BookingEngine {
         }
         .max(today);
         let last = self.last_day(today);
-        let until = (from + time::Duration::days(days.clamp(1, 31) as i64 - 1)).min(last);
+        if from > last {
+            return Err(BookingError::at(
+                "P22",
+                422,
+                "/from",
+                format!("{from} is beyond the booking horizon, which ends on {last}"),
+            ));
+        }
+        let until = from
+            .checked_add(time::Duration::days(days.clamp(1, 31) as i64 - 1))
+            .map_or(last, |end| end.min(last));
         let bp = self.config.priority.cap_basis_points();
         let reading = cp.clone();
         let loads = self

@@ -69,7 +69,10 @@ impl BookingEngine {
                 replayed: true,
             });
         }
-        self.limits.check(&request.account, &checked.plate)?;
+        let now = self.clock.now().unix_timestamp();
+        self.limits
+            .check(&request.account, &checked.plate, now)
+            .await?;
         self.check_debt(&request.account).await?;
         // P20: verification before any slot is held.
         let verification_id = self.verify(request.application.clone()).await?;

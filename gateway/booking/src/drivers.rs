@@ -33,7 +33,9 @@ impl BookingEngine {
                 "at most 10 trusted drivers",
             ));
         }
-        self.limits.check(account, &booking.vehicle)?;
+        self.limits
+            .check(account, &booking.vehicle, self.clock.now().unix_timestamp())
+            .await?;
         let verification_id = self.verify(application.clone()).await?;
         let json = serde_json::to_string(&application).unwrap_or_default();
         let n = application.drivers.len() as i64;

@@ -52,7 +52,7 @@ impl BookingEngine {
         verifier: Arc<dyn Verifier>,
         clock: SharedClock,
     ) -> Self {
-        let limits = RateLimiter::new(&config.rate_limits);
+        let limits = RateLimiter::new(&config.rate_limits, store.clone());
         Self {
             config: Arc::new(config),
             catalogue,

@@ -155,8 +155,9 @@ impl PriorityConfig {
     }
 }
 
-/// Anti-abuse rate limits. Per gateway instance (in memory): several instances multiply
-/// them; the hard guarantees (capacity, P21) are the database's.
+/// Anti-abuse rate limits, per minute, counted in the store so every instance sharing a
+/// PostgreSQL database enforces the same limit (issue 11); the hard guarantees (capacity,
+/// P21) are the database's.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RateLimitConfig {

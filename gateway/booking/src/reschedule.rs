@@ -27,7 +27,13 @@ impl BookingEngine {
         let cp = self.checkpoint(&booking.checkpoint, "/checkpoint")?;
         let plan = self.plan(&cp, &request.slot, None)?;
         let charge = self.reschedule_charge(booking.reschedules_used, request.payment.as_ref())?;
-        self.limits.check(&request.account, &booking.vehicle)?;
+        self.limits
+            .check(
+                &request.account,
+                &booking.vehicle,
+                self.clock.now().unix_timestamp(),
+            )
+            .await?;
         self.check_debt(&request.account).await?;
         // Re-verify for the new date: validity of insurance, permits… may end before it.
         let mut application = self.application(id).await?;

@@ -294,6 +294,29 @@ async fn p22_at_most_90_days_ahead_and_p16_not_in_the_past(backend: Backend) {
 
 /// P16 and P22 around local midnight: the checkpoint's calendar decides, not UTC's. At
 /// 18:59:59 UTC it is 23:59:59 at a +05:00 checkpoint; one second later it is tomorrow there.
+/// P22, issue 11: availability asked for a day past the horizon — the year 9999 included,
+/// where adding days overflows the calendar — is a 422 naming `/from`, not a panic.
+async fn p22_availability_past_the_horizon_is_refused(backend: Backend) {
+    let r = rig_on(backend, cfg()).await;
+    for from in ["9999-12-31", "2026-12-31"] {
+        let err = r
+            .engine
+            .availability("RU-SMALL", Some(from), 31)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, BookingError::Rule { rule: "P22", status: 422, pointer: Some(p), .. } if p == "/from"),
+            "{from}: {err:?}"
+        );
+    }
+    let last = r
+        .engine
+        .availability("RU-SMALL", Some("2026-08-30"), 31)
+        .await
+        .unwrap();
+    assert_eq!(last.len(), 1, "the horizon's last day alone");
+}
+
 async fn p16_p22_around_local_midnight(backend: Backend) {
     let r = rig_on(backend, cfg()).await;
     // (now in UTC, booked date and hour, the rule that refuses it or None)
@@ -888,7 +911,17 @@ async fn anti_abuse_holds_expire_and_release_the_slot(backend: Backend) {
         )
         .await
         .unwrap_err();
-    assert_eq!(rule(e), "anti-abuse");
+    assert_eq!(rule(e.clone()), "anti-abuse");
+    assert!(
+        matches!(
+            e,
+            BookingError::Limited {
+                retry_after_s: 1..=60,
+                ..
+            }
+        ),
+        "429 with the seconds until the minute turns: {e:?}"
+    );
 }
 
 async fn p35_no_show_annuls_and_frees_the_vehicle(backend: Backend) {
@@ -1285,6 +1318,7 @@ on_both_databases!(
     p16_first_free_slot_skips_full_hours_and_days,
     p22_at_most_90_days_ahead_and_p16_not_in_the_past,
     p16_p22_around_local_midnight,
+    p22_availability_past_the_horizon_is_refused,
     p21_one_active_booking_per_vehicle_by_plate_and_by_vin,
     p20_verification_before_a_slot_is_held_refusal_reasons_and_unknown_is_never_yes,
     p36_owner_only_and_drivers_can_be_added,

@@ -27,6 +27,10 @@ pub enum BookingError {
         detail: String,
         retry_after_s: Option<u64>,
     },
+    /// Too many operations this minute for the account or the vehicle (anti-abuse):
+    /// 429, come back when the window turns.
+    #[error("anti-abuse: {detail}")]
+    Limited { detail: String, retry_after_s: u64 },
     #[error("no booking {0}")]
     NotFound(String),
     #[error("{0}")]
@@ -57,6 +61,7 @@ impl BookingError {
         match self {
             BookingError::Rule { rule, .. } => Some(rule),
             BookingError::Refused(_) | BookingError::Indeterminate { .. } => Some("P20"),
+            BookingError::Limited { .. } => Some("anti-abuse"),
             _ => None,
         }
     }

@@ -14,6 +14,7 @@ pub mod cargo;
 pub mod clock;
 pub mod decision;
 pub mod plate;
+pub mod residency;
 pub mod rules;
 
 use serde::{Deserialize, Serialize};
@@ -330,6 +331,98 @@ pub struct Verification {
     pub decided_at: String,
 }
 
+/// Roughly the bytes a value holds in memory — its own size plus the text it owns — so
+/// caches can be bounded by bytes, not by count (issue 11). An estimate that grows with the
+/// value; allocator overhead is not counted.
+pub trait ApproxBytes {
+    fn approx_bytes(&self) -> usize;
+}
+
+impl<T: ApproxBytes> ApproxBytes for Vec<T> {
+    fn approx_bytes(&self) -> usize {
+        std::mem::size_of::<Self>() + self.iter().map(ApproxBytes::approx_bytes).sum::<usize>()
+    }
+}
+
+impl ApproxBytes for Finding {
+    fn approx_bytes(&self) -> usize {
+        std::mem::size_of::<Self>()
+            + self.reason_code.len()
+            + self.message.len()
+            + self.registry_reference.as_ref().map_or(0, String::len)
+            + self.valid_until.as_ref().map_or(0, String::len)
+    }
+}
+
+impl ApproxBytes for CheckError {
+    fn approx_bytes(&self) -> usize {
+        std::mem::size_of::<Self>() + self.to_string().len()
+    }
+}
+
+impl ApproxBytes for CheckResult {
+    fn approx_bytes(&self) -> usize {
+        let outcome = match &self.outcome {
+            CheckOutcome::Finding(f) => f.approx_bytes(),
+            CheckOutcome::Error { error } => error.approx_bytes(),
+        };
+        std::mem::size_of::<Self>()
+            + self.rule_id.len()
+            + self.registry.len()
+            + self.adapter.len()
+            + outcome
+    }
+}
+
+impl ApproxBytes for Reason {
+    fn approx_bytes(&self) -> usize {
+        std::mem::size_of::<Self>()
+            + self.rule_id.len()
+            + self.registry.len()
+            + self.reason_code.len()
+            + self.message.len()
+    }
+}
+
+impl ApproxBytes for Unanswered {
+    fn approx_bytes(&self) -> usize {
+        self.rule_id.len() + self.registry.len() + self.error.approx_bytes()
+    }
+}
+
+impl ApproxBytes for Verification {
+    fn approx_bytes(&self) -> usize {
+        std::mem::size_of::<Self>()
+            + self.id.len()
+            + self.rule_set.len()
+            + self.decided_at.len()
+            + self.reasons.approx_bytes()
+            + self.notices.approx_bytes()
+            + self.unanswered.approx_bytes()
+            + self.checks.approx_bytes()
+    }
+}
+
+impl Verification {
+    /// Whether this answer still stands at `now`, for a replay by its Idempotency-Key: an
+    /// approval or a refusal does; an indeterminate answer only until its Retry-After has
+    /// passed — after that, asking again is what the answer itself told the caller to do
+    /// (issue 10). An unreadable stamp stands for nothing.
+    pub fn stands_at(&self, now: time::OffsetDateTime) -> bool {
+        if self.decision != Decision::Indeterminate {
+            return true;
+        }
+        let Ok(decided) = time::OffsetDateTime::parse(
+            &self.decided_at,
+            &time::format_description::well_known::Rfc3339,
+        ) else {
+            return false;
+        };
+        let retry_after = time::Duration::seconds(self.retry_after_s.unwrap_or(0) as i64);
+        now < decided + retry_after
+    }
+}
+
 /// One finding that refuses or notifies, with the rule behind it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -373,4 +466,45 @@ pub type VerifyFuture<'a> = std::pin::Pin<
 /// What the booking engine needs from the verification pipeline (P17, P20).
 pub trait Verifier: Send + Sync + 'static {
     fn verify(&self, application: Application) -> VerifyFuture<'_>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    /// Issue 10: an Idempotency-Key replays an answer; an indeterminate one only until its
+    /// Retry-After has passed, decided ones always.
+    #[test]
+    fn a_replayed_answer_stands_until_its_retry_after() {
+        let decided_at = datetime!(2030-01-01 00:00 UTC);
+        let check = |decision: Decision, retry_after_s: Option<u64>, later_s: i64, stands: bool| {
+            let v = Verification {
+                id: "v".into(),
+                decision,
+                rule_set: "r".into(),
+                reasons: vec![],
+                notices: vec![],
+                unanswered: vec![],
+                retry_after_s,
+                checks: vec![],
+                decided_at: decided_at
+                    .format(&time::format_description::well_known::Rfc3339)
+                    .unwrap(),
+            };
+            let now = decided_at + time::Duration::seconds(later_s);
+            assert_eq!(
+                v.stands_at(now),
+                stands,
+                "{decision:?} {retry_after_s:?} +{later_s}s"
+            );
+        };
+        check(Decision::Approved, None, 86_400, true);
+        check(Decision::Refused, None, 86_400, true);
+        check(Decision::Indeterminate, Some(30), 0, true);
+        check(Decision::Indeterminate, Some(30), 29, true);
+        check(Decision::Indeterminate, Some(30), 30, false);
+        check(Decision::Indeterminate, Some(30), 3_600, false);
+        check(Decision::Indeterminate, None, 0, false);
+    }
 }

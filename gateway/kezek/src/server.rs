@@ -12,6 +12,12 @@ use kezek_pipeline::Pipeline;
 use kezek_pipeline::metrics::Metrics;
 use std::future::Future;
 use std::sync::Arc;
+
+/// Memory for Idempotency-Keys kept a day (issue 11: bounded by bytes; a key is at most
+/// `kezek_api::MAX_IDEMPOTENCY_KEY` characters): about 80 000 keys of UUID size.
+const IDEMPOTENCY_BYTES: u64 = 32 << 20;
+/// An entry's cost besides its key and id: the body hash and moka's bookkeeping.
+const IDEMPOTENCY_ENTRY_OVERHEAD: usize = 160;
 use std::time::Duration;
 
 /// Everything a request needs, built once per process.
@@ -29,6 +35,8 @@ pub struct Gateway {
     pub audit: kezek_store::audit::AuditLog,
     /// The booking engine (issue 5); `None` when `booking.enabled = false`.
     pub booking: Option<Arc<kezek_booking::BookingEngine>>,
+    /// Verification rate limits, counted in the store (issue 11).
+    pub limits: Arc<kezek_api::limits::VerificationLimits>,
 }
 
 impl Gateway {
@@ -100,10 +108,17 @@ impl Gateway {
             pipeline,
             metrics,
             idempotency: moka::sync::Cache::builder()
-                .max_capacity(1_000_000)
+                .max_capacity(IDEMPOTENCY_BYTES)
+                .weigher(|key: &String, (_, id): &([u8; 32], String)| {
+                    (IDEMPOTENCY_ENTRY_OVERHEAD + key.len() + id.len()) as u32
+                })
                 .time_to_live(Duration::from_secs(24 * 3600))
                 .build(),
             booking,
+            limits: Arc::new(kezek_api::limits::VerificationLimits::new(
+                &config.api.rate_limits,
+                store.clone(),
+            )),
             store,
             audit,
             admin_token,
@@ -146,6 +161,7 @@ impl Gateway {
             admin_token: self.admin_token.clone(),
             audit: self.audit.clone(),
             booking: self.booking.clone(),
+            limits: self.limits.clone(),
         }
     }
 }

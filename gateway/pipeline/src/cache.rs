@@ -1,7 +1,7 @@
 //! The finding cache: moka, with a TTL per check from the rule set, single-flight loading,
 //! and keys that hold no personal data.
 
-use kezek_domain::{Application, CheckError, CheckId, Finding, RequestFields};
+use kezek_domain::{Application, ApproxBytes, CheckError, CheckId, Finding, RequestFields};
 use moka::Expiry;
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
@@ -35,6 +35,10 @@ impl Fingerprint {
         ])
     }
 }
+
+/// What one cache entry costs besides its finding: the key, the TTL, the adapter's hash
+/// (shared) and moka's per-entry bookkeeping, measured at roughly this.
+pub const ENTRY_OVERHEAD: usize = 160;
 
 #[derive(Debug, Clone)]
 struct Entry {
@@ -79,12 +83,18 @@ impl std::fmt::Debug for FindingCache {
 }
 
 impl FindingCache {
-    pub fn new(capacity: u64) -> Self {
+    /// A cache holding at most about `max_bytes` of findings (keys and moka's own
+    /// bookkeeping included in each entry's weight), least recently used evicted first.
+    pub fn new(max_bytes: u64) -> Self {
         let mut salt = [0u8; 32];
         getrandom::fill(&mut salt).expect("the operating system provides randomness");
         Self {
             entries: moka::future::Cache::builder()
-                .max_capacity(capacity)
+                .max_capacity(max_bytes)
+                .weigher(|_: &CacheKey, entry: &Entry| {
+                    let bytes = ENTRY_OVERHEAD + entry.finding.approx_bytes();
+                    u32::try_from(bytes).unwrap_or(u32::MAX)
+                })
                 .expire_after(PerEntryTtl)
                 .support_invalidation_closures()
                 .build(),

@@ -18,8 +18,8 @@ use kezek_catalogue::{AdapterSet, Catalogue};
 use kezek_domain::clock::{Calendar, Undatable};
 use kezek_domain::decision::{Decided, decide};
 use kezek_domain::{
-    Application, CheckError, CheckOutcome, CheckResult, Decision, Verification, Verifier,
-    VerifierError, VerifyFuture,
+    Application, ApproxBytes, CheckError, CheckOutcome, CheckResult, Decision, Verification,
+    Verifier, VerifierError, VerifyFuture,
 };
 use kezek_host::AdapterHost;
 use std::sync::Arc;
@@ -32,6 +32,12 @@ const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(30);
 /// When to come back after the gateway was at capacity: slots free within a registry
 /// round trip, so soon.
 const OVERLOAD_RETRY_AFTER: Duration = Duration::from_secs(2);
+/// Memory for cached findings (issue 11: caches bounded by bytes, so memory plateaus under
+/// any number of distinct applications). A finding is a few hundred bytes: about 200 000.
+pub const FINDING_CACHE_BYTES: u64 = 64 << 20;
+/// Memory for recent verifications kept for `GET /v1/verifications/{id}` (a day at most):
+/// a verification is a few kilobytes, so the last 20 000–40 000 under a burst.
+pub const RECENT_BYTES: u64 = 128 << 20;
 /// How long past its deadline a call may take to report why it stopped.
 const REPORT_GRACE: Duration = Duration::from_millis(50);
 
@@ -79,10 +85,14 @@ impl Pipeline {
         Self {
             catalogue,
             host,
-            cache: FindingCache::new(1_000_000),
+            cache: FindingCache::new(FINDING_CACHE_BYTES),
             upstreams: Upstreams::new(upstream),
             recent: moka::sync::Cache::builder()
-                .max_capacity(200_000)
+                .max_capacity(RECENT_BYTES)
+                .weigher(|id: &String, v: &Arc<Verification>| {
+                    let bytes = cache::ENTRY_OVERHEAD + id.len() + v.approx_bytes();
+                    u32::try_from(bytes).unwrap_or(u32::MAX)
+                })
                 .time_to_live(Duration::from_secs(24 * 3600))
                 .build(),
             metrics,
@@ -221,6 +231,16 @@ impl Pipeline {
             exchanges,
             ..
         } = job;
+        // A check made only for some drivers sees only them (P19, ADR 0016), and is cached
+        // under what it saw.
+        let narrowed = rule.narrowed(app).map(|narrow| {
+            let fingerprint = cache::Fingerprint::of(&narrow);
+            (Arc::new(narrow), fingerprint)
+        });
+        let (app, fingerprint) = match &narrowed {
+            Some((narrow, narrow_fingerprint)) => (narrow, narrow_fingerprint),
+            None => (app, fingerprint),
+        };
         let started = Instant::now();
         let check = rule.check;
         let Some(adapter) = set.for_check(check) else {

@@ -27,6 +27,7 @@ pub struct Metrics {
     registry_calls: Mutex<BTreeMap<(String, bool), u64>>,
     /// Verifications answered 503 because no sandbox slot was free in time.
     overloaded: AtomicU64,
+    handler_panics: AtomicU64,
 }
 
 impl Metrics {
@@ -53,6 +54,11 @@ impl Metrics {
             self.checks[usize::from(check.number()) - 1][i][usize::from(cached)]
                 .fetch_add(1, Ordering::Relaxed);
         }
+    }
+
+    /// An HTTP handler panicked and was answered 500 (the edge counts it here).
+    pub fn handler_panicked(&self) {
+        self.handler_panics.fetch_add(1, Ordering::Relaxed);
     }
 
     pub fn overloaded(&self) {
@@ -94,6 +100,11 @@ impl Metrics {
             out,
             "# HELP kezek_verifications_overloaded_total Verifications not decided: no sandbox slot was free in time.\n# TYPE kezek_verifications_overloaded_total counter\nkezek_verifications_overloaded_total {}",
             self.overloaded.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP kezek_http_handler_panics_total Requests whose handler panicked, answered 500.\n# TYPE kezek_http_handler_panics_total counter\nkezek_http_handler_panics_total {}",
+            self.handler_panics.load(Ordering::Relaxed)
         );
         out.push_str("# HELP kezek_verification_duration_seconds Time to decide a verification.\n# TYPE kezek_verification_duration_seconds histogram\n");
         for (bucket, bound) in self.duration_buckets.iter().zip(BUCKETS) {

@@ -18,6 +18,7 @@
 //! wasmtime; business rules (booking) are its callers', written against [`Tx`].
 
 pub mod audit;
+pub mod limits;
 mod postgres;
 mod sqlite;
 #[cfg(feature = "test-util")]
