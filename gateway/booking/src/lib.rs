@@ -16,6 +16,7 @@
 //!   a pure function), `arrival` (P30, P35), `sweeps` (expired holds, no-shows),
 //!   `accounts` (P27 debts, P6.1/P6.2 lists); `slots` (P16, P22, P20 tickets) and `rows`
 //!   (typed rows) serve them all.
+//! * [`policy`] — the P6 quotas as effective-dated editions (Order 707, Order 505; ADR 0013).
 //! * [`limits`] — anti-abuse rate limits.
 //! * [`checkpoints`] — the 48 checkpoints of the Order 707 appendix, as data.
 //! * `testing` — a scripted verifier for tests and benchmarks (feature `test-util`).
@@ -32,6 +33,7 @@ pub mod limits;
 mod model;
 mod move_policy;
 mod pay;
+pub mod policy;
 mod reschedule;
 mod rows;
 pub mod rules;
@@ -41,6 +43,7 @@ mod sweeps;
 pub mod testing;
 
 pub use engine::BookingEngine;
+pub use policy::PriorityPolicy;
 
 pub use rules::{BookingError, PriorityCategory};
 
