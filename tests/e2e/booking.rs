@@ -95,7 +95,18 @@ async fn booking_api_walks_from_verification_to_ticket_reschedule_and_cancel(bac
     .await;
     assert_eq!(s, 200);
     assert_eq!(avail["days"][0]["capacity"], 480);
-    assert_eq!(avail["days"][0]["priority-cap"], 72, "P6: 15 % of 480");
+    // P6 as amended by Order 505 (in force 2025-09-23, so on any day these tests run): out of
+    // turn 5 % of 480, paid 1 % of it (ADR 0013).
+    let today = &avail["days"][0];
+    assert_eq!(today["priority-edition"], "order-505", "{today}");
+    assert_eq!(today["priority-quotas"][0]["id"], "out-of-turn");
+    assert_eq!(today["priority-quotas"][0]["cap"], 24, "P6: 5 % of 480");
+    assert_eq!(today["priority-quotas"][1]["id"], "paid");
+    assert_eq!(
+        today["priority-quotas"][1]["cap"], 4,
+        "P6: 1 % of 480, rounded down"
+    );
+    assert_eq!(today["priority-cap"], 28);
 
     let application = sample_application("CN-DOSTYK", &day, "777ZZZ02", "XTC65117000000777");
     let create = json!({"account": "acc-walk", "application": application,

@@ -438,10 +438,32 @@ pub struct DayAvailability {
     capacity: i64,
     booked: i64,
     free: i64,
-    /// P6: the priority categories' share of the day.
+    /// P6: the out-of-turn places of the day, all quotas of its edition together.
     priority_cap: i64,
     priority_free: i64,
+    /// P6: the edition of the law in force on the day, which sets its quotas (ADR 0013);
+    /// null before the first.
+    #[schema(example = "order-505")]
+    priority_edition: Option<String>,
+    /// P6: each quota of that edition.
+    priority_quotas: Vec<QuotaAvailability>,
     hours: Vec<HourAvailability>,
+}
+
+/// P6: one quota of a day's edition — the categories it covers, its cap (percent of the
+/// day's actual capacity, rounded down) and what is left of it.
+#[derive(Debug, ToSchema)]
+#[serde(rename_all = "kebab-case")]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct QuotaAvailability {
+    #[schema(example = "out-of-turn")]
+    id: String,
+    categories: Vec<String>,
+    #[schema(example = 5)]
+    cap_percent: f64,
+    cap: i64,
+    free: i64,
 }
 
 #[derive(Debug, ToSchema)]

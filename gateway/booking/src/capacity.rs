@@ -2,18 +2,23 @@
 //! displaced bookings move by the policy of ADR 0006 ([`super::move_policy`]).
 
 use super::engine::{BookingEngine, ledger, notify};
-use super::model::{CapacityReport, DayAvailability, HourAvailability, Moved};
+use super::model::{CapacityReport, DayAvailability, HourAvailability, Moved, QuotaAvailability};
 use super::move_policy::{self, Change, DayLoad, HourLoad, Move, Plan, Ranked};
 use super::rows::{BookingRow, DayRow, HourRow};
 use super::rules::BookingError;
-use super::slots::{self, ensure_day, interval_bounds, interval_strings, parse_day, reserve};
+use super::slots::{
+    self, ensure_day, interval_bounds, interval_strings, parse_day, priority_counts, reserve,
+};
 use crate::checkpoints::Checkpoint;
+use crate::policy::{ByCategory, PriorityPolicy};
 use kezek_store::{DbError, Tx};
 use std::collections::HashMap;
+use std::sync::Arc;
 use time::Date;
 
 impl BookingEngine {
-    /// Free capacity of a checkpoint for `days` days from `from`.
+    /// Free capacity of a checkpoint for `days` days from `from`; out of turn, the quotas of
+    /// each day's edition (P6, ADR 0013).
     pub async fn availability(
         &self,
         code: &str,
@@ -40,7 +45,6 @@ impl BookingEngine {
         let until = from
             .checked_add(time::Duration::days(days.clamp(1, 31) as i64 - 1))
             .map_or(last, |end| end.min(last));
-        let bp = self.config.priority.cap_basis_points();
         let reading = cp.clone();
         let loads = self
             .store
@@ -64,14 +68,30 @@ impl BookingEngine {
                         }
                     })
                     .collect();
-                let priority_cap = load.quota(bp);
+                let edition = self.policy.in_force(load.day);
+                let quotas: Vec<QuotaAvailability> = edition
+                    .into_iter()
+                    .flat_map(|e| &e.quotas)
+                    .map(|q| {
+                        let cap = q.cap(load.capacity);
+                        QuotaAvailability {
+                            id: q.id.clone(),
+                            categories: q.categories.iter().map(|c| c.as_str().into()).collect(),
+                            cap_percent: q.percent_value(),
+                            cap,
+                            free: (cap - load.priority.used(q)).max(0),
+                        }
+                    })
+                    .collect();
                 DayAvailability {
                     date: load.day.to_string(),
                     capacity: load.capacity,
                     booked: load.booked,
                     free: (load.capacity - load.booked).max(0),
-                    priority_cap,
-                    priority_free: (priority_cap - load.priority_booked).max(0),
+                    priority_cap: quotas.iter().map(|q| q.cap).sum(),
+                    priority_free: quotas.iter().map(|q| q.free).sum(),
+                    priority_edition: edition.map(|e| e.id.clone()),
+                    priority_quotas: quotas,
                     hours,
                 }
             })
@@ -81,7 +101,8 @@ impl BookingEngine {
     /// D13: ops change a checkpoint-day's capacity (a temporary closure lowers it, and may
     /// close an hour range). Bookings that no longer fit are moved by the fair policy of
     /// ADR 0006: rank by priority first (P6), then booking order; the best-ranked keep their
-    /// places, the rest move, in rank order, to the first free slot at or after their hour.
+    /// places, the rest move, in rank order, to the first free slot at or after their hour —
+    /// each day's P6 quotas those of the edition in force on it.
     /// Every moved user is notified; a booking with no slot left within the horizon is
     /// cancelled with its fee refunded (not the user's fault, P28 does not apply).
     pub async fn change_capacity(
@@ -102,7 +123,7 @@ impl BookingEngine {
             capacity,
             closed_hours,
             last: self.last_day(today),
-            quota_bp: self.config.priority.cap_basis_points(),
+            policy: self.policy.clone(),
             reason: reason.to_owned(),
             now: self.clock.now().unix_timestamp(),
         };
@@ -124,7 +145,8 @@ struct CapacityChange {
     closed_hours: Option<(u8, u8)>,
     /// P22: moves go no further.
     last: Date,
-    quota_bp: i64,
+    /// P6: each day's quotas are its edition's.
+    policy: Arc<PriorityPolicy>,
     reason: String,
     now: i64,
 }
@@ -167,7 +189,7 @@ impl CapacityChange {
             .map(|b| {
                 Ok(Ranked {
                     id: b.id.clone(),
-                    priority: b.is_priority(),
+                    priority: b.category()?,
                     hour: hour_of(b.hour).ok_or_else(|| {
                         DbError::Other(format!("booking {}: hour {} is not an hour", b.id, b.hour))
                     })?,
@@ -183,7 +205,7 @@ impl CapacityChange {
                 capacity: self.capacity,
                 hour_capacity: this_day.hours.map(|h| h.capacity),
                 closed: self.closed_hours,
-                quota_bp: self.quota_bp,
+                policy: self.policy.clone(),
                 bookings: ranked,
                 last: self.last,
                 following: days.collect(),
@@ -213,14 +235,20 @@ impl CapacityChange {
             )?;
         }
         tx.execute(
-            "UPDATE cp_days SET booked = $3, priority_booked = $4 WHERE checkpoint = $1 AND day = $2",
-            &[
-                (&cp.code).into(),
-                (&ds).into(),
-                kept.booked.into(),
-                kept.priority_booked.into(),
-            ],
+            "UPDATE cp_days SET booked = $3 WHERE checkpoint = $1 AND day = $2",
+            &[(&cp.code).into(), (&ds).into(), kept.booked.into()],
         )?;
+        // P6: the day's counts by category are those of the bookings that stay.
+        tx.execute(
+            "DELETE FROM cp_day_priority WHERE checkpoint = $1 AND day = $2",
+            &[(&cp.code).into(), (&ds).into()],
+        )?;
+        for (category, n) in kept.priority.counted() {
+            tx.execute(
+                "INSERT INTO cp_day_priority (checkpoint, day, category, booked) VALUES ($1, $2, $3, $4)",
+                &[(&cp.code).into(), (&ds).into(), category.as_str().into(), n.into()],
+            )?;
+        }
         tx.execute(
             "UPDATE cp_slots SET booked = 0 WHERE checkpoint = $1 AND day = $2",
             &[(&cp.code).into(), (&ds).into()],
@@ -288,7 +316,7 @@ impl CapacityChange {
         // The planned slot was free when read; if another instance took it since, the
         // whole change runs again on fresh rows.
         let (day, hour, seq) =
-            reserve(tx, cp, target, m.priority, self.quota_bp, true).map_err(|e| match e {
+            reserve(tx, cp, target, m.priority, &self.policy, true).map_err(|e| match e {
                 BookingError::Rule { .. } => BookingError::Store(DbError::Retry(format!(
                     "the slot planned for {} was taken meanwhile: {e}",
                     m.id
@@ -328,7 +356,7 @@ impl CapacityChange {
         )?;
         Ok(Moved {
             booking: m.id.clone(),
-            priority: m.priority,
+            priority: m.priority.is_some(),
             from,
             to,
         })
@@ -390,6 +418,7 @@ fn read_days(
         "FROM cp_slots WHERE checkpoint = $1 AND day >= $2 AND day <= $3",
         &range,
     )?;
+    let counts = priority_counts(tx, &cp.code, &from.to_string(), &until.to_string())?;
     let mut loads: Vec<DayLoad> = Vec::new();
     let mut day = from;
     while day <= until {
@@ -418,6 +447,11 @@ fn read_days(
             };
         }
     }
+    for (day, priority) in counts {
+        if let Some(&i) = index.get(&day) {
+            loads[i].priority = priority;
+        }
+    }
     Ok(loads)
 }
 
@@ -430,14 +464,14 @@ fn day_load(cp: &Checkpoint, day: Date, day_rows: &[DayRow]) -> DayLoad {
             day,
             capacity: r.capacity,
             booked: r.booked,
-            priority_booked: r.priority_booked,
+            priority: ByCategory::default(),
             hours: [HourLoad::default(); 24],
         },
         None => DayLoad {
             day,
             capacity: cp.day_capacity(),
             booked: 0,
-            priority_booked: 0,
+            priority: ByCategory::default(),
             hours: std::array::from_fn(|h| HourLoad {
                 capacity: if cp.hours().contains(&(h as u8)) {
                     cp.hourly_capacity

@@ -9,9 +9,11 @@ use super::rows::KeyRow;
 use super::rules::{BookingError, PriorityCategory};
 use super::slots::{Plan, interval_bounds, reserve, rfc3339, ticket_number, utc};
 use crate::checkpoints::Checkpoint;
+use crate::policy::PriorityPolicy;
 use kezek_domain::plate::{plate_key, vin_key};
 use kezek_store::{DbError, Tx};
 use sha2::{Digest, Sha256};
+use std::sync::Arc;
 use time::Date;
 
 /// A request that passed the checks made before anything is held.
@@ -41,7 +43,8 @@ struct NewBooking {
     /// The fee with any priority fee (P25, P26, P6.4); 0 = confirmed without payment.
     due: i64,
     fee: i64,
-    quota_bp: i64,
+    /// P6: the day's edition decides which quota a priority booking counts against.
+    policy: Arc<PriorityPolicy>,
     hold_ttl: i64,
     free_reschedules: i64,
     now: i64,
@@ -114,6 +117,11 @@ impl BookingEngine {
                     format!("{} is not an out-of-turn category here", category.as_str()),
                 ));
             }
+            // P6: the booked day's edition must serve the category at all (ADR 0013); its
+            // quota is checked when the place is taken.
+            self.policy
+                .quota_on(plan.day, category)
+                .map_err(|detail| BookingError::at("P6", 422, "/priority", detail))?;
             category.evidence(app)?;
             // P6.4: paid priority is the priority fee actually paid; without a fee set,
             // it would be granted free.
@@ -169,7 +177,7 @@ impl BookingEngine {
             payment: request.payment,
             due: self.due(request.priority),
             fee: self.config.fee_kzt,
-            quota_bp: self.config.priority.cap_basis_points(),
+            policy: self.policy.clone(),
             hold_ttl: self.config.hold_ttl_s as i64,
             free_reschedules: self.free_reschedules(),
             now: now.unix_timestamp(),
@@ -223,8 +231,8 @@ impl NewBooking {
             tx,
             &self.cp,
             self.plan,
-            self.priority.is_some(),
-            self.quota_bp,
+            self.priority,
+            &self.policy,
             confirming,
         )?;
         Ok((self.place(tx, day, hour, seq, confirming)?, false))

@@ -1,8 +1,10 @@
 //! The booking engine. Every operation that changes bookings is one store transaction; the
-//! rules that must hold across instances and crashes are the database's: capacity and the
-//! P6 quota by conditional `UPDATE`s on the day and hour rows (`… WHERE booked < capacity`),
-//! P21 by partial unique indexes on the plate and VIN keys, P20 ticket numbers by a counter
-//! on the day row. Verification runs *before* any slot is held (P20, anti-bot).
+//! rules that must hold across instances and crashes are the database's: capacity by
+//! conditional `UPDATE`s on the day and hour rows (`… WHERE booked < capacity`), the P6
+//! quotas of the day's edition by per-category counts read and written under that day row's
+//! lock (ADR 0013), P21 by partial unique indexes on the plate and VIN keys, P20 ticket
+//! numbers by a counter on the day row. Verification runs *before* any slot is held (P20,
+//! anti-bot).
 //!
 //! This file keeps the engine and what its operations share; each operation has its own
 //! file beside it (`create`, `pay`, `reschedule`, `cancel`, `drivers`, `capacity`,
@@ -10,6 +12,7 @@
 
 use super::BookingConfig;
 use super::limits::RateLimiter;
+use super::policy::PriorityPolicy;
 use super::rows::{BookingRow, NotificationRow};
 use super::rules::{BookingError, PriorityCategory};
 use crate::checkpoints::{Catalogue, Checkpoint};
@@ -21,7 +24,8 @@ use time::Date;
 
 pub use super::model::{
     BookingView, CapacityReport, CreateRequest, Created, DayAvailability, HourAvailability,
-    Interval, Moved, Notification, Payment, RescheduleRequest, SlotRequest, Ticket,
+    Interval, Moved, Notification, Payment, QuotaAvailability, RescheduleRequest, SlotRequest,
+    Ticket,
 };
 pub use super::slots::ticket_number;
 
@@ -29,6 +33,8 @@ pub use super::slots::ticket_number;
 pub struct BookingEngine {
     pub(super) config: Arc<BookingConfig>,
     pub(super) catalogue: Arc<Catalogue>,
+    /// P6: the quotas of each edition; a day takes the edition in force on it.
+    pub(super) policy: Arc<PriorityPolicy>,
     pub(super) store: Arc<Store>,
     pub(super) verifier: Arc<dyn Verifier>,
     pub(super) clock: SharedClock,
@@ -45,6 +51,8 @@ impl std::fmt::Debug for BookingEngine {
 }
 
 impl BookingEngine {
+    /// An engine under the compiled-in P6 policy; [`Self::with_policy`] replaces it (as
+    /// [`crate::start`] does with `[booking.priority] editions`).
     pub fn new(
         config: BookingConfig,
         catalogue: Arc<Catalogue>,
@@ -56,6 +64,7 @@ impl BookingEngine {
         Self {
             config: Arc::new(config),
             catalogue,
+            policy: Arc::new(PriorityPolicy::embedded()),
             store,
             verifier,
             clock,
@@ -63,8 +72,18 @@ impl BookingEngine {
         }
     }
 
+    /// The engine under another P6 policy (ADR 0013).
+    pub fn with_policy(mut self, policy: Arc<PriorityPolicy>) -> Self {
+        self.policy = policy;
+        self
+    }
+
     pub fn catalogue(&self) -> &Catalogue {
         &self.catalogue
+    }
+
+    pub fn policy(&self) -> &PriorityPolicy {
+        &self.policy
     }
 
     pub fn config(&self) -> &BookingConfig {

@@ -16,6 +16,7 @@
 //!   a pure function), `arrival` (P30, P35), `sweeps` (expired holds, no-shows),
 //!   `accounts` (P27 debts, P6.1/P6.2 lists); `slots` (P16, P22, P20 tickets) and `rows`
 //!   (typed rows) serve them all.
+//! * [`policy`] — the P6 quotas as effective-dated editions (Order 707, Order 505; ADR 0013).
 //! * [`limits`] — anti-abuse rate limits.
 //! * [`checkpoints`] — the 48 checkpoints of the Order 707 appendix, as data.
 //! * `testing` — a scripted verifier for tests and benchmarks (feature `test-util`).
@@ -32,6 +33,7 @@ pub mod limits;
 mod model;
 mod move_policy;
 mod pay;
+pub mod policy;
 mod reschedule;
 mod rows;
 pub mod rules;
@@ -41,6 +43,7 @@ mod sweeps;
 pub mod testing;
 
 pub use engine::BookingEngine;
+pub use policy::PriorityPolicy;
 
 pub use rules::{BookingError, PriorityCategory};
 
@@ -49,8 +52,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 /// Builds the gateway's booking engine from the config (`None` when `booking.enabled` is
-/// off) and starts its sweeper. Every booking verifies through `verifier`, the pipeline,
-/// before a slot is held (P20).
+/// off), governed by the P6 policy the config names (or the one compiled in), and starts
+/// its sweeper. Every booking verifies through `verifier`, the pipeline, before a slot is
+/// held (P20).
 pub async fn start(
     config: &BookingConfig,
     checkpoints: Arc<checkpoints::Catalogue>,
@@ -61,7 +65,9 @@ pub async fn start(
     if !config.enabled {
         return Ok(None);
     }
-    let engine = BookingEngine::new(config.clone(), checkpoints, store, verifier, clock);
+    let policy = PriorityPolicy::open(config.priority.editions.as_deref())?;
+    let engine = BookingEngine::new(config.clone(), checkpoints, store, verifier, clock)
+        .with_policy(Arc::new(policy));
     let engine = Arc::new(engine);
     engine.spawn_sweeper();
     Ok(Some(engine))
@@ -126,15 +132,20 @@ pub enum ExtraReschedule {
     Charge,
 }
 
-/// P6: which categories are served out of turn and the daily cap.
+/// P6: which categories are served out of turn, and the quotas that cap them, edition by
+/// edition (ADR 0013).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PriorityConfig {
-    /// Cap of priority bookings per checkpoint-day, percent of the day's actual capacity
-    /// (P6: 15). Rounded down.
-    #[serde(default = "default_cap")]
-    pub cap_percent: f64,
-    /// Categories served out of turn; the regulation has been amended, so this is config.
+    /// The P6 editions (JSON, `schemas/priority-policy.schema.json`): each edition's quotas —
+    /// categories and cap in percent of a day's actual capacity — from its in-force date.
+    /// Default: the policy compiled in from `deploy/priority-policy.json` (Order 707 as
+    /// published, 15 % together; Order 505 from 2025-09-23, 5 % out of turn and 1 % paid).
+    /// The one way to set the caps; relative to the config file.
+    #[serde(default)]
+    pub editions: Option<PathBuf>,
+    /// Categories served out of turn at all; a category must also be covered by a quota of
+    /// the booked day's edition.
     #[serde(default = "default_categories")]
     pub categories: Vec<PriorityCategory>,
 }
@@ -142,16 +153,9 @@ pub struct PriorityConfig {
 impl Default for PriorityConfig {
     fn default() -> Self {
         Self {
-            cap_percent: default_cap(),
+            editions: None,
             categories: default_categories(),
         }
-    }
-}
-
-impl PriorityConfig {
-    /// The cap in basis points, as the store compares it.
-    pub fn cap_basis_points(&self) -> i64 {
-        (self.cap_percent * 100.0).floor().clamp(0.0, 10_000.0) as i64
     }
 }
 
@@ -196,9 +200,6 @@ fn default_grace() -> u64 {
 fn default_sweep() -> u64 {
     5
 }
-fn default_cap() -> f64 {
-    15.0
-}
 fn default_categories() -> Vec<PriorityCategory> {
     PriorityCategory::ALL.to_vec()
 }
@@ -210,12 +211,15 @@ fn default_vehicle_rate() -> u32 {
 }
 
 impl BookingConfig {
-    /// A relative catalogue path is relative to the config file.
+    /// Relative catalogue and policy paths are relative to the config file.
     pub fn resolve_paths(&mut self, base: &std::path::Path) {
-        if let Some(p) = self.checkpoints.as_mut()
-            && p.is_relative()
+        for p in [&mut self.checkpoints, &mut self.priority.editions]
+            .into_iter()
+            .flatten()
         {
-            *p = base.join(&*p);
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
         }
     }
 }
@@ -235,7 +239,7 @@ mod tests {
         let c = BookingConfig::default();
         assert_eq!(c.horizon_days, 90);
         assert_eq!(c.free_reschedules, 2);
-        assert_eq!(c.priority.cap_basis_points(), 1500);
+        assert_eq!(c.priority.editions, None, "P6: the compiled-in editions");
         assert_eq!(c.priority.categories.len(), 7);
         assert_eq!(c.extra_reschedule, ExtraReschedule::Refuse);
     }
@@ -244,10 +248,40 @@ mod tests {
     fn booking_config_denies_unknown_fields() {
         let err = toml::from_str::<BookingConfig>("horizon_dayz = 3").unwrap_err();
         assert!(err.to_string().contains("horizon_dayz"));
-        let c: BookingConfig =
-            toml::from_str("[priority]\ncap_percent = 10\ncategories = [\"paid\", \"aeo\"]")
+        let mut c: BookingConfig =
+            toml::from_str("[priority]\neditions = \"p6.json\"\ncategories = [\"paid\", \"aeo\"]")
                 .unwrap();
-        assert_eq!(c.priority.cap_basis_points(), 1000);
+        c.resolve_paths(std::path::Path::new("/etc/kezek"));
+        assert_eq!(
+            c.priority.editions.as_deref(),
+            Some(std::path::Path::new("/etc/kezek/p6.json"))
+        );
+    }
+
+    /// P6, ADR 0013: the caps are the editions' — one way to set them; a config still
+    /// carrying the old single cap is refused at start, naming it.
+    #[test]
+    fn p6_cap_percent_is_gone_from_the_config() {
+        let err = toml::from_str::<BookingConfig>("[priority]\ncap_percent = 15").unwrap_err();
+        assert!(err.to_string().contains("cap_percent"), "{err}");
+    }
+
+    /// The README's `[booking]` example is a config the gateway starts with (issue 10).
+    #[test]
+    fn the_readme_booking_example_parses() {
+        let readme = include_str!("../../../README.md");
+        let example = readme
+            .split("```toml")
+            .filter_map(|block| block.split("```").next())
+            .find(|block| block.contains("[booking.priority]"))
+            .expect("README shows [booking.priority]");
+        let booking = example
+            .split_once("[booking]")
+            .map(|(_, rest)| format!("[booking]{rest}"))
+            .unwrap();
+        let parsed: toml::Table = toml::from_str(&booking).unwrap();
+        let config: BookingConfig = parsed["booking"].clone().try_into().unwrap();
+        assert!(config.priority.editions.is_some());
     }
 }
 

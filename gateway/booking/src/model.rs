@@ -133,16 +133,33 @@ pub struct Moved {
 }
 
 /// Availability of one checkpoint-day.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub struct DayAvailability {
     pub date: String,
     pub capacity: i64,
     pub booked: i64,
     pub free: i64,
+    /// P6: the out-of-turn places of the day, all quotas of its edition together.
     pub priority_cap: i64,
     pub priority_free: i64,
+    /// P6: the edition in force on the day (ADR 0013); none before the first.
+    pub priority_edition: Option<String>,
+    /// P6: each quota of that edition.
+    pub priority_quotas: Vec<QuotaAvailability>,
     pub hours: Vec<HourAvailability>,
+}
+
+/// P6: one quota of a day's edition: the categories it covers, its cap (percent of the
+/// day's actual capacity, rounded down) and what is left of it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct QuotaAvailability {
+    pub id: String,
+    pub categories: Vec<String>,
+    pub cap_percent: f64,
+    pub cap: i64,
+    pub free: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -41,7 +41,7 @@ impl BookingEngine {
         let verification_id = self.verify(application.clone()).await?;
         let application_json = serde_json::to_string(&application).unwrap_or_default();
         let now = self.clock.now().unix_timestamp();
-        let bp = self.config.priority.cap_basis_points();
+        let policy = self.policy.clone();
         let free = self.free_reschedules();
         let extra = self.config.extra_reschedule;
         let (id, account) = (id.to_owned(), request.account.clone());
@@ -65,7 +65,8 @@ impl BookingEngine {
                 }
                 debt_in_tx(tx, &account, now)?;
                 release(tx, &r)?;
-                let (day, hour, seq) = reserve(tx, &cp, plan, r.is_priority(), bp, true)?;
+                // P6: on the new day, the quota of that day's edition (ADR 0013).
+                let (day, hour, seq) = reserve(tx, &cp, plan, r.category()?, &policy, true)?;
                 let (start, end) = interval_bounds(&cp, day, hour);
                 let seq = seq.unwrap_or_default();
                 tx.execute(

@@ -3,6 +3,7 @@
 //! the SELECT list from the fields, so names and positions cannot drift apart.
 
 use super::model::{BookingView, Interval, Notification, Ticket};
+use super::rules::PriorityCategory;
 use super::slots::{rfc3339, utc};
 use kezek_store::{Columns, DbError, Tx, Val};
 
@@ -111,14 +112,33 @@ row! {
 }
 
 row! {
-    /// A checkpoint-day: its actual capacity (D13), bookings and P6 bookings counted
-    /// against it.
+    /// A checkpoint-day: its actual capacity (D13) and the bookings counted against it.
     DayRow {
         day: text,
         capacity: int,
         booked: int,
-        priority_booked: int,
     }
+}
+
+row! {
+    /// P6: the out-of-turn bookings of a checkpoint-day in one category (ADR 0013).
+    CategoryRow {
+        day: text,
+        category: text,
+        booked: int,
+    }
+}
+
+impl CategoryRow {
+    /// The category, as `PriorityCategory::as_str` wrote it; anything else is a broken row.
+    pub fn category(&self) -> Result<PriorityCategory, DbError> {
+        category(&self.category)
+    }
+}
+
+fn category(text: &str) -> Result<PriorityCategory, DbError> {
+    PriorityCategory::parse(text)
+        .ok_or_else(|| DbError::Other(format!("{text} is not a P6 category")))
 }
 
 row! {
@@ -140,9 +160,9 @@ row! {
 }
 
 impl BookingRow {
-    /// Whether it counts against the P6 quota of its day.
-    pub fn is_priority(&self) -> bool {
-        self.priority.is_some()
+    /// The P6 category whose quota it counts against on its day, if any.
+    pub fn category(&self) -> Result<Option<PriorityCategory>, DbError> {
+        self.priority.as_deref().map(category).transpose()
     }
 
     /// The booking as its owner sees it; `free` is the number of free reschedules (P28).
@@ -236,15 +256,27 @@ mod tests {
 
     #[test]
     fn a_row_selects_its_fields_by_name() {
-        assert_eq!(DayRow::COLUMNS, "day, capacity, booked, priority_booked");
+        assert_eq!(DayRow::COLUMNS, "day, capacity, booked");
+        assert_eq!(CategoryRow::COLUMNS, "day, category, booked");
         assert!(BookingRow::COLUMNS.starts_with("id, account, checkpoint, plate_key, status"));
     }
 
     #[test]
     fn a_booking_row_reads_its_columns_by_name() {
         let b = BookingRow::from_row(&booking_values()).unwrap();
+        assert_eq!(b.category(), Ok(None));
         assert_eq!((b.hour, b.ticket_seq, b.priority), (10, Some(1), None));
         assert_eq!(b.created_order, "0005-b1");
+    }
+
+    /// P6: a stored category is one of ours, or the row is broken (never "no category").
+    #[test]
+    fn a_stored_category_is_read_strictly() {
+        let mut b = BookingRow::from_row(&booking_values()).unwrap();
+        b.priority = Some("paid".into());
+        assert_eq!(b.category(), Ok(Some(PriorityCategory::Paid)));
+        b.priority = Some("vip".into());
+        assert!(b.category().unwrap_err().to_string().contains("vip"));
     }
 
     /// NULL is never read as 0: a NULL hour is a broken row, named by its column.
@@ -254,7 +286,7 @@ mod tests {
         v[6] = Val::NullText;
         let e = BookingRow::from_row(&v).unwrap_err().to_string();
         assert!(e.contains("column hour"), "{e}");
-        let e = DayRow::from_row(&["2026-06-02".into(), Val::NullInt, Val::Int(0), Val::Int(0)]);
+        let e = DayRow::from_row(&["2026-06-02".into(), Val::NullInt, Val::Int(0)]);
         assert!(e.unwrap_err().to_string().contains("column capacity"));
     }
 }

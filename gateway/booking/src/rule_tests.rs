@@ -6,12 +6,14 @@
 use super::testing::{Script, ScriptedVerifier, sample_application};
 use super::*;
 use crate::checkpoints::Catalogue;
-use crate::engine::{CreateRequest, Payment, RescheduleRequest, SlotRequest};
+use crate::engine::{CreateRequest, DayAvailability, Payment, RescheduleRequest, SlotRequest};
+use crate::policy::test_policy::{self, order_707_as_published, split_on};
 use kezek_domain::clock::ManualClock;
 use kezek_store::testing::{self, Backend};
 use kezek_store::{Store, StoreConfig};
 use std::sync::Arc;
-use time::macros::datetime;
+use time::Date;
+use time::macros::{datetime, offset};
 
 struct Rig {
     name: &'static str,
@@ -24,25 +26,38 @@ struct Rig {
 /// 2026-06-01 08:30 in Kazakhstan (+05:00).
 const NOW: time::OffsetDateTime = datetime!(2026-06-01 03:30 UTC);
 
-/// One small checkpoint: 10 a day, 2 an hour, round the clock; plus the real catalogue.
+/// The rig clock's date in Kazakhstan (+05:00), `n` days on.
+fn today_plus(n: i64) -> Date {
+    NOW.to_offset(offset!(+5)).date() + time::Duration::days(n)
+}
+
+/// Two test checkpoints, round the clock, plus the real catalogue: RU-SMALL, 60 a day and 3
+/// an hour; RU-MID, 100 a day and 5 an hour (P6: 1 % of it is one booking).
 fn catalogue() -> Catalogue {
     let mut c = Catalogue::embedded();
-    let mut small = c
-        .get("KZ-TEST")
-        .cloned()
-        .unwrap_or_else(|| c.get("RU-AKSAI").unwrap().clone());
-    small.code = "RU-SMALL".into();
-    small.daily_capacity = 60;
-    small.hourly_capacity = 3;
-    c.checkpoints.insert(small.code.clone(), small);
+    let aksai = c.get("RU-AKSAI").unwrap().clone();
+    for (code, daily, hourly) in [("RU-SMALL", 60, 3), ("RU-MID", 100, 5)] {
+        let mut cp = aksai.clone();
+        cp.code = code.into();
+        cp.daily_capacity = daily;
+        cp.hourly_capacity = hourly;
+        c.checkpoints.insert(cp.code.clone(), cp);
+    }
     c
 }
 
-/// A rig on `backend`, with its own database.
+/// A rig on `backend`, with its own database, under the P6 policy its config names.
 async fn rig_on(backend: Backend, config: BookingConfig) -> Rig {
     let dir = tempfile::tempdir().unwrap();
     let store = backend.store(dir.path(), "b");
     rig(backend.name(), &store, config, Some(dir)).await
+}
+
+/// A rig on `backend` under the P6 `policy` given (ADR 0013).
+async fn rig_under(backend: Backend, config: BookingConfig, policy: PriorityPolicy) -> Rig {
+    let dir = tempfile::tempdir().unwrap();
+    let store = backend.store(dir.path(), "b");
+    rig_with(backend.name(), &store, config, Some(policy), Some(dir)).await
 }
 
 async fn rig(
@@ -51,16 +66,32 @@ async fn rig(
     config: BookingConfig,
     dir: Option<tempfile::TempDir>,
 ) -> Rig {
+    rig_with(name, store, config, None, dir).await
+}
+
+/// `policy`: the P6 policy; `None`, the one the config names, loaded as `start` loads it.
+async fn rig_with(
+    name: &'static str,
+    store: &StoreConfig,
+    config: BookingConfig,
+    policy: Option<PriorityPolicy>,
+    dir: Option<tempfile::TempDir>,
+) -> Rig {
     let clock = Arc::new(ManualClock::new(NOW));
     let verifier = Arc::new(ScriptedVerifier::new(Script::Approve));
     let store = Arc::new(Store::open(store).await.unwrap());
-    let engine = Arc::new(BookingEngine::new(
-        config,
-        Arc::new(catalogue()),
-        store,
-        verifier.clone(),
-        clock.clone(),
-    ));
+    let policy = policy
+        .unwrap_or_else(|| PriorityPolicy::open(config.priority.editions.as_deref()).unwrap());
+    let engine = Arc::new(
+        BookingEngine::new(
+            config,
+            Arc::new(catalogue()),
+            store,
+            verifier.clone(),
+            clock.clone(),
+        )
+        .with_policy(Arc::new(policy)),
+    );
     Rig {
         name,
         engine,
@@ -528,46 +559,90 @@ async fn p36_owner_only_and_drivers_can_be_added(backend: Backend) {
     assert_eq!((b.checkpoint, b.vehicle), (a.checkpoint, a.vehicle));
 }
 
-async fn p6_priority_capped_at_15_percent_of_actual_capacity(backend: Backend) {
+/// A priority booking of `category` on `date` at `hour` (the first free hour if `None`),
+/// vehicle number `i`, with the evidence the category needs (P6): perishable goods by class
+/// and HS code, a paid priority fee of 1 KZT.
+fn priority_req(
+    cp: &str,
+    date: &str,
+    hour: Option<u8>,
+    i: usize,
+    category: PriorityCategory,
+) -> CreateRequest {
+    let mut q = req(
+        cp,
+        date,
+        hour,
+        &format!("{i:03}PQR01"),
+        &format!("VINPRIORITY{i:06}"),
+    );
+    match category {
+        PriorityCategory::Perishable => {
+            q.application.cargo.classes = vec![kezek_domain::CargoClass::Perishable];
+            q.application.cargo.hs_codes = vec!["080810".into()]; // apples
+        }
+        PriorityCategory::Paid => {
+            q.payment = Some(Payment {
+                reference: format!("priority-{i}"),
+                amount_kzt: 1,
+            });
+        }
+        _ => {}
+    }
+    q.priority = Some(category);
+    q
+}
+
+/// The P6 refusal's detail, or a panic naming what came instead.
+fn p6_detail(e: BookingError) -> String {
+    match e {
+        BookingError::Rule {
+            rule: "P6", detail, ..
+        } => detail,
+        e => panic!("expected a P6 refusal, got {e:?}"),
+    }
+}
+
+/// P6 as amended by Order 505 (in force 2025-09-23), the compiled-in policy: on a day after
+/// it, out-of-turn bookings are capped at 5 % of the day's actual capacity (60 → 3), and the
+/// refusal names the quota, its percentage and the edition. Evidence still decides who may
+/// ask (animals need animals; AEO the list).
+async fn p6_order_505_out_of_turn_capped_at_5_percent_of_actual_capacity(backend: Backend) {
     let r = rig_on(backend, cfg()).await;
-    // RU-SMALL: 60 a day → 9 priority bookings.
+    let day = today_plus(1).to_string();
     let mut ok = 0;
     let mut last = None;
     for i in 0..12 {
-        let mut q = req(
+        let q = priority_req(
             "RU-SMALL",
-            "2026-06-02",
-            Some((i % 12) as u8 + 1),
-            &format!("6{i:02}AAA01"),
-            &format!("VIN000000000006{i:02}"),
+            &day,
+            Some(i as u8 + 1),
+            600 + i,
+            PriorityCategory::Perishable,
         );
-        q.application.cargo.classes = vec![kezek_domain::CargoClass::Perishable];
-        q.application.cargo.hs_codes = vec!["080810".into()]; // apples
-        q.priority = Some(PriorityCategory::Perishable);
         match r.engine.create(q, None).await {
             Ok(_) => ok += 1,
-            Err(e) => last = Some(rule(e)),
+            Err(e) => last = Some(p6_detail(e)),
         }
     }
-    assert_eq!(ok, 9, "{}", r.name);
-    assert_eq!(last, Some("P6"));
+    assert_eq!(ok, 3, "{}: 5 % of 60", r.name);
+    let last = last.unwrap();
+    for part in ["out-of-turn quota", "5 %", "order-505", "Order No. 505"] {
+        assert!(last.contains(part), "{part}: {last}");
+    }
+    let avail = r
+        .engine
+        .availability("RU-SMALL", Some(&day), 1)
+        .await
+        .unwrap();
+    assert_eq!(avail[0].priority_edition.as_deref(), Some("order-505"));
+    assert_eq!((avail[0].priority_cap, avail[0].priority_free), (3, 0));
     // Evidence: animals without animals is refused; AEO needs the list.
-    let mut q = req(
-        "RU-SMALL",
-        "2026-06-03",
-        Some(5),
-        "690AAA01",
-        "VIN00000000000690",
-    );
+    let next = today_plus(2).to_string();
+    let mut q = req("RU-SMALL", &next, Some(5), "690AAA01", "VIN00000000000690");
     q.priority = Some(PriorityCategory::Animals);
     assert_eq!(rule(r.engine.create(q, None).await.unwrap_err()), "P6");
-    let mut q = req(
-        "RU-SMALL",
-        "2026-06-03",
-        Some(5),
-        "691AAA01",
-        "VIN00000000000691",
-    );
+    let mut q = req("RU-SMALL", &next, Some(5), "691AAA01", "VIN00000000000691");
     q.priority = Some(PriorityCategory::Aeo);
     assert_eq!(
         rule(r.engine.create(q.clone(), None).await.unwrap_err()),
@@ -592,47 +667,284 @@ async fn p6_priority_capped_at_15_percent_of_actual_capacity(backend: Backend) {
     );
 }
 
+/// P6, ADR 0013: the caps are configuration — `[booking.priority] editions` names a policy
+/// file that replaces the compiled-in one, and `categories` says which are served at all. A
+/// category the config does not serve is refused; one the day's edition has no quota for is
+/// refused naming the edition; paid takes its own 5 % here (60 → 3).
 async fn p6_cap_and_categories_are_configuration(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("p6.json");
+    std::fs::write(
+        &file,
+        test_policy::document(&[(
+            "local-paid-only",
+            today_plus(-10),
+            &[("paid", &["paid"], 5.0)],
+        )]),
+    )
+    .unwrap();
     let mut c = cfg();
-    c.priority.cap_percent = 5.0;
+    c.priority.editions = Some(file);
     // P6.4: paid priority exists only with a priority fee to pay.
     c.priority_fee_kzt = 1;
-    c.priority.categories = vec![PriorityCategory::Paid];
-    let r = rig_on(backend, c.clone()).await;
-    let mut q = req(
-        "RU-SMALL",
-        "2026-06-02",
-        Some(3),
-        "701AAA01",
-        "VIN00000000000701",
-    );
+    c.priority.categories = vec![PriorityCategory::Paid, PriorityCategory::Aeo];
+    let r = rig_on(backend, c).await;
+    let day = today_plus(1).to_string();
+    let mut q = req("RU-SMALL", &day, Some(3), "701AAA01", "VIN00000000000701");
     q.application.cargo.classes = vec![kezek_domain::CargoClass::Dangerous];
     q.priority = Some(PriorityCategory::Dangerous);
-    assert_eq!(
-        rule(r.engine.create(q, None).await.unwrap_err()),
-        "P6",
-        "{}",
-        r.name
-    );
+    let e = r.engine.create(q, None).await.unwrap_err();
+    assert!(p6_detail(e).contains("not an out-of-turn category here"));
+    let mut q = req("RU-SMALL", &day, Some(3), "702AAA01", "VIN00000000000702");
+    q.priority = Some(PriorityCategory::Aeo);
+    let e = p6_detail(r.engine.create(q, None).await.unwrap_err());
+    assert!(e.contains("under local-paid-only"), "{e}");
     let mut n = 0;
     for i in 0..5 {
-        let mut q = req(
+        let q = priority_req(
             "RU-SMALL",
-            "2026-06-02",
-            Some(4 + i),
-            &format!("70{i}BBB01"),
-            &format!("VIN0000000000071{i}"),
+            &day,
+            Some(4 + i as u8),
+            710 + i,
+            PriorityCategory::Paid,
         );
-        q.priority = Some(PriorityCategory::Paid);
-        q.payment = Some(Payment {
-            reference: format!("pay-{i}"),
-            amount_kzt: 1,
-        });
         if r.engine.create(q, None).await.is_ok() {
             n += 1;
         }
     }
-    assert_eq!(n, 3, "5 % of 60");
+    assert_eq!(n, 3, "{}: 5 % of 60", r.name);
+}
+
+/// P6, Order 505, ADR 0013: a day takes the caps of the edition in force *on it* — the
+/// booked day, not today. The test policy is amended three days after the rig's today: the
+/// day before still allows 15 % for all seven categories together; from the day of the
+/// amendment on, out-of-turn 5 % and paid 1 % apart. Paid fills its 1 % while out-of-turn
+/// has room, and out-of-turn its 5 % while paid has room; a cancellation gives the place
+/// back to its own quota.
+async fn p6_order_505_a_day_takes_the_caps_of_the_edition_in_force_on_it(backend: Backend) {
+    use PriorityCategory::{Paid, Perishable};
+    let amended = today_plus(3);
+    let policy = split_on(today_plus(-365), amended);
+    let r = rig_under(backend, paid_priority(), policy).await;
+    let mut vehicle = 0;
+    let mut book = |day: Date, category: PriorityCategory| {
+        vehicle += 1;
+        let q = priority_req(
+            "RU-MID",
+            &day.to_string(),
+            Some((vehicle % 20) as u8 + 1),
+            vehicle,
+            category,
+        );
+        let engine = r.engine.clone();
+        async move { engine.create(q, None).await.map(|c| c.booking) }
+    };
+
+    // The day before: 15 % of 100, all categories together.
+    let before = amended - time::Duration::days(1);
+    let early = book(before, Perishable).await.unwrap();
+    for _ in 1..14 {
+        book(before, Perishable).await.unwrap();
+    }
+    book(before, Paid).await.unwrap();
+    for category in [Perishable, Paid] {
+        let e = p6_detail(book(before, category).await.unwrap_err());
+        for part in ["out-of-turn quota", "15 %", "as-published"] {
+            assert!(e.contains(part), "{}: {part}: {e}", r.name);
+        }
+    }
+
+    // The day of the amendment: paid fills its 1 % while out-of-turn still has room…
+    let paid = book(amended, Paid).await.unwrap();
+    let e = p6_detail(book(amended, Paid).await.unwrap_err());
+    for part in ["paid quota", "1 %", "amended"] {
+        assert!(e.contains(part), "{}: {part}: {e}", r.name);
+    }
+    for _ in 0..5 {
+        book(amended, Perishable).await.unwrap();
+    }
+    let e = p6_detail(book(amended, Perishable).await.unwrap_err());
+    assert!(e.contains("out-of-turn quota") && e.contains("5 %"), "{e}");
+
+    // …and the day after: out-of-turn fills its 5 % while paid still has room.
+    let after = amended + time::Duration::days(1);
+    for _ in 0..5 {
+        book(after, Perishable).await.unwrap();
+    }
+    assert_eq!(rule(book(after, Perishable).await.unwrap_err()), "P6");
+    book(after, Paid).await.unwrap();
+
+    // Availability says the same, per quota of each day's edition.
+    let days = r
+        .engine
+        .availability("RU-MID", Some(&before.to_string()), 3)
+        .await
+        .unwrap();
+    let quotas = |d: &DayAvailability| -> Vec<(String, i64, i64)> {
+        d.priority_quotas
+            .iter()
+            .map(|q| (q.id.clone(), q.cap, q.free))
+            .collect()
+    };
+    assert_eq!(days[0].priority_edition.as_deref(), Some("as-published"));
+    assert_eq!(quotas(&days[0]), [("out-of-turn".to_owned(), 15, 0)]);
+    assert_eq!(days[1].priority_edition.as_deref(), Some("amended"));
+    assert_eq!(
+        quotas(&days[1]),
+        [("out-of-turn".to_owned(), 5, 0), ("paid".to_owned(), 1, 0)]
+    );
+    assert_eq!((days[1].priority_cap, days[1].priority_free), (6, 0));
+
+    // A cancelled paid booking gives its place back to the paid quota, not to out-of-turn.
+    r.engine.cancel(&paid.id, "acc-1").await.unwrap();
+    assert_eq!(rule(book(amended, Perishable).await.unwrap_err()), "P6");
+    book(amended, Paid).await.unwrap();
+
+    // A reschedule meets the quota of its new day's edition, and gives its old place back.
+    let to = |day: Date| RescheduleRequest {
+        account: "acc-1".into(),
+        slot: SlotRequest {
+            date: Some(day.to_string()),
+            hour: Some(22),
+            ..Default::default()
+        },
+        payment: None,
+    };
+    let e = r.engine.reschedule(&early.id, to(after)).await.unwrap_err();
+    assert!(p6_detail(e).contains("5 %"), "{}", r.name);
+    let later = after + time::Duration::days(1);
+    let moved = r.engine.reschedule(&early.id, to(later)).await.unwrap();
+    assert_eq!(moved.slot.date, later.to_string());
+    book(before, Paid).await.unwrap();
+    assert_eq!(rule(book(before, Paid).await.unwrap_err()), "P6");
+    assert_eq!(priority_count_mismatches(&r).await, 0, "{}", r.name);
+}
+
+/// P6, Order 505, under concurrency: 80 vehicles at once ask for out-of-turn and paid places
+/// on one day of 100 — exactly 5 and 1 are sold, on SQLite and on PostgreSQL, and the
+/// per-category counts agree with the bookings.
+async fn p6_order_505_quotas_hold_under_a_storm(backend: Backend) {
+    let r = rig_on(backend, paid_priority()).await;
+    let sold = p6_storm(std::slice::from_ref(&r)).await;
+    assert_eq!(sold, (5, 1), "{}: 5 % and 1 % of 100", r.name);
+    assert_eq!(priority_count_mismatches(&r).await, 0, "{}", r.name);
+}
+
+/// P6, Order 505, across gateway instances: two engines sharing one PostgreSQL sell the 5 %
+/// and the 1 % once between them (the day row's lock is the database's, not a mutex's).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs PostgreSQL: KEZEK_TEST_POSTGRES_URL and --include-ignored"]
+async fn p6_order_505_quotas_hold_across_two_instances_sharing_postgres() {
+    let pg = testing::postgres(8);
+    let a = rig("postgres-a", &pg, paid_priority(), None).await;
+    let b = rig("postgres-b", &pg, paid_priority(), None).await;
+    assert_eq!(p6_storm(&[a, b]).await, (5, 1), "5 % and 1 % of 100");
+}
+
+/// The rule tests' config with paid priority offered (P6.4: a fee of 1 KZT).
+fn paid_priority() -> BookingConfig {
+    let mut c = cfg();
+    c.priority_fee_kzt = 1;
+    c
+}
+
+/// 80 vehicles, half perishable and half paid, at once for tomorrow at RU-MID (100 a day),
+/// spread over `rigs`; every refusal is P6. The out-of-turn and paid bookings sold.
+async fn p6_storm(rigs: &[Rig]) -> (usize, usize) {
+    let day = today_plus(1).to_string();
+    let mut tasks = Vec::new();
+    for i in 0..80 {
+        let category = if i % 2 == 0 {
+            PriorityCategory::Perishable
+        } else {
+            PriorityCategory::Paid
+        };
+        let q = priority_req("RU-MID", &day, None, i, category);
+        let engine = rigs[i % rigs.len()].engine.clone();
+        tasks.push(tokio::spawn(async move {
+            (category, engine.create(q, None).await)
+        }));
+    }
+    let (mut perishable, mut paid) = (0, 0);
+    for t in tasks {
+        match t.await.unwrap() {
+            (PriorityCategory::Paid, Ok(_)) => paid += 1,
+            (_, Ok(_)) => perishable += 1,
+            (_, Err(e)) => assert_eq!(rule(e), "P6", "{}", rigs[0].name),
+        }
+    }
+    (perishable, paid)
+}
+
+/// Days whose per-category P6 counts disagree with the bookings holding a place on them
+/// (held, active, completed).
+async fn priority_count_mismatches(r: &Rig) -> i64 {
+    r.engine
+        .store()
+        .transact(|tx| -> Result<i64, kezek_store::DbError> {
+            tx.query(
+                "SELECT COUNT(*) FROM cp_day_priority p WHERE p.booked <> (SELECT COUNT(*) FROM bookings b \
+                 WHERE b.checkpoint = p.checkpoint AND b.day = p.day AND b.priority = p.category \
+                 AND b.status IN ('held', 'active', 'completed') AND b.hour >= 0)",
+                &[],
+            )?[0][0]
+                .int()
+        })
+        .await
+        .unwrap()
+}
+
+/// Migration 3 (ADR 0013) keeps existing data valid: out-of-turn bookings made before it
+/// count, per category, against the quotas of their day's edition after it. The store is
+/// taken back to its version-2 shape by hand (one `priority_booked` total per day), then
+/// reopened and migrated again.
+async fn p6_migration_counts_earlier_bookings_by_category(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = backend.store(dir.path(), "m");
+    let c = paid_priority();
+    let day = today_plus(1).to_string();
+    let r = rig_with(backend.name(), &store, c.clone(), None, None).await;
+    for (i, category) in [
+        PriorityCategory::Perishable,
+        PriorityCategory::Perishable,
+        PriorityCategory::Paid,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let q = priority_req("RU-MID", &day, Some(10), i, category);
+        r.engine.create(q, None).await.unwrap();
+    }
+    r.engine
+        .store()
+        .transact(|tx| -> Result<(), kezek_store::DbError> {
+            tx.execute(
+                "ALTER TABLE cp_days ADD COLUMN priority_booked BIGINT NOT NULL DEFAULT 0",
+                &[],
+            )?;
+            tx.execute(
+                "UPDATE cp_days SET priority_booked = (SELECT COALESCE(SUM(booked), 0) FROM \
+                 cp_day_priority p WHERE p.checkpoint = cp_days.checkpoint AND p.day = cp_days.day)",
+                &[],
+            )?;
+            tx.execute("DROP TABLE cp_day_priority", &[])?;
+            tx.execute("DELETE FROM schema_migrations WHERE version = 3", &[])?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+    drop(r);
+    let r = rig_with(backend.name(), &store, c, None, Some(dir)).await;
+    assert_eq!(priority_count_mismatches(&r).await, 0, "{}", r.name);
+    let avail = r
+        .engine
+        .availability("RU-MID", Some(&day), 1)
+        .await
+        .unwrap();
+    let free: Vec<i64> = avail[0].priority_quotas.iter().map(|q| q.free).collect();
+    assert_eq!(free, [3, 0], "{}: out-of-turn 5 - 2, paid 1 - 1", r.name);
+    let q = priority_req("RU-MID", &day, Some(11), 9, PriorityCategory::Paid);
+    assert_eq!(rule(r.engine.create(q, None).await.unwrap_err()), "P6");
 }
 
 async fn p23_p27_p28_fees_debt_cancellation_and_reschedules(backend: Backend) {
@@ -963,8 +1275,10 @@ async fn p35_no_show_annuls_and_frees_the_vehicle(backend: Backend) {
         .unwrap();
 }
 
+/// D13, ADR 0006: priority first, then booking order. Under P6 as Order 707 was published
+/// (15 %: a day of 7 keeps one priority place; under Order 505's 5 % it would keep none).
 async fn d13_lowering_capacity_moves_priority_first_then_booking_order(backend: Backend) {
-    let r = rig_on(backend, cfg()).await;
+    let r = rig_under(backend, cfg(), order_707_as_published(today_plus(-365))).await;
     let mut ids = Vec::new();
     for i in 0..9u8 {
         let mut q = req(
@@ -1322,8 +1636,11 @@ on_both_databases!(
     p21_one_active_booking_per_vehicle_by_plate_and_by_vin,
     p20_verification_before_a_slot_is_held_refusal_reasons_and_unknown_is_never_yes,
     p36_owner_only_and_drivers_can_be_added,
-    p6_priority_capped_at_15_percent_of_actual_capacity,
+    p6_order_505_out_of_turn_capped_at_5_percent_of_actual_capacity,
     p6_cap_and_categories_are_configuration,
+    p6_order_505_a_day_takes_the_caps_of_the_edition_in_force_on_it,
+    p6_order_505_quotas_hold_under_a_storm,
+    p6_migration_counts_earlier_bookings_by_category,
     p23_p27_p28_fees_debt_cancellation_and_reschedules,
     anti_abuse_holds_expire_and_release_the_slot,
     p35_no_show_annuls_and_frees_the_vehicle,

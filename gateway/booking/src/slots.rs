@@ -3,9 +3,10 @@
 
 use super::engine::BookingEngine;
 use super::model::SlotRequest;
-use super::rows::{BookingRow, DayRow};
-use super::rules::BookingError;
+use super::rows::{BookingRow, CategoryRow};
+use super::rules::{BookingError, PriorityCategory};
 use crate::checkpoints::Checkpoint;
+use crate::policy::{ByCategory, Edition, PriorityPolicy, Quota};
 use kezek_store::{Columns, DbError, Tx};
 use time::{
     Date, OffsetDateTime, PrimitiveDateTime, Time, UtcOffset,
@@ -158,8 +159,8 @@ pub(super) fn ensure_day(
 ) -> Result<bool, BookingError> {
     let ds = day.to_string();
     let n = tx.execute(
-        "INSERT INTO cp_days (checkpoint, day, capacity, booked, priority_booked, next_ticket) \
-         VALUES ($1, $2, $3, 0, 0, 1) ON CONFLICT DO NOTHING",
+        "INSERT INTO cp_days (checkpoint, day, capacity, booked, next_ticket) \
+         VALUES ($1, $2, $3, 0, 1) ON CONFLICT DO NOTHING",
         &[(&cp.code).into(), (&ds).into(), cp.day_capacity().into()],
     )?;
     if n == 1 {
@@ -180,23 +181,27 @@ pub(super) fn ensure_day(
     Ok(n == 1)
 }
 
-/// Takes one place: the day (capacity and, for priority, the P6 quota), then an hour. The
-/// conditional updates are atomic in both databases: no overbooking under concurrency.
-/// Returns the day, the hour and, when `ticket`, the P20 ticket sequence.
+/// Takes one place: the day (capacity and, for an out-of-turn booking, the P6 quota of the
+/// day's edition that covers its category), then an hour. The day row is locked first and
+/// everything else is read and written under that lock, in both databases: no overbooking
+/// under concurrency. Returns the day, the hour and, when `ticket`, the P20 ticket sequence.
 pub(super) fn reserve(
     tx: &mut dyn Tx,
     cp: &Checkpoint,
     plan: Plan,
-    priority: bool,
-    bp: i64,
+    priority: Option<PriorityCategory>,
+    policy: &PriorityPolicy,
     ticket: bool,
 ) -> Result<(Date, u8, Option<i64>), BookingError> {
     let mut day = plan.day;
     let mut min_hour = plan.hour;
+    // A P6 refusal of the day searched last: more telling than "no free slot".
+    let mut refused: Option<BookingError> = None;
     loop {
         if day > plan.last {
-            return Err(if plan.last == plan.day {
-                BookingError::rule(
+            return Err(match refused {
+                Some(e) if plan.last == plan.day => e,
+                _ if plan.last == plan.day => BookingError::rule(
                     "P22",
                     409,
                     format!(
@@ -204,18 +209,17 @@ pub(super) fn reserve(
                          for (P20): verify and book for another day",
                         plan.day
                     ),
-                )
-            } else {
-                BookingError::rule(
+                ),
+                _ => BookingError::rule(
                     "P22",
                     409,
                     "no free slot is left within the booking horizon",
-                )
+                ),
             });
         }
         let ds = day.to_string();
-        let failure = match take_day(tx, cp, day, priority, bp, ticket)? {
-            Some(seq) => match take_hour(tx, &cp.code, &ds, min_hour, plan.exact)? {
+        let failure = match take_day(tx, cp, day, priority, policy, ticket)? {
+            DayTake::Taken(seq) => match take_hour(tx, &cp.code, &ds, min_hour, plan.exact)? {
                 Some(hour) => return Ok((day, hour, ticket.then_some(seq))),
                 None => {
                     give_back_day(tx, &cp.code, &ds, priority, ticket)?;
@@ -226,14 +230,15 @@ pub(super) fn reserve(
                     ))
                 }
             },
-            None if priority => quota_used_up(tx, &cp.code, &ds)?,
-            None => None,
+            DayTake::Refused(e) => Some(e),
+            DayTake::Full => None,
         };
         if plan.exact {
             return Err(failure.unwrap_or_else(|| {
                 BookingError::rule("P22", 409, format!("{ds} is fully booked"))
             }));
         }
+        refused = failure.filter(|e| e.rule_id() == Some("P6"));
         day = day
             .next_day()
             .ok_or_else(|| BookingError::rule("P22", 409, "no day left"))?;
@@ -241,27 +246,42 @@ pub(super) fn reserve(
     }
 }
 
-/// Counts one booking against the day, if it has room (and quota room for priority, P6).
-/// `Some(ticket sequence)` when taken. The day row is the hot spot (one lock per
-/// checkpoint-day): it is taken as late as possible, and the ticket number comes with it
-/// (P20).
+/// What [`take_day`] did.
+enum DayTake {
+    /// Counted against the day (and its quota); the ticket sequence.
+    Taken(i64),
+    /// The day is fully booked.
+    Full,
+    /// P6 refuses: the quota is used up, or the day's edition does not serve the category.
+    Refused(BookingError),
+}
+
+/// Counts one booking against the day if it has room and, out of turn, against the quota
+/// of the day's edition covering its category (P6, ADR 0013). The day row is the hot spot
+/// (one lock per checkpoint-day): it is taken as late as possible, the ticket number comes
+/// with it (P20), and the quota's use is read only once it is held — every booking of the
+/// day waits for that lock, so the count read is the count at commit.
 fn take_day(
     tx: &mut dyn Tx,
     cp: &Checkpoint,
     day: Date,
-    priority: bool,
-    bp: i64,
+    priority: Option<PriorityCategory>,
+    policy: &PriorityPolicy,
     ticket: bool,
-) -> Result<Option<i64>, BookingError> {
+) -> Result<DayTake, BookingError> {
+    let quota = match priority {
+        Some(category) => match policy.quota_on(day, category) {
+            Ok((edition, quota)) => Some((category, edition, quota)),
+            Err(detail) => return Ok(DayTake::Refused(BookingError::rule("P6", 409, detail))),
+        },
+        None => None,
+    };
     let ds = day.to_string();
     let take = |tx: &mut dyn Tx| {
         tx.query(
-            "UPDATE cp_days SET booked = booked + 1, priority_booked = priority_booked + CAST($3 AS BIGINT), \
-             next_ticket = next_ticket + CAST($5 AS BIGINT) \
-             WHERE checkpoint = $1 AND day = $2 AND booked < capacity \
-             AND (CAST($3 AS BIGINT) = 0 OR priority_booked < (capacity * CAST($4 AS BIGINT)) / 10000) \
-             RETURNING next_ticket",
-            &[(&cp.code).into(), (&ds).into(), (priority as i64).into(), bp.into(), (ticket as i64).into()],
+            "UPDATE cp_days SET booked = booked + 1, next_ticket = next_ticket + CAST($3 AS BIGINT) \
+             WHERE checkpoint = $1 AND day = $2 AND booked < capacity RETURNING next_ticket, capacity",
+            &[(&cp.code).into(), (&ds).into(), (ticket as i64).into()],
         )
     };
     let mut took = take(tx)?;
@@ -271,12 +291,73 @@ fn take_day(
         ensure_day(tx, cp, day)?;
         took = take(tx)?;
     }
-    match took.first() {
-        Some(r) => Ok(Some(
-            Columns::new("next_ticket", r)?.int("next_ticket")? - 1,
-        )),
-        None => Ok(None),
+    let Some(row) = took.first() else {
+        return Ok(DayTake::Full);
+    };
+    let columns = Columns::new("next_ticket, capacity", row)?;
+    let (next, capacity) = (columns.int("next_ticket")?, columns.int("capacity")?);
+    if let Some((category, edition, quota)) = quota {
+        let used = priority_counts(tx, &cp.code, &ds, &ds)?
+            .pop()
+            .map_or(0, |(_, counts)| counts.used(quota));
+        if used >= quota.cap(capacity) {
+            give_back_day(tx, &cp.code, &ds, None, ticket)?;
+            return Ok(DayTake::Refused(quota_used_up(
+                &ds, edition, quota, capacity,
+            )));
+        }
+        tx.execute(
+            "INSERT INTO cp_day_priority (checkpoint, day, category, booked) VALUES ($1, $2, $3, 1) \
+             ON CONFLICT (checkpoint, day, category) DO UPDATE SET booked = cp_day_priority.booked + 1",
+            &[(&cp.code).into(), (&ds).into(), category.as_str().into()],
+        )?;
     }
+    Ok(DayTake::Taken(next - 1))
+}
+
+/// P6: the refusal when a quota is used up, naming the quota, its cap and the edition.
+fn quota_used_up(ds: &str, edition: &Edition, quota: &Quota, capacity: i64) -> BookingError {
+    BookingError::rule(
+        "P6",
+        409,
+        format!(
+            "the {} quota of {ds} is used up: {} % of the day's capacity of {capacity}, {} \
+             bookings, under {} ({})",
+            quota.id,
+            quota.percent(),
+            quota.cap(capacity),
+            edition.id,
+            edition.act
+        ),
+    )
+}
+
+/// P6: the out-of-turn bookings of the checkpoint's days `from..=until`, by category, for
+/// the days that have any.
+pub(super) fn priority_counts(
+    tx: &mut dyn Tx,
+    code: &str,
+    from: &str,
+    until: &str,
+) -> Result<Vec<(String, ByCategory)>, BookingError> {
+    let rows = CategoryRow::select(
+        tx,
+        "FROM cp_day_priority WHERE checkpoint = $1 AND day >= $2 AND day <= $3 ORDER BY day",
+        &[code.into(), from.into(), until.into()],
+    )?;
+    let mut days: Vec<(String, ByCategory)> = Vec::new();
+    for r in rows {
+        let category = r.category()?;
+        match days.last_mut() {
+            Some((day, counts)) if *day == r.day => counts.add(category, r.booked),
+            _ => {
+                let mut counts = ByCategory::default();
+                counts.add(category, r.booked);
+                days.push((r.day, counts));
+            }
+        }
+    }
+    Ok(days)
 }
 
 /// Takes an hour of a day already taken: `hour` itself when `exact`, else the first with
@@ -321,62 +402,49 @@ fn take_hour(
     }
 }
 
-/// Undoes [`take_day`] when no hour of the day was free.
+/// Undoes [`take_day`]: the day's place, the ticket number and the category's count.
 fn give_back_day(
     tx: &mut dyn Tx,
     code: &str,
     ds: &str,
-    priority: bool,
+    priority: Option<PriorityCategory>,
     ticket: bool,
 ) -> Result<(), BookingError> {
     tx.execute(
-        "UPDATE cp_days SET booked = booked - 1, priority_booked = priority_booked - $3, \
-         next_ticket = next_ticket - $4 WHERE checkpoint = $1 AND day = $2",
-        &[
-            code.into(),
-            ds.into(),
-            (priority as i64).into(),
-            (ticket as i64).into(),
-        ],
+        "UPDATE cp_days SET booked = booked - 1, next_ticket = next_ticket - $3 \
+         WHERE checkpoint = $1 AND day = $2",
+        &[code.into(), ds.into(), (ticket as i64).into()],
     )?;
-    Ok(())
+    give_back_category(tx, code, ds, priority)
 }
 
-/// P6: a day refused a priority booking; the quota is to blame if the day had room.
-fn quota_used_up(
+/// P6: one booking of `priority` less on the day (after its day row was locked).
+fn give_back_category(
     tx: &mut dyn Tx,
     code: &str,
     ds: &str,
-) -> Result<Option<BookingError>, BookingError> {
-    let day = DayRow::select(
-        tx,
-        "FROM cp_days WHERE checkpoint = $1 AND day = $2",
-        &[code.into(), ds.into()],
-    )?;
-    let room = day.first().is_some_and(|d| d.booked < d.capacity);
-    Ok(room.then(|| {
-        BookingError::rule(
-            "P6",
-            409,
-            format!("the out-of-turn quota of {ds} is used up (15 % of the day's capacity)"),
-        )
-    }))
+    priority: Option<PriorityCategory>,
+) -> Result<(), BookingError> {
+    if let Some(category) = priority {
+        tx.execute(
+            "UPDATE cp_day_priority SET booked = booked - 1 \
+             WHERE checkpoint = $1 AND day = $2 AND category = $3",
+            &[code.into(), ds.into(), category.as_str().into()],
+        )?;
+    }
+    Ok(())
 }
 
-/// Gives back the place a booking holds on its day and hour.
+/// Gives back the place a booking holds on its day and hour (and its category's count, P6).
 pub(super) fn release(tx: &mut dyn Tx, b: &BookingRow) -> Result<(), BookingError> {
     if b.hour < 0 {
         return Ok(());
     }
     tx.execute(
-        "UPDATE cp_days SET booked = booked - 1, priority_booked = priority_booked - $3 \
-         WHERE checkpoint = $1 AND day = $2",
-        &[
-            (&b.checkpoint).into(),
-            (&b.day).into(),
-            (b.is_priority() as i64).into(),
-        ],
+        "UPDATE cp_days SET booked = booked - 1 WHERE checkpoint = $1 AND day = $2",
+        &[(&b.checkpoint).into(), (&b.day).into()],
     )?;
+    give_back_category(tx, &b.checkpoint, &b.day, b.category()?)?;
     tx.execute(
         "UPDATE cp_slots SET booked = booked - 1 WHERE checkpoint = $1 AND day = $2 AND hour = $3",
         &[(&b.checkpoint).into(), (&b.day).into(), b.hour.into()],

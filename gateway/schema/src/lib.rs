@@ -1,6 +1,6 @@
 //! The JSON Schemas in `schemas/`, compiled once and used to validate what users hand in:
-//! adapter manifests and rule sets (kezek-catalogue), the checkpoint catalogue (kezek-booking)
-//! and request bodies (kezek-api). Violations come back as JSON pointers.
+//! adapter manifests and rule sets (kezek-catalogue), the checkpoint catalogue and the P6
+//! priority policy (kezek-booking) and request bodies (kezek-api). Violations come back as JSON pointers.
 //!
 //! Architecture invariant: data and validation only; no I/O.
 
@@ -22,10 +22,12 @@ pub enum Schema {
     BookingAccount,
     BookingPriorityList,
     Checkpoints,
+    /// The P6 quotas, edition by edition (Order 707, Order 505).
+    PriorityPolicy,
 }
 
 impl Schema {
-    pub const ALL: [Schema; 12] = [
+    pub const ALL: [Schema; 13] = [
         Schema::AdapterManifest,
         Schema::RuleSet,
         Schema::Application,
@@ -38,6 +40,7 @@ impl Schema {
         Schema::BookingAccount,
         Schema::BookingPriorityList,
         Schema::Checkpoints,
+        Schema::PriorityPolicy,
     ];
 
     /// The schema's text, as `schemas/` holds it (the API's OpenAPI document embeds it).
@@ -63,6 +66,9 @@ impl Schema {
                 include_str!("../../../schemas/booking-priority-list.schema.json")
             }
             Schema::Checkpoints => include_str!("../../../schemas/checkpoints.schema.json"),
+            Schema::PriorityPolicy => {
+                include_str!("../../../schemas/priority-policy.schema.json")
+            }
         }
     }
 

@@ -265,6 +265,11 @@ impl TxError for DbError {
 pub const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "booking", include_str!("../migrations/0001_booking.sql")),
     (2, "audit", include_str!("../migrations/0002_audit.sql")),
+    (
+        3,
+        "priority_by_category",
+        include_str!("../migrations/0003_priority_by_category.sql"),
+    ),
 ];
 
 /// The open store.
