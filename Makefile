@@ -5,6 +5,7 @@ SHELL        := /bin/bash
 ADAPTERS_OUT := target/adapters
 FIXTURES_OUT := target/adapter-fixtures
 DEV_KEY      := target/dev-keys/dev
+AUDIT_KEY    := target/dev-keys/audit
 KEZEK        := target/release/kezek
 MOCKS        := target/release/kezek-mocks
 
@@ -37,12 +38,14 @@ test-any-day: adapters
 wasm-target:
 	@rustup target list --installed | grep -qx wasm32-wasip2 || rustup target add wasm32-wasip2
 
-## Compile every adapter and fixture to a component and lay them out as packages.
+## Compile every adapter and fixture to a component and lay them out as packages; make the
+## development keys (adapter signing, audit anchors).
 adapters: wasm-target
 	cargo build --release --manifest-path adapters/Cargo.toml --target wasm32-wasip2
 	cargo build --release -p kezek
 	scripts/package-adapters $(ADAPTERS_OUT) $(FIXTURES_OUT)
 	@test -f $(DEV_KEY).key || $(KEZEK) keygen --out $(DEV_KEY)
+	@test -f $(AUDIT_KEY).key || $(KEZEK) keygen --out $(AUDIT_KEY)
 	@if ls $(ADAPTERS_OUT)/*/manifest.json >/dev/null 2>&1; then $(KEZEK) adapters sign --key $(DEV_KEY).key $(ADAPTERS_OUT)/*/; fi
 
 bench: adapters

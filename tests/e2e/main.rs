@@ -10,6 +10,7 @@ mod decision_integrity;
 mod hot_reload;
 mod layout;
 mod logs;
+mod personal_data;
 mod registry_adapters;
 mod sandbox_faults;
 mod verifications;

@@ -181,9 +181,24 @@ pub(crate) async fn metrics(State(gateway): State<Services>) -> impl IntoRespons
             set.generation as f64,
         ),
         (
-            "kezek_audit_dropped",
-            "Audit entries dropped because the audit queue was full.",
-            gateway.audit.dropped() as f64,
+            "kezek_audit_refused",
+            "Verifications refused (503) because the audit log was full or failing.",
+            gateway.audit.refused() as f64,
+        ),
+        (
+            "kezek_audit_pending",
+            "Verifications whose audit records wait for the writer.",
+            gateway.audit.pending() as f64,
+        ),
+        (
+            "kezek_audit_anchors",
+            "Signed anchors of the audit chain written.",
+            gateway.audit.anchors().0 as f64,
+        ),
+        (
+            "kezek_audit_anchor_failures",
+            "Anchors that could not be written.",
+            gateway.audit.anchors().1 as f64,
         ),
     ]);
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text)

@@ -80,7 +80,7 @@ impl Checkable for Application {
         (status = 429, description = "Too many verifications this minute by this caller, or naming one of its persons (owner or driver); Retry-After says when the minute turns.", body = ProblemDoc, content_type = PROBLEM),
         (status = 422, description = "The application does not match its schema, has invalid values (IIN/BIN check digits, calendar dates), or cannot be verified today: a checkpoint outside the Order 707 appendix (P5), a travel date in the past on the checkpoint's local calendar (P16) or more than 90 days ahead (P22). `errors` names each field by JSON pointer. Also: the Idempotency-Key was used with another body.",
          body = ProblemDoc, content_type = PROBLEM),
-        (status = 503, description = "No rule set is in effect.", body = ProblemDoc, content_type = PROBLEM),
+        (status = 503, description = "Nothing was decided: no rule set is in effect, the gateway is at capacity, or the audit log cannot record the decision (full or failing; ADR 0015). The last two carry Retry-After.", body = ProblemDoc, content_type = PROBLEM),
     ),
 )]
 pub(crate) async fn create(
@@ -137,6 +137,11 @@ pub(crate) async fn create(
         Err(e @ VerifyError::Overloaded { retry_after_s }) => {
             Err(Problem::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string())
                 .retry_after(Some(retry_after_s)))
+        }
+        // No decision is answered before its audit record is committed (ADR 0015).
+        Err(VerifyError::AuditUnavailable(e)) => {
+            Err(Problem::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string())
+                .retry_after(Some(e.retry_after_s)))
         }
     }
 }

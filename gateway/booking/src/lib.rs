@@ -14,6 +14,7 @@
 //!   `create` (P16–P22, P6, P23), `pay` (P23), `reschedule` (P28), `cancel` (P28),
 //!   `drivers` (P16.2), `capacity` (availability, D13 changes), `move_policy` (ADR 0006 as
 //!   a pure function), `arrival` (P30, P35), `sweeps` (expired holds, no-shows),
+//!   `retention` (personal fields of ended bookings erased after the retention period),
 //!   `accounts` (P27 debts, P6.1/P6.2 lists); `slots` (P16, P22, P20 tickets) and `rows`
 //!   (typed rows) serve them all.
 //! * [`policy`] — the P6 quotas as effective-dated editions (Order 707, Order 505; ADR 0013).
@@ -35,6 +36,7 @@ mod move_policy;
 mod pay;
 pub mod policy;
 mod reschedule;
+mod retention;
 mod rows;
 pub mod rules;
 mod slots;
@@ -116,9 +118,13 @@ pub struct BookingConfig {
     /// Anti-abuse rate limits (issue 5 item 7).
     #[serde(default)]
     pub rate_limits: RateLimitConfig,
-    /// Seconds between sweeps of expired holds and no-shows.
+    /// Seconds between sweeps of expired holds, no-shows and retention.
     #[serde(default = "default_sweep")]
     pub sweep_interval_s: u64,
+    /// Days an ended booking (cancelled, annulled, completed, expired) keeps its personal
+    /// fields before the sweeper erases them (issue 11 item 5, ADR 0015).
+    #[serde(default = "default_retention")]
+    pub personal_data_retention_days: u32,
 }
 
 /// P28: a reschedule past the free ones.
@@ -199,6 +205,9 @@ fn default_grace() -> u64 {
 }
 fn default_sweep() -> u64 {
     5
+}
+fn default_retention() -> u32 {
+    90
 }
 fn default_categories() -> Vec<PriorityCategory> {
     PriorityCategory::ALL.to_vec()

@@ -1,5 +1,6 @@
-//! The sweeper: holds not paid in time are expired (anti-abuse, issue 5 item 7) and
-//! no-shows annulled (P35), every `sweep_interval_s`.
+//! The sweeper: holds not paid in time are expired (anti-abuse, issue 5 item 7), no-shows
+//! annulled (P35) and the personal fields of long-ended bookings erased (`retention`), every
+//! `sweep_interval_s`.
 
 use super::engine::{BookingEngine, notify};
 use super::rows::BookingRow;
@@ -24,6 +25,9 @@ impl BookingEngine {
                 }
                 if let Err(e) = engine.annul_no_shows().await {
                     tracing::warn!(error = %e, "no-show sweep failed");
+                }
+                if let Err(e) = engine.erase_personal_data().await {
+                    tracing::warn!(error = %e, "retention sweep failed");
                 }
             }
         });

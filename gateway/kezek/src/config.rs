@@ -1,6 +1,7 @@
 //! The operator's configuration (TOML): one section per room, each defined by its crate
 //! (`[api]` by kezek-api, `[adapters]` by kezek-catalogue, `[sandbox]` by kezek-host,
-//! `[egress]` by kezek-egress, `[booking]` by kezek-booking, `[store]` by kezek-store). No
+//! `[egress]` by kezek-egress, `[booking]` by kezek-booking, `[store]` and `[audit]` by
+//! kezek-store). No
 //! crate reads another's section. Every struct denies unknown fields, so a typo is an error
 //! at start-up instead of a silently ignored setting.
 
@@ -10,6 +11,7 @@ pub use kezek_catalogue::config::AdaptersConfig;
 pub use kezek_egress::config::{EgressConfig, Secret};
 pub use kezek_host::config::SandboxConfig;
 pub use kezek_store::StoreConfig;
+pub use kezek_store::audit::AuditConfig;
 
 use serde::Deserialize;
 use std::path::Path;
@@ -30,6 +32,9 @@ pub struct Config {
     /// Where bookings are stored: embedded SQLite (default) or PostgreSQL.
     #[serde(default)]
     pub store: StoreConfig,
+    /// The audit log: group commit, back-pressure, signed anchors of the chain (ADR 0015).
+    #[serde(default)]
+    pub audit: AuditConfig,
 }
 
 impl Config {
@@ -50,6 +55,7 @@ impl Config {
         self.egress.resolve_paths(base);
         self.booking.resolve_paths(base);
         self.store.resolve_paths(base);
+        self.audit.resolve_paths(base);
     }
 }
 

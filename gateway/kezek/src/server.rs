@@ -62,7 +62,13 @@ impl Gateway {
         let report = catalogue.reload().await?;
         tracing::info!(%report, "adapters loaded");
         let store = Arc::new(kezek_store::Store::open(&config.store).await?);
-        let audit = kezek_store::audit::AuditLog::start(store.clone(), clock.clone());
+        let audit = kezek_store::audit::AuditLog::start(
+            store.clone(),
+            clock.clone(),
+            &config.audit,
+            anchoring(&config.audit)?,
+        )
+        .await?;
         let metrics = Arc::new(Metrics::default());
         // One checkpoint catalogue for verification and booking: both judge dates on a
         // checkpoint's local calendar.
@@ -123,6 +129,26 @@ impl Gateway {
             audit,
             admin_token,
         })
+    }
+}
+
+/// The anchor key and file of `[audit]`: both or neither. Key files are read here, with
+/// the one Ed25519 key reader the adapters' signatures use.
+fn anchoring(
+    config: &kezek_store::audit::AuditConfig,
+) -> anyhow::Result<Option<kezek_store::audit::Anchoring>> {
+    match (&config.anchor_key, config.anchors_file()) {
+        (None, None) => {
+            tracing::warn!("[audit] anchor_key is not set: the audit chain is not anchored");
+            Ok(None)
+        }
+        (Some(key), Some(out)) => Ok(Some(kezek_store::audit::Anchoring {
+            key: kezek_catalogue::signing::read_signing_key(key)?,
+            out,
+            every: config.anchor_every,
+            interval: Duration::from_secs(config.anchor_interval_s),
+        })),
+        _ => anyhow::bail!("[audit] anchor_key and anchor_out go together: set both or neither"),
     }
 }
 

@@ -46,7 +46,13 @@ struct Entry {
     ttl: Duration,
     /// The adapter build that produced it, so a reload can drop what it replaced.
     adapter_sha: Arc<str>,
+    evidence: Evidence,
 }
+
+/// Whether the audit record of the registry exchange behind a finding is committed: set by
+/// the verification that called the registry once its records are durable (ADR 0015). Until
+/// then a decision resting on the cached finding waits for its own commit.
+pub type Evidence = Arc<AtomicBool>;
 
 struct PerEntryTtl;
 
@@ -139,19 +145,21 @@ impl FindingCache {
     }
 
     /// Returns the cached finding, or runs `call` — once for all concurrent callers with the
-    /// same key. Findings are cached for `ttl`; errors are never cached.
+    /// same key. Findings are cached for `ttl`; errors are never cached. Also returns the
+    /// finding's [`Evidence`]: the cached entry's, or `evidence` when this caller called.
     pub async fn get_or_call<F>(
         &self,
         key: CacheKey,
         ttl: Duration,
         adapter_sha: &str,
+        evidence: Evidence,
         call: F,
-    ) -> (Result<Finding, CheckError>, Lookup)
+    ) -> (Result<Finding, CheckError>, Lookup, Evidence)
     where
         F: std::future::Future<Output = Result<Finding, CheckError>>,
     {
         if ttl.is_zero() {
-            return (call.await, Lookup::Bypass);
+            return (call.await, Lookup::Bypass, evidence);
         }
         let called = AtomicBool::new(false);
         let result = self
@@ -162,6 +170,7 @@ impl FindingCache {
                     finding,
                     ttl,
                     adapter_sha: adapter_sha.into(),
+                    evidence: evidence.clone(),
                 })
             })
             .await;
@@ -176,7 +185,10 @@ impl FindingCache {
             &self.misses
         };
         counter.fetch_add(1, Ordering::Relaxed);
-        (result.map(|e| e.finding).map_err(|e| (*e).clone()), lookup)
+        match result {
+            Ok(entry) => (Ok(entry.finding), lookup, entry.evidence),
+            Err(e) => (Err((*e).clone()), lookup, evidence),
+        }
     }
 
     /// Drops every finding made by an adapter build not in `keep` (after a reload).

@@ -5,14 +5,16 @@
 //! pipeline adds when to retry an indeterminate one, from the registries' breakers.
 //!
 //! Architecture invariant: unknown is never yes — an error, a timeout, an open breaker or a
-//! missing adapter on a blocking check makes the verification indeterminate. No HTTP server.
+//! missing adapter on a blocking check makes the verification indeterminate. No decision is
+//! answered before its audit record is committed (ADR 0015; [`Record`] says the one
+//! exception). No HTTP server.
 
 pub mod cache;
 pub mod metrics;
 pub mod upstream;
 
 use crate::metrics::Metrics;
-use cache::{FindingCache, Lookup};
+use cache::{Evidence, FindingCache, Lookup};
 use kezek_catalogue::rules::CheckRule;
 use kezek_catalogue::{AdapterSet, Catalogue};
 use kezek_domain::clock::{Calendar, Undatable};
@@ -22,7 +24,9 @@ use kezek_domain::{
     Verifier, VerifierError, VerifyFuture,
 };
 use kezek_host::AdapterHost;
+use kezek_store::audit::{AuditUnavailable, Entry};
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 use tracing::Instrument;
 use upstream::{UpstreamSettings, Upstreams};
@@ -72,6 +76,22 @@ pub enum VerifyError {
     /// A blocking check found no free sandbox within its deadline: nothing was decided.
     #[error("the gateway is at capacity; retry in {retry_after_s} s")]
     Overloaded { retry_after_s: u64 },
+    /// The audit log cannot take the record (full, or its store failing): the decision, if
+    /// one was made, is not answered (ADR 0015).
+    #[error(transparent)]
+    AuditUnavailable(#[from] AuditUnavailable),
+}
+
+/// When a decision may be answered, relative to its audit record (ADR 0015).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Record {
+    /// Once the record is committed. The booking engine's verifications: a booking rests
+    /// on the decision.
+    Committed,
+    /// Once committed too, unless the decision was made wholly from cached findings whose
+    /// own exchanges are committed already: such a decision adds no evidence, so its record
+    /// is only queued (in order, never dropped; a crash can lose the last instants of them).
+    CommittedUnlessCached,
 }
 
 impl Pipeline {
@@ -118,7 +138,17 @@ impl Pipeline {
         self.recent.get(id)
     }
 
+    /// Verifies for a caller of the API: see [`Record::CommittedUnlessCached`].
     pub async fn verify(&self, application: Application) -> Result<Verification, VerifyError> {
+        self.verify_recorded(application, Record::CommittedUnlessCached)
+            .await
+    }
+
+    pub async fn verify_recorded(
+        &self,
+        application: Application,
+        record: Record,
+    ) -> Result<Verification, VerifyError> {
         let started = Instant::now();
         let set = self.catalogue.snapshot();
         self.prune_cache(&set);
@@ -129,6 +159,10 @@ impl Pipeline {
             .rules
             .in_effect(&today)
             .ok_or_else(|| VerifyError::NoRuleSet(today.clone()))?;
+        // No registry is asked for a decision that could not be recorded.
+        if let Some(audit) = &self.audit {
+            audit.admit()?;
+        }
         let id = uuid::Uuid::new_v4().to_string();
         let label = rules.label(application.owner.residency);
         let span = tracing::info_span!("verification", id = %id, rule_set = %label, checks = tracing::field::Empty, decision = tracing::field::Empty);
@@ -153,7 +187,7 @@ impl Pipeline {
             .run_checks(&job, &gate, deadline)
             .instrument(span.clone())
             .await;
-        let gate_passed = results.iter().all(|r| {
+        let gate_passed = results.iter().all(|(r, _)| {
             matches!(&r.outcome, CheckOutcome::Finding(f) if f.verdict == kezek_domain::Verdict::Pass)
         });
         if gate_passed {
@@ -168,7 +202,7 @@ impl Pipeline {
         }
         // The gateway's own lack of capacity decides nothing about the application: the
         // caller is told to come back, and no registry is blamed (issue 10).
-        let overloaded = results.iter().any(|r| {
+        let overloaded = results.iter().any(|(r, _)| {
             r.blocking && matches!(&r.outcome, CheckOutcome::Error { error } if error.is_overload())
         });
         if overloaded {
@@ -179,12 +213,19 @@ impl Pipeline {
             });
         }
 
+        let (results, evidence): (Vec<CheckResult>, Vec<Evidence>) = results.into_iter().unzip();
         let verification = self.decision(id, label, &plan, results, now);
         span.record("decision", tracing::field::debug(verification.decision));
+        if let Err(e) = self
+            .record(&verification, job.exchanges, &evidence, record)
+            .await
+        {
+            tracing::warn!(parent: &span, error = %e, "verification decided but not answered: its audit record was not committed");
+            return Err(e.into());
+        }
         self.metrics
             .verification(verification.decision, started.elapsed());
         tracing::info!(parent: &span, decision = ?verification.decision, duration_ms = started.elapsed().as_millis() as u64, "verification decided");
-        self.audit_decision(&verification, job.exchanges);
         self.recent
             .insert(verification.id.clone(), Arc::new(verification.clone()));
         Ok(verification)
@@ -198,7 +239,7 @@ impl Pipeline {
         job: &Job,
         rules: &[&CheckRule],
         deadline: tokio::time::Instant,
-    ) -> Vec<CheckResult> {
+    ) -> Vec<(CheckResult, Evidence)> {
         let checks = rules.iter().map(|&rule| async move {
             // The call itself keeps to the deadline and says why it stopped (a registry too
             // slow, or no sandbox free); this bound only catches what overruns it, such as
@@ -216,13 +257,16 @@ impl Pipeline {
             };
             match tokio::time::timeout_at(deadline, self.run_check(job, rule)).await {
                 Ok(result) => result,
-                Err(_) => self.unanswered(&job.set, rule, CheckError::Timeout(why.into())),
+                Err(_) => (
+                    self.unanswered(&job.set, rule, CheckError::Timeout(why.into())),
+                    Evidence::default(),
+                ),
             }
         });
         futures::future::join_all(checks).await
     }
 
-    async fn run_check(&self, job: &Job, rule: &CheckRule) -> CheckResult {
+    async fn run_check(&self, job: &Job, rule: &CheckRule) -> (CheckResult, Evidence) {
         let Job {
             set,
             app,
@@ -244,7 +288,10 @@ impl Pipeline {
         let started = Instant::now();
         let check = rule.check;
         let Some(adapter) = set.for_check(check) else {
-            return self.unanswered(set, rule, CheckError::AdapterMissing(check.to_string()));
+            return (
+                self.unanswered(set, rule, CheckError::AdapterMissing(check.to_string())),
+                Evidence::default(),
+            );
         };
         let registry = adapter.descriptor.registry.clone();
         let adapter_id = adapter.descriptor.id.as_str();
@@ -294,9 +341,15 @@ impl Pipeline {
                 outcome
             }
         });
-        let (result, lookup) = self
+        let (result, lookup, evidence) = self
             .cache
-            .get_or_call(key, rule.cache_ttl(), &adapter.component_sha256, call)
+            .get_or_call(
+                key,
+                rule.cache_ttl(),
+                &adapter.component_sha256,
+                Evidence::default(),
+                call,
+            )
             .instrument(span.clone())
             .await;
         let cached = lookup == Lookup::Hit;
@@ -314,7 +367,7 @@ impl Pipeline {
         span.record("duration_ms", duration_ms);
         tracing::debug!(parent: &span, "check done");
         self.metrics.check(check, label, cached);
-        CheckResult {
+        let result = CheckResult {
             check,
             rule_id: rule.rule_id(),
             registry,
@@ -323,7 +376,8 @@ impl Pipeline {
             outcome,
             cached,
             duration_ms,
-        }
+        };
+        (result, evidence)
     }
 
     fn unanswered(&self, set: &AdapterSet, rule: &CheckRule, error: CheckError) -> CheckResult {
@@ -392,37 +446,32 @@ impl Pipeline {
         }
     }
 
-    /// Appends the decision and the exchanges behind it to the audit log: ids, versions,
-    /// outcomes, reason codes and hashes — no personal data.
-    fn audit_decision(&self, v: &Verification, exchanges: Exchanges) {
-        let Some(audit) = &self.audit else { return };
-        let checks: Vec<_> = v
-            .checks
-            .iter()
-            .map(|c| {
-                let (outcome, code) = match &c.outcome {
-                    CheckOutcome::Finding(f) => (f.verdict.as_str().to_owned(), f.reason_code.clone()),
-                    CheckOutcome::Error { error } => ("error".to_owned(), format!("{error}")),
-                };
-                serde_json::json!({ "check": c.check, "adapter": c.adapter, "outcome": outcome, "reason": code, "cached": c.cached })
-            })
-            .collect();
-        for exchange in exchanges.0.into_inner().unwrap_or_default() {
-            audit.record(kezek_store::audit::Entry {
-                kind: "exchange",
-                body: serde_json::json!({ "verification": v.id, "exchange": exchange }),
-            });
+    /// Records the decision and the exchanges behind it in the audit log, and returns once
+    /// the record may be relied on ([`Record`]). Then the findings this verification asked
+    /// a registry for become evidence that later cache-only decisions may rest on.
+    async fn record(
+        &self,
+        v: &Verification,
+        exchanges: Exchanges,
+        evidence: &[Evidence],
+        record: Record,
+    ) -> Result<(), AuditUnavailable> {
+        let Some(audit) = &self.audit else {
+            return Ok(());
+        };
+        let entries = audit_entries(v, exchanges);
+        let cache_only =
+            v.checks.iter().all(|c| c.cached) && evidence.iter().all(|e| e.load(Ordering::Acquire));
+        if record == Record::CommittedUnlessCached && cache_only {
+            return audit.enqueue(entries);
         }
-        audit.record(kezek_store::audit::Entry {
-            kind: "decision",
-            body: serde_json::json!({
-                "verification": v.id,
-                "rule-set": v.rule_set,
-                "decision": v.decision,
-                "decided-at": v.decided_at,
-                "checks": checks,
-            }),
-        });
+        audit.commit(entries).await?;
+        for (check, evidence) in v.checks.iter().zip(evidence) {
+            if !check.cached {
+                evidence.store(true, Ordering::Release);
+            }
+        }
+        Ok(())
     }
 
     /// After a reload, drop cached findings of adapter builds that no longer run.
@@ -439,14 +488,15 @@ impl Pipeline {
     }
 }
 
+/// The booking engine's way in: its decisions are answered only once recorded.
 impl Verifier for Pipeline {
     fn verify(&self, application: Application) -> VerifyFuture<'_> {
         Box::pin(async move {
-            Pipeline::verify(self, application)
+            self.verify_recorded(application, Record::Committed)
                 .await
                 .map_err(|e| match e {
                     VerifyError::Undatable(problems) => VerifierError::Undatable(problems),
-                    other @ VerifyError::NoRuleSet(_) => {
+                    other @ (VerifyError::NoRuleSet(_) | VerifyError::AuditUnavailable(_)) => {
                         VerifierError::Unavailable(other.to_string())
                     }
                     VerifyError::Overloaded { retry_after_s } => {
@@ -455,6 +505,43 @@ impl Verifier for Pipeline {
                 })
         })
     }
+}
+
+/// The decision and the exchanges behind it, as audit entries: ids, versions, outcomes,
+/// reason codes and hashes — no personal data.
+fn audit_entries(v: &Verification, exchanges: Exchanges) -> Vec<Entry> {
+    let checks: Vec<_> = v
+        .checks
+        .iter()
+        .map(|c| {
+            let (outcome, code) = match &c.outcome {
+                CheckOutcome::Finding(f) => (f.verdict.as_str().to_owned(), f.reason_code.clone()),
+                CheckOutcome::Error { error } => ("error".to_owned(), format!("{error}")),
+            };
+            serde_json::json!({ "check": c.check, "adapter": c.adapter, "outcome": outcome, "reason": code, "cached": c.cached })
+        })
+        .collect();
+    let mut entries: Vec<Entry> = exchanges
+        .0
+        .into_inner()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|exchange| Entry {
+            kind: "exchange",
+            body: serde_json::json!({ "verification": v.id, "exchange": exchange }),
+        })
+        .collect();
+    entries.push(Entry {
+        kind: "decision",
+        body: serde_json::json!({
+            "verification": v.id,
+            "rule-set": v.rule_set,
+            "decision": v.decision,
+            "decided-at": v.decided_at,
+            "checks": checks,
+        }),
+    });
+    entries
 }
 
 /// What every check of one verification shares.

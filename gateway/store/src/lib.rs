@@ -1,7 +1,7 @@
 //! The store (bookings and the audit log): one SQL dialect subset, two databases.
 //!
-//! * **SQLite** (embedded, the default): one file, WAL journal, `synchronous = FULL`, so a
-//!   committed transaction survives a power cut. All writes go through one writer thread that
+//! * **SQLite** (embedded, the default): one file, readable by its owner only (0600), WAL
+//!   journal, `synchronous = FULL`, so a committed transaction survives a power cut. All writes go through one writer thread that
 //!   commits *groups* of transactions (each one in its own savepoint): one fsync serves many
 //!   bookings, and nobody is answered before the fsync returned (docs/adr/0005).
 //! * **PostgreSQL** for several gateway instances sharing one database: a small connection
@@ -26,6 +26,29 @@ pub mod testing;
 
 use serde::Deserialize;
 use std::path::PathBuf;
+
+/// Opens `path` for appending, creating it readable and writable by its owner only (0600),
+/// and tightens an existing file to that: the store holds personal data and the audit
+/// trail (issue 11 item 5).
+#[cfg(unix)]
+pub(crate) fn owner_only(path: &std::path::Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let file = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .mode(0o600)
+        .open(path)?;
+    file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    Ok(file)
+}
+
+#[cfg(not(unix))]
+pub(crate) fn owner_only(path: &std::path::Path) -> std::io::Result<std::fs::File> {
+    std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(path)
+}
 
 /// Where bookings are kept (`[store]` in the config).
 #[derive(Debug, Clone, Deserialize)]
@@ -269,6 +292,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         3,
         "priority_by_category",
         include_str!("../migrations/0003_priority_by_category.sql"),
+    ),
+    (
+        4,
+        "personal-data-retention",
+        include_str!("../migrations/0004_personal_data_retention.sql"),
     ),
 ];
 

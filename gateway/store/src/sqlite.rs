@@ -31,6 +31,17 @@ impl std::fmt::Debug for SqliteStore {
 
 impl SqliteStore {
     pub(super) fn open(path: &Path, max_group: usize) -> anyhow::Result<Self> {
+        // 0600 before SQLite first writes: it gives its WAL and shared-memory files the
+        // database file's mode. Files an older version left readable are tightened.
+        super::owner_only(path).map_err(|e| anyhow::anyhow!("opening {}: {e}", path.display()))?;
+        for suffix in ["-wal", "-shm", "-journal"] {
+            let mut side = path.as_os_str().to_owned();
+            side.push(suffix);
+            if Path::new(&side).exists() {
+                super::owner_only(Path::new(&side))
+                    .map_err(|e| anyhow::anyhow!("opening {}: {e}", Path::new(&side).display()))?;
+            }
+        }
         let conn = Connection::open(path)
             .map_err(|e| anyhow::anyhow!("opening {}: {e}", path.display()))?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
