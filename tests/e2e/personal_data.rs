@@ -110,8 +110,10 @@ async fn ended_bookings_lose_personal_fields_after_retention(backend: Backend) {
             .unwrap(),
     );
     let clock = Arc::new(ManualClock::new(days::test_now()));
-    let mut config = BookingConfig::default();
-    config.personal_data_retention_days = 30;
+    let config = BookingConfig {
+        personal_data_retention_days: 30,
+        ..BookingConfig::default()
+    };
     let engine = BookingEngine::new(
         config,
         Arc::new(Catalogue::embedded()),
