@@ -5,6 +5,7 @@ SHELL        := /bin/bash
 ADAPTERS_OUT := target/adapters
 FIXTURES_OUT := target/adapter-fixtures
 DEV_KEY      := target/dev-keys/dev
+DEV_JWKS     := target/dev-keys/token.jwks
 KEZEK        := target/release/kezek
 MOCKS        := target/release/kezek-mocks
 
@@ -43,6 +44,7 @@ adapters: wasm-target
 	cargo build --release -p kezek
 	scripts/package-adapters $(ADAPTERS_OUT) $(FIXTURES_OUT)
 	@test -f $(DEV_KEY).key || $(KEZEK) keygen --out $(DEV_KEY)
+	@test -f $(DEV_JWKS) || $(KEZEK) dev-token --config deploy/dev/kezek.toml --subject acc-001 >/dev/null
 	@if ls $(ADAPTERS_OUT)/*/manifest.json >/dev/null 2>&1; then $(KEZEK) adapters sign --key $(DEV_KEY).key $(ADAPTERS_OUT)/*/; fi
 
 bench: adapters

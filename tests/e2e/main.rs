@@ -12,4 +12,5 @@ mod layout;
 mod logs;
 mod registry_adapters;
 mod sandbox_faults;
+mod security;
 mod verifications;

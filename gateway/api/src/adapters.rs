@@ -147,6 +147,7 @@ pub(crate) async fn rollback(
     path = "/metrics",
     operation_id = "metrics",
     tag = "admin",
+    security(("admin-token" = [])),
     responses((status = 200, description = "Prometheus text exposition format 0.0.4.", body = String,
                content_type = "text/plain; version=0.0.4")),
 )]
