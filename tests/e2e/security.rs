@@ -10,7 +10,7 @@ use kezek_api::auth::dev::DevIssuer;
 use kezek_tests::auth::{self, AUDIENCE, ISSUER};
 use kezek_tests::days;
 use kezek_tests::http::{Identity, Reply, Tls, request, request_over};
-use kezek_tests::registries::{World, application};
+use kezek_tests::registries::World;
 use serde_json::{Value, json};
 use std::net::SocketAddr;
 use tokio::net::TcpListener;
@@ -71,14 +71,7 @@ impl Served {
     }
 
     fn persona(&self, id: &str) -> Value {
-        let p = self
-            .world
-            .scenario
-            .personas
-            .iter()
-            .find(|p| p.id == id)
-            .unwrap();
-        serde_json::to_value(application(p)).unwrap()
+        serde_json::to_value(self.world.persona(id)).unwrap()
     }
 
     /// A booking of the persona's vehicle on its travel date at `hour`.
@@ -641,8 +634,7 @@ async fn the_admin_side_is_bounded() {
     let empty = staging.config("[api]\nadmin_token = { value = \"\" }\n");
     let refused = Gateway::start(&empty)
         .await
-        .err()
-        .expect("an empty admin token is refused");
+        .expect_err("an empty admin token is refused");
     assert!(refused.to_string().contains("admin_token"), "{refused}");
 
     let s = serve_with(World::start().await, |g| {
@@ -880,13 +872,7 @@ async fn a_registrar_back_end_may_call_with_a_client_certificate() {
     );
 
     // The account it named is the verification's: that applicant reads it back, nobody else.
-    let persona = world
-        .scenario
-        .personas
-        .iter()
-        .find(|p| p.id == "r-clean-individual-truck")
-        .unwrap();
-    let body = serde_json::to_vec(&application(persona)).unwrap();
+    let body = serde_json::to_vec(&world.persona("r-clean-individual-truck")).unwrap();
     let asked = call(
         registrar(),
         "POST",

@@ -124,7 +124,7 @@ pub(super) enum Source {
     File(PathBuf),
     Url {
         uri: hyper::Uri,
-        client: Client<hyper_rustls::HttpsConnector<HttpConnector>, Empty<Bytes>>,
+        client: Box<Client<hyper_rustls::HttpsConnector<HttpConnector>, Empty<Bytes>>>,
     },
 }
 
@@ -167,7 +167,10 @@ impl Source {
             .enable_http1()
             .build();
         let client = Client::builder(hyper_util::rt::TokioExecutor::new()).build(connector);
-        Ok(Self::Url { uri, client })
+        Ok(Self::Url {
+            uri,
+            client: Box::new(client),
+        })
     }
 
     async fn read(&self) -> Result<Vec<u8>, String> {

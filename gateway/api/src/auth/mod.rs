@@ -104,7 +104,7 @@ impl Refusal {
             Self::NotYetValid => "the token is not valid yet",
             Self::Issuer => "the token was not issued by the trusted identity provider",
             Self::Audience => "the token is not meant for this gateway (audience)",
-            Self::Claims(why) => *why,
+            Self::Claims(why) => why,
             Self::NotConfigured => "this gateway accepts no tokens: api.auth is not configured",
         }
     }
