@@ -6,6 +6,7 @@ ADAPTERS_OUT := target/adapters
 FIXTURES_OUT := target/adapter-fixtures
 DEV_KEY      := target/dev-keys/dev
 AUDIT_KEY    := target/dev-keys/audit
+DEV_JWKS     := target/dev-keys/token.jwks
 KEZEK        := target/release/kezek
 MOCKS        := target/release/kezek-mocks
 
@@ -46,6 +47,7 @@ adapters: wasm-target
 	scripts/package-adapters $(ADAPTERS_OUT) $(FIXTURES_OUT)
 	@test -f $(DEV_KEY).key || $(KEZEK) keygen --out $(DEV_KEY)
 	@test -f $(AUDIT_KEY).key || $(KEZEK) keygen --out $(AUDIT_KEY)
+	@test -f $(DEV_JWKS) || $(KEZEK) dev-token --config deploy/dev/kezek.toml --subject acc-001 >/dev/null
 	@if ls $(ADAPTERS_OUT)/*/manifest.json >/dev/null 2>&1; then $(KEZEK) adapters sign --key $(DEV_KEY).key $(ADAPTERS_OUT)/*/; fi
 
 bench: adapters

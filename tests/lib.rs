@@ -1,7 +1,8 @@
 #![allow(missing_debug_implementations)]
 //! Support for the end-to-end tests and benchmarks: where the built adapters are, how to
-//! stage packages into a scratch adapters directory, a configurable upstream server, and a
-//! sample application.
+//! stage packages into a scratch adapters directory, a configurable upstream server, a
+//! sample application, and bearer tokens of a test identity provider that every gateway
+//! started here trusts ([`auth`]).
 
 use kezek::config::Config;
 use kezek_catalogue::signing;
@@ -108,10 +109,17 @@ impl Staging {
         out
     }
 
-    /// A gateway config for this staging directory; `extra` is appended TOML.
+    /// A gateway config for this staging directory; `extra` is appended TOML. The public
+    /// API trusts the tests' identity provider ([`auth`]) unless `extra` has its own
+    /// `[api.auth]`.
     pub fn config(&self, extra: &str) -> Config {
+        let auth = if extra.contains("[api.auth]") {
+            String::new()
+        } else {
+            auth::config_toml()
+        };
         let text = format!(
-            "[adapters]\ndir = {:?}\ntrusted_keys = [{:?}]\nwatch = false\n{extra}",
+            "[adapters]\ndir = {:?}\ntrusted_keys = [{:?}]\nwatch = false\n{extra}\n{auth}",
             self.adapters(),
             self.public_key
         );
@@ -182,6 +190,77 @@ pub fn sample_application() -> Application {
         "travel-date": days::ahead(10)
     }))
     .expect("sample application is valid")
+}
+
+pub mod auth {
+    //! Bearer tokens for the tests (ADR 0014): one development identity provider per test
+    //! process, whose JWKS every gateway made by [`super::Staging::config`] reads. A test
+    //! that calls a public route sends `authorization: auth::bearer("acc-…")` (or uses
+    //! [`super::http::request_as`]); attackers' tests build their own claims.
+
+    use kezek_api::auth::dev::{self, DevIssuer};
+    use kezek_domain::clock::{Clock, SystemClock};
+    use serde_json::Value;
+    use std::path::PathBuf;
+    use std::sync::OnceLock;
+
+    pub const ISSUER: &str = "https://id.kezek.test";
+    pub const AUDIENCE: &str = "kezek";
+
+    struct Provider {
+        issuer: DevIssuer,
+        jwks: PathBuf,
+        _dir: tempfile::TempDir,
+    }
+
+    fn provider() -> &'static Provider {
+        static PROVIDER: OnceLock<Provider> = OnceLock::new();
+        PROVIDER.get_or_init(|| {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let jwks = dir.path().join("token.jwks");
+            let issuer = DevIssuer::generate().expect("a key");
+            issuer.write(&jwks).expect("the JWKS is written");
+            Provider {
+                issuer,
+                jwks,
+                _dir: dir,
+            }
+        })
+    }
+
+    /// The test provider's signing key (to sign forged or odd claims with).
+    pub fn issuer() -> &'static DevIssuer {
+        &provider().issuer
+    }
+
+    /// `[api.auth]` trusting the test provider.
+    pub fn config_toml() -> String {
+        format!(
+            "[api.auth]\nissuer = {ISSUER:?}\naudience = {AUDIENCE:?}\njwks_file = {:?}\n",
+            provider().jwks
+        )
+    }
+
+    /// Now, in UNIX seconds: tokens expire in real time, whatever day the gateway's clock
+    /// is pinned to.
+    pub fn now() -> i64 {
+        SystemClock.now().unix_timestamp()
+    }
+
+    /// Valid claims for `role` and `subject`, for ten minutes.
+    pub fn claims(role: &str, subject: &str) -> Value {
+        dev::claims(ISSUER, AUDIENCE, role, subject, now(), 600)
+    }
+
+    /// `Bearer <token>` for these claims, signed by the test provider.
+    pub fn bearer_with(claims: &Value) -> String {
+        format!("Bearer {}", issuer().sign(claims))
+    }
+
+    /// `Bearer <token>` of the applicant whose account is `subject`.
+    pub fn bearer(subject: &str) -> String {
+        bearer_with(&claims("applicant", subject))
+    }
 }
 
 pub mod upstream {
@@ -421,7 +500,8 @@ pub mod registries {
 }
 
 pub mod http {
-    //! A minimal HTTP/1.1 client for black-box API tests, plain or over TLS with a given CA.
+    //! A minimal HTTP/1.1 client for black-box API tests, plain or over TLS with a given CA
+    //! (and a client certificate, for mTLS).
 
     use bytes::Bytes;
     use http_body_util::{BodyExt, Full};
@@ -449,6 +529,22 @@ pub mod http {
         }
     }
 
+    /// As [`request`], as the applicant whose account is `subject`.
+    pub async fn request_as(
+        subject: &str,
+        addr: SocketAddr,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Vec<u8>,
+        ca: Option<&Path>,
+    ) -> std::io::Result<Reply> {
+        let bearer = super::auth::bearer(subject);
+        let mut all = vec![("authorization", bearer.as_str())];
+        all.extend_from_slice(headers);
+        request(addr, method, path, &all, body, ca).await
+    }
+
     pub async fn request(
         addr: SocketAddr,
         method: &str,
@@ -456,6 +552,31 @@ pub mod http {
         headers: &[(&str, &str)],
         body: Vec<u8>,
         ca: Option<&Path>,
+    ) -> std::io::Result<Reply> {
+        let tls = ca.map(|ca| Tls { ca, identity: None });
+        request_over(addr, tls, method, path, headers, body).await
+    }
+
+    /// A client certificate chain and its key (mTLS).
+    pub type Identity = (
+        Vec<rustls_pki_types::CertificateDer<'static>>,
+        rustls_pki_types::PrivateKeyDer<'static>,
+    );
+
+    /// TLS trusting `ca`, presenting `identity` when there is one.
+    pub struct Tls<'a> {
+        pub ca: &'a Path,
+        pub identity: Option<Identity>,
+    }
+
+    /// As [`request`], plain or over TLS as `tls` says.
+    pub async fn request_over(
+        addr: SocketAddr,
+        tls: Option<Tls<'_>>,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Vec<u8>,
     ) -> std::io::Result<Reply> {
         let tcp = tokio::net::TcpStream::connect(addr).await?;
         let mut builder = hyper::Request::builder()
@@ -467,7 +588,7 @@ pub mod http {
         }
         let req = builder.body(Full::new(Bytes::from(body))).unwrap();
         let other = |e: hyper::Error| std::io::Error::other(e);
-        let response = match ca {
+        let response = match tls {
             None => {
                 let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tcp))
                     .await
@@ -475,7 +596,7 @@ pub mod http {
                 tokio::spawn(conn);
                 sender.send_request(req).await.map_err(other)?
             }
-            Some(ca) => {
+            Some(Tls { ca, identity }) => {
                 use rustls_pki_types::pem::PemObject;
                 let mut roots = rustls::RootCertStore::empty();
                 for cert in rustls_pki_types::CertificateDer::pem_file_iter(ca).unwrap() {
@@ -486,8 +607,11 @@ pub mod http {
                 ))
                 .with_safe_default_protocol_versions()
                 .unwrap()
-                .with_root_certificates(roots)
-                .with_no_client_auth();
+                .with_root_certificates(roots);
+                let config = match identity {
+                    Some((chain, key)) => config.with_client_auth_cert(chain, key).unwrap(),
+                    None => config.with_no_client_auth(),
+                };
                 let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
                 let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
                 let tls = connector.connect(name, tcp).await?;

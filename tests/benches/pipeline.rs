@@ -204,18 +204,19 @@ fn main() {
         let addr = listener.local_addr().unwrap();
         tokio::spawn(kezek::server::run(kezek_api::Listeners { api: listener, admin: None, tls: None, per_peer: kezek_api::MAX_CONNECTIONS }, world.gateway.clone(), std::future::pending()));
         let body = Bytes::from(serde_json::to_vec(&app).unwrap());
+        let bearer = Arc::new(kezek_tests::auth::bearer("acc-bench"));
         let stop = Arc::new(AtomicBool::new(false));
         let http_count = Arc::new(AtomicU64::new(0));
         let http_lat = Arc::new(std::sync::Mutex::new(Vec::new()));
         let started = Instant::now();
         let clients: Vec<_> = (0..16)
             .map(|_| {
-                let (plain, body, stop, http_count, http_lat) = (plain.clone(), body.clone(), stop.clone(), http_count.clone(), http_lat.clone());
+                let (plain, body, stop, http_count, http_lat, bearer) = (plain.clone(), body.clone(), stop.clone(), http_count.clone(), http_lat.clone(), bearer.clone());
                 tokio::spawn(async move {
                     let mut local = Vec::new();
                     while !stop.load(Ordering::Relaxed) {
                         let t = Instant::now();
-                        let req = hyper::Request::post(format!("http://{addr}/v1/verifications")).header("content-type", "application/json").body(Full::new(body.clone())).unwrap();
+                        let req = hyper::Request::post(format!("http://{addr}/v1/verifications")).header("content-type", "application/json").header("authorization", bearer.as_str()).body(Full::new(body.clone())).unwrap();
                         let resp = plain.request(req).await.unwrap();
                         assert_eq!(resp.status(), 200);
                         resp.into_body().collect().await.unwrap();

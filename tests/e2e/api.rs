@@ -1,16 +1,20 @@
 //! The HTTP API, black-box (issue: verification pipeline, items 1, 6, 8; issue 9, items 2
 //! and 3): decisions over HTTP, RFC 9457 problems naming the bad field, idempotency, TLS,
 //! metrics, the admin token, request ids, bounded header reads, and the served OpenAPI
-//! document against what the listeners really serve and answer.
+//! document against what the listeners really serve and answer. Public routes are called as
+//! the applicant [`SUBJECT`] (the attacker's view is `security.rs`).
 
 use kezek::server::Gateway;
 use kezek_api::Listeners;
 use kezek_tests::days;
-use kezek_tests::http::{Reply, request};
+use kezek_tests::http::{Reply, request, request_as};
 use kezek_tests::registries::{World, application};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use tokio::net::TcpListener;
+
+/// The applicant these tests call the public API as.
+const SUBJECT: &str = "acc-api";
 
 struct Served {
     world: World,
@@ -94,7 +98,8 @@ impl Served {
     async fn post_raw(&self, body: Vec<u8>, headers: &[(&str, &str)]) -> Reply {
         let mut all = vec![("content-type", "application/json")];
         all.extend_from_slice(headers);
-        request(
+        request_as(
+            SUBJECT,
             self.api,
             "POST",
             "/v1/verifications",
@@ -127,7 +132,8 @@ async fn decisions_over_http_and_fetch_by_id() {
         );
         let v = reply.json();
         assert_eq!(v["decision"], decision, "{persona}: {v}");
-        let again = request(
+        let again = request_as(
+            SUBJECT,
             s.api,
             "GET",
             reply.header("location").unwrap(),
@@ -263,7 +269,8 @@ async fn bad_input_is_a_problem_document_that_names_the_field() {
     assert_eq!(reply.status, 413);
     assert_eq!(reply.json()["status"], 413);
     // One HTTP edge (issue 9): the booking routes have the same body limit and problem.
-    let reply = request(
+    let reply = request_as(
+        SUBJECT,
         s.api,
         "POST",
         "/v1/bookings",
@@ -452,18 +459,19 @@ async fn admin_lists_adapters_and_serves_metrics() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_booking_is_verified_by_the_pipeline_before_a_slot_is_held() {
     let s = serve(false).await;
-    let book = |persona: &str, account: &str| {
+    let book = |persona: &str, account: &'static str| {
         let application = s.persona_json(persona);
-        serde_json::json!({
-            "account": account,
+        let body = serde_json::json!({
             "slot": { "date": application["travel-date"], "hour": 14 },
             "application": application,
-        })
+        });
+        (account, body)
     };
-    let post = |body: serde_json::Value| {
+    let post = |(account, body): (&'static str, serde_json::Value)| {
         let api = s.api;
         async move {
-            request(
+            request_as(
+                account,
                 api,
                 "POST",
                 "/v1/bookings",
@@ -587,14 +595,13 @@ async fn answers_match_the_served_document() {
 
     let application = s.persona_json("r-clean-company-truck-trailer");
     let booking = serde_json::json!({
-        "account": "acc-doc",
         "slot": { "date": application["travel-date"], "hour": 10 },
         "application": application,
     });
     let book = async || {
         let json = [("content-type", "application/json")];
         let body = serde_json::to_vec(&booking).unwrap();
-        request(s.api, "POST", "/v1/bookings", &json, body, None)
+        request_as(SUBJECT, s.api, "POST", "/v1/bookings", &json, body, None)
             .await
             .unwrap()
     };
@@ -662,8 +669,9 @@ async fn every_answer_carries_a_request_id() {
     assert!(admin.header("x-request-id").is_some());
 }
 
-/// With `api.admin_token` set, `/admin/*` needs it as a bearer token — unknown admin paths
-/// included, so they reveal nothing; `/metrics` and health stay open for monitoring.
+/// With `api.admin_token` set, every admin route needs it as a bearer token — unknown admin
+/// paths included, so they reveal nothing, and `/metrics` (issue 11 item 6); health stays open
+/// for monitoring.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_admin_token_guards_the_admin_routes() {
     let s = serve_with(false, Some("s3cret-token")).await;
@@ -697,9 +705,14 @@ async fn the_admin_token_guards_the_admin_routes() {
     .await
     .unwrap();
     assert_eq!(booking_op.status, 401);
-    for open in ["/metrics", "/healthz", "/readyz"] {
+    for open in ["/healthz", "/readyz"] {
         assert_eq!(get(s.admin, open).await.status, 200, "{open}");
     }
+    let admin = [("authorization", "Bearer s3cret-token")];
+    let metrics = request(s.admin, "GET", "/metrics", &admin, vec![], None)
+        .await
+        .unwrap();
+    assert_eq!(metrics.status, 200);
 }
 
 /// A client that never finishes its headers is cut off (slow loris; DESIGN.md "Trust").
@@ -790,8 +803,11 @@ async fn a_declared_oversize_body_is_refused_at_once() {
     assert_eq!(&head, b"HTTP/1.1 413");
 }
 
+/// A GET as [`SUBJECT`] (the admin listener ignores the token unless it has one).
 async fn get(addr: SocketAddr, path: &str) -> Reply {
-    request(addr, "GET", path, &[], vec![], None).await.unwrap()
+    request_as(SUBJECT, addr, "GET", path, &[], vec![], None)
+        .await
+        .unwrap()
 }
 
 /// A path template with its `{parameters}` filled in.

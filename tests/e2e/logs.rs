@@ -6,7 +6,7 @@
 
 use kezek_mocks::faults::{Fault, FaultMode};
 use kezek_mocks::registry::RegistryId;
-use kezek_tests::http::request;
+use kezek_tests::http::request_as;
 use kezek_tests::registries::{World, application};
 use std::io::Write;
 use std::sync::{Arc, Mutex};
@@ -70,7 +70,8 @@ fn personal_data_never_reaches_the_logs() {
         for (i, persona) in world.scenario.personas.iter().take(25).enumerate() {
             let app = application(persona);
             if i < 5 {
-                let reply = request(
+                let reply = request_as(
+                    "acc-logs",
                     api,
                     "POST",
                     "/v1/verifications",
@@ -84,7 +85,9 @@ fn personal_data_never_reaches_the_logs() {
                 // A query string is the client's to fill: it must not reach the logs either.
                 let marker = format!("query-string-{i}");
                 let path = format!("/v1/verifications/{id}?owner={marker}");
-                request(api, "GET", &path, &[], vec![], None).await.unwrap();
+                request_as("acc-logs", api, "GET", &path, &[], vec![], None)
+                    .await
+                    .unwrap();
                 secrets.push(marker);
             }
             world.gateway.pipeline.verify(app.clone()).await.unwrap();

@@ -13,4 +13,5 @@ mod logs;
 mod personal_data;
 mod registry_adapters;
 mod sandbox_faults;
+mod security;
 mod verifications;

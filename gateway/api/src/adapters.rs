@@ -147,8 +147,12 @@ pub(crate) async fn rollback(
     path = "/metrics",
     operation_id = "metrics",
     tag = "admin",
-    responses((status = 200, description = "Prometheus text exposition format 0.0.4.", body = String,
-               content_type = "text/plain; version=0.0.4")),
+    security(("admin-token" = [])),
+    responses(
+        (status = 200, description = "Prometheus text exposition format 0.0.4.", body = String,
+         content_type = "text/plain; version=0.0.4"),
+        (status = 401, description = "The admin bearer token is missing or wrong.", body = ProblemDoc, content_type = PROBLEM),
+    ),
 )]
 pub(crate) async fn metrics(State(gateway): State<Services>) -> impl IntoResponse {
     let set = gateway.catalogue.snapshot();

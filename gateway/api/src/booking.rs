@@ -2,6 +2,11 @@
 //! `schemas/booking-*.schema.json`; every rule violation is a problem document carrying
 //! `"rule"` (e.g. `"P21"`) and, when a field is to blame, its JSON pointer.
 //!
+//! Whose booking it is comes from the verified caller (ADR 0014), never from the body: the
+//! applicant's own account, or the one the registrar acts for. A booking is read by its
+//! account and by officers at its checkpoint (P4), changed by its account only; to anyone
+//! else it is the 404 of a booking that does not exist.
+//!
 //! ```text
 //! GET  /v1/checkpoints                                   the catalogue
 //! GET  /v1/checkpoints/{code}
@@ -15,30 +20,36 @@
 //! POST /admin/bookings/{id}/no-show | /arrived           P35, P30
 //! ```
 
+use crate::auth::{Account, Caller};
 use crate::body::{Checkable, Checked, IdempotencyKey};
 use crate::openapi::{self as doc, PROBLEM, Problem as ProblemDoc};
 use crate::problem::Problem;
 use crate::routes::{ADMIN, PUBLIC, Route, route};
+use crate::verifications::VerificationOwners;
 use axum::Json;
-use axum::extract::{FromRef, FromRequestParts, Path, RawQuery};
+use axum::extract::{FromRef, FromRequestParts, Path, RawQuery, State};
 use axum::http::request::Parts;
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use kezek_booking::engine::{BookingEngine, CreateRequest, Payment, RescheduleRequest};
+use kezek_booking::engine::{
+    BookingEngine, BookingView, CreateRequest, Payment, RescheduleRequest, SlotRequest,
+};
 use kezek_booking::rules::{BookingError, PriorityCategory};
-use kezek_domain::Driver;
+use kezek_domain::clock::parse_date;
+use kezek_domain::{Application, Driver};
 use kezek_schema::Schema;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::sync::Arc;
 
-/// What the booking routes need of the state: the engine, unless booking is disabled.
+/// What the booking routes need of the state: the engine, unless booking is disabled, and
+/// where the verifications a booking runs are bound to its account (ADR 0014).
 #[derive(Debug, Clone)]
-pub struct Bookings(pub Option<Arc<BookingEngine>>);
+pub struct Bookings(pub Option<Arc<BookingEngine>>, pub VerificationOwners);
 
 impl FromRef<crate::Services> for Bookings {
     fn from_ref(services: &crate::Services) -> Self {
-        Self(services.booking.clone())
+        Self(services.booking.clone(), services.owners.clone())
     }
 }
 
@@ -107,7 +118,8 @@ where
     B::Error: Into<axum::BoxError>,
 {
     use tower::ServiceExt;
-    let router = crate::routes::router(routes()).with_state(Bookings(Some(engine)));
+    let state = Bookings(Some(engine), VerificationOwners::new());
+    let router = crate::routes::router(routes()).with_state(state);
     let request = request.map(axum::body::Body::new);
     match router.oneshot(request).await {
         Ok(response) => response,
@@ -211,41 +223,80 @@ fn transfer_attempt(body: &Value) -> Option<Problem> {
     )
 }
 
-impl Checkable for CreateRequest {
-    const SCHEMA: Schema = Schema::BookingCreate;
+/// ADR 0014: naming an account in a body is refused by name, so a client written for the
+/// old API learns why (the account is the verified caller's).
+fn account_in_body(body: &Value) -> Option<Problem> {
+    body.get("account")?;
+    Some(
+        Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "the account is the verified caller's (the bearer token), never a body field",
+        )
+        .with("pointer", "/account"),
+    )
 }
 
-impl Checkable for RescheduleRequest {
+/// `POST /v1/bookings`: what to book; the account is the caller's.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub(crate) struct CreateBody {
+    application: Application,
+    slot: SlotRequest,
+    #[serde(default)]
+    priority: Option<PriorityCategory>,
+    #[serde(default)]
+    payment: Option<Payment>,
+}
+
+impl Checkable for CreateBody {
+    const SCHEMA: Schema = Schema::BookingCreate;
+    fn refuse(body: &Value) -> Option<Problem> {
+        account_in_body(body)
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub(crate) struct RescheduleBody {
+    slot: SlotRequest,
+    #[serde(default)]
+    payment: Option<Payment>,
+}
+
+impl Checkable for RescheduleBody {
     const SCHEMA: Schema = Schema::BookingReschedule;
     fn refuse(body: &Value) -> Option<Problem> {
-        transfer_attempt(body)
+        account_in_body(body).or_else(|| transfer_attempt(body))
     }
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub(crate) struct PaymentBody {
-    account: String,
     reference: String,
     amount_kzt: i64,
 }
 
 impl Checkable for PaymentBody {
     const SCHEMA: Schema = Schema::BookingPayment;
+    fn refuse(body: &Value) -> Option<Problem> {
+        account_in_body(body)
+    }
 }
 
+/// Nothing to say: who cancels is the caller.
 #[derive(Debug, Deserialize)]
-pub(crate) struct CancelBody {
-    account: String,
-}
+pub(crate) struct CancelBody {}
 
 impl Checkable for CancelBody {
     const SCHEMA: Schema = Schema::BookingCancel;
+    fn refuse(body: &Value) -> Option<Problem> {
+        account_in_body(body)
+    }
 }
 
 #[derive(Debug, Deserialize)]
 pub(crate) struct DriversBody {
-    account: String,
     /// Typed by the handler: a driver the schema passes but the domain refuses is P16's.
     drivers: Value,
 }
@@ -253,7 +304,55 @@ pub(crate) struct DriversBody {
 impl Checkable for DriversBody {
     const SCHEMA: Schema = Schema::BookingDrivers;
     fn refuse(body: &Value) -> Option<Problem> {
-        transfer_attempt(body)
+        account_in_body(body).or_else(|| transfer_attempt(body))
+    }
+}
+
+/// The booking, if `caller` may read it: its account (or the registrar acting for it), or an
+/// officer at its checkpoint (P4). Anyone else gets the 404 of an unknown booking, so a
+/// guessed id confirms nothing.
+async fn readable(
+    engine: &BookingEngine,
+    caller: &Caller,
+    id: &str,
+) -> Result<BookingView, Problem> {
+    let booking = engine.get(id).await?;
+    if caller.account() == Some(booking.account.as_str()) || caller.reads_at(&booking.checkpoint) {
+        Ok(booking)
+    } else {
+        Err(BookingError::NotFound(id.to_owned()).into())
+    }
+}
+
+/// Changes are the account's own (P36: no transfer): anyone else's booking is a 404.
+async fn own(engine: &BookingEngine, account: &str, id: &str) -> Result<BookingView, Problem> {
+    let booking = engine.get(id).await?;
+    if booking.account == account {
+        Ok(booking)
+    } else {
+        Err(BookingError::NotFound(id.to_owned()).into())
+    }
+}
+
+/// A booking's answer, its verification bound to the account: approved (in the view) or
+/// refused (in the error), the account reads the verification back by id.
+fn bound<T>(
+    owners: &VerificationOwners,
+    account: &str,
+    checkpoint: &str,
+    answer: Result<T, BookingError>,
+    verification_of: impl Fn(&T) -> &str,
+) -> Result<T, Problem> {
+    match answer {
+        Ok(done) => {
+            owners.bind(verification_of(&done), account, checkpoint);
+            Ok(done)
+        }
+        Err(BookingError::Refused(v)) => {
+            owners.bind(&v.id, account, checkpoint);
+            Err(BookingError::Refused(v).into())
+        }
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -273,6 +372,17 @@ struct Hours {
 
 impl Checkable for CapacityBody {
     const SCHEMA: Schema = Schema::BookingCapacity;
+
+    /// D13: closed hours are an interval, `from` before `to` (the schema bounds each).
+    fn invalid_values(&self) -> Vec<(String, String)> {
+        match &self.closed_hours {
+            Some(Hours { from, to }) if from >= to => vec![(
+                "/closed-hours".to_owned(),
+                format!("closed hours run from an hour to a later one: {from} is not before {to}"),
+            )],
+            _ => Vec::new(),
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -300,9 +410,11 @@ impl Checkable for PriorityListBody {
     path = "/v1/checkpoints",
     operation_id = "list_checkpoints",
     tag = "checkpoints",
+    security(("caller" = [])),
     responses(
         (status = 200, description = "The 48 checkpoints: schemas/checkpoints.schema.json.",
          body = ref("#/components/schemas/Checkpoints")),
+        doc::CallerRefusals,
     ),
 )]
 pub(crate) async fn catalogue(Engine(engine): Engine) -> Json<Value> {
@@ -318,11 +430,13 @@ pub(crate) async fn catalogue(Engine(engine): Engine) -> Json<Value> {
     path = "/v1/checkpoints/{code}",
     operation_id = "get_checkpoint",
     tag = "checkpoints",
+    security(("caller" = [])),
     params(("code" = String, Path, example = "CN-DOSTYK")),
     responses(
         (status = 200, description = "The checkpoint.",
          body = ref("#/components/schemas/Checkpoints/$defs/checkpoint")),
         (status = 404, description = "No such checkpoint.", body = ProblemDoc, content_type = PROBLEM),
+        doc::CallerRefusals,
     ),
 )]
 pub(crate) async fn checkpoint(
@@ -341,6 +455,7 @@ pub(crate) async fn checkpoint(
     path = "/v1/checkpoints/{code}/availability",
     operation_id = "checkpoint_availability",
     tag = "checkpoints",
+    security(("caller" = [])),
     params(
         ("code" = String, Path, example = "CN-DOSTYK"),
         ("from" = Option<String>, Query, description = "First day, YYYY-MM-DD; default: today at the checkpoint"),
@@ -350,6 +465,7 @@ pub(crate) async fn checkpoint(
         (status = 200, description = "Capacity, bookings and what is free.", body = doc::Availability),
         (status = 404, description = "No such checkpoint.", body = ProblemDoc, content_type = PROBLEM),
         (status = 422, description = "A checkpoint outside the Order 707 appendix (P5) or days outside the horizon (P22).", body = ProblemDoc, content_type = PROBLEM),
+        doc::CallerRefusals,
     ),
 )]
 pub(crate) async fn availability(
@@ -384,6 +500,7 @@ fn query_param(query: &str, name: &str) -> Option<String> {
     path = "/v1/bookings",
     operation_id = "create_booking",
     tag = "bookings",
+    security(("caller" = [])),
     params(("Idempotency-Key" = Option<String>, Header,
             description = "Replays the booking made with this key (200 instead of 201)")),
     request_body(content = ref("#/components/schemas/BookingCreate"), content_type = "application/json",
@@ -392,14 +509,39 @@ fn query_param(query: &str, name: &str) -> Option<String> {
         (status = 201, description = "Booked: held until paid, or confirmed with its ticket.", body = doc::Booking),
         (status = 200, description = "An idempotent replay of an earlier create.", body = doc::Booking),
         doc::Refusals,
+        doc::CallerRefusals,
     ),
 )]
 pub(crate) async fn create(
     Engine(engine): Engine,
+    State(Bookings(_, owners)): State<Bookings>,
+    caller: Account,
     IdempotencyKey(key): IdempotencyKey,
-    body: Checked<CreateRequest>,
+    body: Checked<CreateBody>,
 ) -> Result<Response, Problem> {
-    let created = engine.create(body.value, key).await?;
+    caller.may_apply_for(&body.value.application)?;
+    let account = caller.account;
+    let CreateBody {
+        application,
+        slot,
+        priority,
+        payment,
+    } = body.value;
+    let checkpoint = application.checkpoint.clone();
+    let request = CreateRequest {
+        account: account.clone(),
+        application,
+        slot,
+        priority,
+        payment,
+    };
+    let created = bound(
+        &owners,
+        &account,
+        &checkpoint,
+        engine.create(request, key).await,
+        |c| c.booking.verification_id.as_str(),
+    )?;
     let status = if created.replayed {
         StatusCode::OK
     } else {
@@ -408,23 +550,26 @@ pub(crate) async fn create(
     Ok((status, Json(created.booking)).into_response())
 }
 
-/// A booking, as its owner sees it
+/// A booking, as its account sees it (officers: at their checkpoints, P4)
 #[utoipa::path(
     get,
     path = "/v1/bookings/{id}",
     operation_id = "get_booking",
     tag = "bookings",
+    security(("caller" = [])),
     params(("id" = String, Path)),
     responses(
         (status = 200, description = "The booking, its ticket and notifications.", body = doc::Booking),
-        (status = 404, description = "No such booking.", body = ProblemDoc, content_type = PROBLEM),
+        (status = 404, description = "No such booking for this caller.", body = ProblemDoc, content_type = PROBLEM),
+        doc::CallerRefusals,
     ),
 )]
 pub(crate) async fn get(
     Engine(engine): Engine,
+    caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Response, Problem> {
-    Ok(Json(engine.get(&id).await?).into_response())
+    Ok(Json(readable(&engine, &caller, &id).await?).into_response())
 }
 
 /// Pay for a held booking (P23–P26)
@@ -433,21 +578,24 @@ pub(crate) async fn get(
     path = "/v1/bookings/{id}/payment",
     operation_id = "pay_booking",
     tag = "bookings",
+    security(("caller" = [])),
     params(("id" = String, Path)),
     request_body(content = ref("#/components/schemas/BookingPayment"), content_type = "application/json",
         description = "schemas/booking-payment.schema.json"),
     responses(
         (status = 200, description = "Paid and confirmed, with its ticket.", body = doc::Booking),
         doc::Refusals,
+        doc::CallerRefusals,
     ),
 )]
 pub(crate) async fn pay(
     Engine(engine): Engine,
+    Account { account, .. }: Account,
     Path(id): Path<String>,
     body: Checked<PaymentBody>,
 ) -> Result<Response, Problem> {
+    own(&engine, &account, &id).await?;
     let PaymentBody {
-        account,
         reference,
         amount_kzt,
     } = body.value;
@@ -464,20 +612,35 @@ pub(crate) async fn pay(
     path = "/v1/bookings/{id}/reschedule",
     operation_id = "reschedule_booking",
     tag = "bookings",
+    security(("caller" = [])),
     params(("id" = String, Path)),
     request_body(content = ref("#/components/schemas/BookingReschedule"), content_type = "application/json",
         description = "schemas/booking-reschedule.schema.json"),
     responses(
         (status = 200, description = "Moved, with its new ticket.", body = doc::Booking),
         doc::Refusals,
+        doc::CallerRefusals,
     ),
 )]
 pub(crate) async fn reschedule(
     Engine(engine): Engine,
+    State(Bookings(_, owners)): State<Bookings>,
+    Account { account, .. }: Account,
     Path(id): Path<String>,
-    body: Checked<RescheduleRequest>,
+    body: Checked<RescheduleBody>,
 ) -> Result<Response, Problem> {
-    Ok(Json(engine.reschedule(&id, body.value).await?).into_response())
+    let booking = own(&engine, &account, &id).await?;
+    let RescheduleBody { slot, payment } = body.value;
+    let request = RescheduleRequest {
+        account: account.clone(),
+        slot,
+        payment,
+    };
+    let moved = engine.reschedule(&id, request).await;
+    let moved = bound(&owners, &account, &booking.checkpoint, moved, |v| {
+        v.verification_id.as_str()
+    })?;
+    Ok(Json(moved).into_response())
 }
 
 /// Cancel a booking (P28: the fee is kept)
@@ -486,20 +649,24 @@ pub(crate) async fn reschedule(
     path = "/v1/bookings/{id}/cancel",
     operation_id = "cancel_booking",
     tag = "bookings",
+    security(("caller" = [])),
     params(("id" = String, Path)),
     request_body(content = ref("#/components/schemas/BookingCancel"), content_type = "application/json",
         description = "schemas/booking-cancel.schema.json"),
     responses(
         (status = 200, description = "Cancelled.", body = doc::Booking),
         doc::Refusals,
+        doc::CallerRefusals,
     ),
 )]
 pub(crate) async fn cancel(
     Engine(engine): Engine,
+    Account { account, .. }: Account,
     Path(id): Path<String>,
-    body: Checked<CancelBody>,
+    _body: Checked<CancelBody>,
 ) -> Result<Response, Problem> {
-    Ok(Json(engine.cancel(&id, &body.value.account).await?).into_response())
+    own(&engine, &account, &id).await?;
+    Ok(Json(engine.cancel(&id, &account).await?).into_response())
 }
 
 /// Add trusted drivers to a booking, verified first (P16.2)
@@ -508,23 +675,32 @@ pub(crate) async fn cancel(
     path = "/v1/bookings/{id}/drivers",
     operation_id = "add_drivers",
     tag = "bookings",
+    security(("caller" = [])),
     params(("id" = String, Path)),
     request_body(content = ref("#/components/schemas/BookingDrivers"), content_type = "application/json",
         description = "schemas/booking-drivers.schema.json"),
     responses(
         (status = 200, description = "The booking with its drivers.", body = doc::Booking),
         doc::Refusals,
+        doc::CallerRefusals,
     ),
 )]
 pub(crate) async fn drivers(
     Engine(engine): Engine,
+    State(Bookings(_, owners)): State<Bookings>,
+    Account { account, .. }: Account,
     Path(id): Path<String>,
     body: Checked<DriversBody>,
 ) -> Result<Response, Problem> {
-    let DriversBody { account, drivers } = body.value;
+    let booking = own(&engine, &account, &id).await?;
+    let DriversBody { drivers } = body.value;
     let drivers: Vec<Driver> = serde_json::from_value(drivers)
         .map_err(|e| BookingError::at("P16", 422, "/drivers", e.to_string()))?;
-    Ok(Json(engine.add_drivers(&id, &account, drivers).await?).into_response())
+    let added = engine.add_drivers(&id, &account, drivers).await;
+    let added = bound(&owners, &account, &booking.checkpoint, added, |v| {
+        v.verification_id.as_str()
+    })?;
+    Ok(Json(added).into_response())
 }
 
 /// Change a checkpoint-day's capacity (Decree 977 D13)
@@ -550,6 +726,18 @@ pub(crate) async fn capacity(
     Path((code, date)): Path<(String, String)>,
     body: Checked<CapacityBody>,
 ) -> Result<Response, Problem> {
+    // D13 changes what is still to come: today at the checkpoint or later.
+    if let (Some(day), Some(today)) = (parse_date(&date), engine.today_at(&code))
+        && day < today
+    {
+        return Err(BookingError::at(
+            "D13",
+            422,
+            "/date",
+            format!("{date} is past: capacity changes from today ({today} at the checkpoint) on"),
+        )
+        .into());
+    }
     let CapacityBody {
         capacity,
         closed_hours,

@@ -11,7 +11,7 @@ use crate::problem::{self, Problem};
 use crate::{MAX_BODY, Services};
 use axum::Router;
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 use axum::middleware::{Next, from_fn_with_state, map_response};
 use axum::response::{IntoResponse, Response};
 use kezek_pipeline::metrics::Metrics;
@@ -75,9 +75,10 @@ fn span(req: &Request) -> tracing::Span {
     tracing::info_span!("request", method = %req.method(), route, request_id = id)
 }
 
-/// The admin token on `/admin/*` (not `/metrics` nor the health routes, which monitoring
-/// reads); without a configured token the admin listener is loopback-only (checked at
-/// start-up). Unknown `/admin/*` paths are refused too, so they reveal nothing.
+/// The admin token on every admin route but health (`/metrics` included: it tells who is
+/// busy and when); without a configured token the admin listener is loopback-only (checked at
+/// start-up). Unknown paths are refused too, so they reveal nothing. An operator JWT is taken
+/// instead when `api.auth.operator_tokens_on_admin` says so (ADR 0014).
 pub(crate) fn admin_token(router: Router<Services>, services: &Services) -> Router<Services> {
     router.layer(from_fn_with_state(services.clone(), require_admin_token))
 }
@@ -87,7 +88,8 @@ async fn require_admin_token(
     req: Request,
     next: Next,
 ) -> Response {
-    if req.uri().path().starts_with("/admin/") && !admin_allowed(&gateway, &req) {
+    let open = matches!(req.uri().path(), "/healthz" | "/readyz");
+    if !open && !admin_allowed(&gateway, req.headers()).await {
         return Problem::new(
             StatusCode::UNAUTHORIZED,
             "admin endpoints need the admin bearer token",
@@ -97,14 +99,13 @@ async fn require_admin_token(
     next.run(req).await
 }
 
-fn admin_allowed(gateway: &Services, req: &Request) -> bool {
+async fn admin_allowed(gateway: &Services, headers: &axum::http::HeaderMap) -> bool {
     match &gateway.admin_token {
-        Some(token) => req
-            .headers()
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .is_some_and(|given| constant_time_eq(given.as_bytes(), token.as_bytes())),
+        Some(token) => {
+            crate::auth::bearer(headers)
+                .is_some_and(|given| constant_time_eq(given.as_bytes(), token.as_bytes()))
+                || gateway.auth.is_operator(headers).await
+        }
         None => true,
     }
 }

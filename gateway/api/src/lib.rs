@@ -8,11 +8,13 @@
 //! axum routes each listener's requests ([`routes`]: one table of every route, public and
 //! admin); tower-http's layers, shared by both listeners, bound the body ([`MAX_BODY`]) and
 //! the request's time, and trace and number every request ([`layers`]); the admin token is a
-//! layer on the admin router. Every error is one RFC 9457 document ([`Problem`]) naming the
+//! layer on the admin router, and every public route but health needs a verified caller
+//! ([`auth`], ADR 0014): the account is the caller's, never a body field. Every error is one RFC 9457 document ([`Problem`]) naming the
 //! bad field by JSON pointer. The OpenAPI document is generated from the handlers
 //! ([`openapi`]) and served at `GET /openapi.json` (ADR 0010).
 
 mod adapters;
+pub mod auth;
 mod body;
 pub mod booking;
 pub mod config;
@@ -29,7 +31,7 @@ pub use body::MAX_IDEMPOTENCY_KEY;
 pub use problem::Problem;
 pub use routes::{Surface, routers};
 pub use serve::{HEADER_READ_TIMEOUT, Listeners, MAX_CONNECTIONS, TLS_HANDSHAKE_TIMEOUT, serve};
-pub use verifications::iin_check_digit_ok;
+pub use verifications::{VerificationOwners, iin_check_digit_ok};
 
 use kezek_booking::BookingEngine;
 use kezek_catalogue::Catalogue;
@@ -48,9 +50,14 @@ pub struct Services {
     pub catalogue: Arc<Catalogue>,
     pub pipeline: Arc<Pipeline>,
     pub metrics: Arc<Metrics>,
-    /// Idempotency-Key → (SHA-256 of the body, verification id), for a day.
+    /// Idempotency-Key (scoped to the caller's account) → (SHA-256 of the body,
+    /// verification id), for a day.
     pub idempotency: moka::sync::Cache<String, ([u8; 32], String)>,
     pub admin_token: Option<String>,
+    /// Verifies the public API's bearer tokens.
+    pub auth: auth::Authenticator,
+    /// Which account each verification belongs to.
+    pub owners: VerificationOwners,
     pub audit: AuditLog,
     /// Verification rate limits per caller and per person (issue 11).
     pub limits: Arc<limits::VerificationLimits>,

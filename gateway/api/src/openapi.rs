@@ -52,12 +52,31 @@ pub enum Refusals {
 
 const REFUSED: &str = "A rule refuses it: a problem document whose `rule` names the rule and \
 `pointer` the field to blame. 402 payment missing or short (P23, P28); 403 a debtor (P27), \
-not the booking's account or a priority category without evidence (P6); 404 no such booking \
+or a priority category without evidence (P6); 404 no such booking (or not the caller's) \
 or checkpoint; 409 the vehicle already booked (P21), no capacity or outside the horizon \
 (P22, P6), no reschedules left (P28), a transfer (P36); 410 a hold that expired; 422 the body \
 does not match its schema, or the application was refused by the registries (P20: `reasons`, \
 `verification-id`), or a date or checkpoint no calendar allows (P5, P16, D13); 429 too many \
 attempts (anti-abuse); 400 a body that is not JSON, 413 one over 64 KiB.";
+
+/// What a public operation answers a caller it does not serve (ADR 0014).
+#[derive(Debug, utoipa::IntoResponses)]
+#[allow(dead_code)]
+pub enum CallerRefusals {
+    #[response(status = 401, description = UNAUTHENTICATED, content_type = PROBLEM)]
+    Unauthenticated(Problem),
+    #[response(status = 403, description = FORBIDDEN, content_type = PROBLEM)]
+    Forbidden(Problem),
+}
+
+const UNAUTHENTICATED: &str = "No bearer token, or one that does not verify: a bad signature, an \
+algorithm not accepted, an unknown key, another issuer or audience, expired or not yet valid, or \
+claims that name no caller. `WWW-Authenticate: Bearer realm=\"kezek\"` says so, with \
+`error=\"invalid_token\"` when a token was sent.";
+
+const FORBIDDEN: &str = "The token's role may not do this: officers read, applicants and the \
+registrar verify and book; operator tokens are for the admin listener. Also: an applicant whose \
+token carries its IIN/BIN (`iin`) asking about an application that does not name it.";
 
 const UNDECIDED: &str = "Nothing was booked: the verification could not decide (P20, with \
 `Retry-After`; unknown is never yes) or the booking store is unavailable.";
@@ -73,7 +92,10 @@ road checkpoints (Order 707), and booking of slots. Field names are kebab-case. 
 pointers of the bad fields, `rule` the rule a refusal cites.\n\nTwo listeners: the public one \
 (TLS) serves every operation not tagged `admin`; the admin one (plain HTTP, loopback unless a \
 token is set) serves those tagged `admin`, where `/admin/*` needs the admin bearer token. \
-`health` is on both. Every response carries `x-request-id` (the client's, or a new one).",
+`health` is on both. Every public operation but health and this document needs the bearer JWT \
+of the registrar's identity provider (`caller`); the account a booking or verification belongs \
+to is the token's, never a body field. Every response carries `x-request-id` (the client's, or \
+a new one).",
     ),
     servers((url = "https://localhost:8443", description = "The public listener")),
     paths(
@@ -134,11 +156,23 @@ pub fn document() -> Value {
         let file: Value = serde_json::from_str(schema.source()).expect("schemas/ holds valid JSON");
         components["schemas"][*name] = file;
     }
+    components["securitySchemes"]["caller"] = json!({
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "JWT",
+        "description": "A JWT of the registrar's identity provider (api.auth: issuer, audience, \
+    JWKS). Claims: `sub`; `role` = applicant (acts on its own account, `sub`; with `iin`, its \
+    IIN/BIN, only on applications naming it), registrar (acts for the account in `account`), \
+    officer (reads at the checkpoints in `checkpoints`, P4) or operator (admin listener only); \
+    `exp`, `iss`, `aud` required. Instead of a token, the registrar's back end may present a \
+    client certificate (mTLS) and name the account in `Kezek-Account`.",
+    });
     components["securitySchemes"]["admin-token"] = json!({
         "type": "http",
         "scheme": "bearer",
-        "description": "api.admin_token of the gateway's config; without one the admin listener \
-    must be on loopback and takes no token",
+        "description": "api.admin_token of the gateway's config (or an operator JWT when \
+    api.auth.operator_tokens_on_admin); without a token the admin listener must be on loopback \
+    and takes none",
     });
     doc
 }

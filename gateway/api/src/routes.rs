@@ -1,9 +1,10 @@
 //! Every route of both listeners, in one table ([`table`]): the routers are built from it and
 //! nothing else, and the OpenAPI test checks it against the generated document, so a route
-//! cannot be served without being documented (nor documented without being served).
+//! cannot be served without being documented (nor documented without being served), nor
+//! served without a verified caller unless the table says it is open (ADR 0014).
 
 use crate::problem::Problem;
-use crate::{Services, adapters, booking, health, layers, openapi, verifications};
+use crate::{Services, adapters, auth, booking, health, layers, openapi, verifications};
 use axum::Router;
 use axum::handler::Handler;
 use axum::http::{Method, Uri};
@@ -29,7 +30,18 @@ pub struct Route<S> {
     pub method: Method,
     /// The template, as axum matches it and OpenAPI writes it: `/v1/bookings/{id}`.
     pub path: &'static str,
+    /// On the public listener: whether a verified caller is required (every route but
+    /// health and this API's description).
+    pub needs_caller: bool,
     pub(crate) endpoint: MethodRouter<S>,
+}
+
+impl<S> Route<S> {
+    /// A route anyone may call: health and the API's description.
+    pub(crate) fn open(mut self) -> Self {
+        self.needs_caller = false;
+        self
+    }
 }
 
 /// A row; the handler answers `method` on `path` and nothing else.
@@ -49,6 +61,7 @@ where
         surfaces,
         method,
         path,
+        needs_caller: surfaces.contains(&Surface::Public),
         endpoint: on(filter, handler),
     }
 }
@@ -59,9 +72,9 @@ pub fn table() -> Vec<Route<Services>> {
     let mut rows = vec![
         route(PUBLIC, M::POST, "/v1/verifications", verifications::create),
         route(PUBLIC, M::GET, "/v1/verifications/{id}", verifications::get),
-        route(BOTH, M::GET, "/healthz", health::live),
-        route(BOTH, M::GET, "/readyz", health::ready),
-        route(PUBLIC, M::GET, "/openapi.json", openapi::serve),
+        route(BOTH, M::GET, "/healthz", health::live).open(),
+        route(BOTH, M::GET, "/readyz", health::ready).open(),
+        route(PUBLIC, M::GET, "/openapi.json", openapi::serve).open(),
         route(ADMIN, M::GET, "/admin/adapters", adapters::list),
         route(ADMIN, M::POST, "/admin/adapters/reload", adapters::reload),
         route(
@@ -76,22 +89,25 @@ pub fn table() -> Vec<Route<Services>> {
     rows
 }
 
-/// The routers of the public and the admin listener, each with the shared layers; the admin
-/// one also checks the admin token.
+/// The routers of the public and the admin listener, each with the shared layers; on the
+/// public one every route but the open ones verifies its caller, the admin one checks the
+/// admin token.
 pub fn routers(services: &Services) -> (Router, Router) {
-    let on = |surface: Surface| {
-        router(
-            table()
-                .into_iter()
-                .filter(move |row| row.surfaces.contains(&surface)),
-        )
+    let rows = |surface: Surface| {
+        table()
+            .into_iter()
+            .filter(move |row| row.surfaces.contains(&surface))
     };
-    let admin = layers::admin_token(on(Surface::Admin), services);
+    let caller = axum::middleware::from_fn_with_state(services.auth.clone(), auth::require_caller);
+    let public = router(rows(Surface::Public).map(|mut row| {
+        if row.needs_caller {
+            row.endpoint = row.endpoint.route_layer(caller.clone());
+        }
+        row
+    }));
+    let admin = layers::admin_token(router(rows(Surface::Admin)), services);
     (
-        layers::shared(
-            on(Surface::Public).with_state(services.clone()),
-            &services.metrics,
-        ),
+        layers::shared(public.with_state(services.clone()), &services.metrics),
         layers::shared(admin.with_state(services.clone()), &services.metrics),
     )
 }

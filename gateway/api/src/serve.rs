@@ -4,6 +4,7 @@
 //! handshake and the connections per listener are bounded here, the body and the request in
 //! the routers' shared layers (DESIGN.md "Trust").
 
+use crate::auth::ClientCertificate;
 use crate::config::ApiConfig;
 use crate::{Services, Surface};
 use anyhow::Context;
@@ -16,6 +17,7 @@ use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_rustls::TlsAcceptor;
+use tower::ServiceExt;
 
 /// The sockets the gateway serves.
 pub struct Listeners {
@@ -120,10 +122,10 @@ pub async fn serve(
             }
         };
         let _ = stream.set_nodelay(true);
-        let service = TowerToHyperService::new(match surface {
+        let router = match surface {
             Surface::Public => public.clone(),
             Surface::Admin => admin_router.clone(),
-        });
+        };
         let mut builder = hyper::server::conn::http1::Builder::new();
         builder
             .timer(TokioTimer::new())
@@ -137,6 +139,22 @@ pub async fn serve(
                     match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await
                     {
                         Ok(Ok(tls_stream)) => {
+                            // mTLS (ADR 0014): the client's verified certificate goes with
+                            // every request of the connection; the auth layer judges it.
+                            let certificate = tls_stream
+                                .get_ref()
+                                .1
+                                .peer_certificates()
+                                .and_then(|chain| chain.first())
+                                .map(|c| ClientCertificate(c.clone().into_owned()));
+                            let service = TowerToHyperService::new(router.map_request(
+                                move |mut req: axum::http::Request<hyper::body::Incoming>| {
+                                    if let Some(c) = &certificate {
+                                        req.extensions_mut().insert(c.clone());
+                                    }
+                                    req
+                                },
+                            ));
                             let connection =
                                 builder.serve_connection(TokioIo::new(tls_stream), service);
                             if let Err(e) = watcher.watch(connection).await {
@@ -149,6 +167,7 @@ pub async fn serve(
                 });
             }
             _ => {
+                let service = TowerToHyperService::new(router);
                 let connection =
                     graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
                 tokio::spawn(async move {
@@ -325,6 +344,7 @@ mod tls {
     use anyhow::Context;
     use rustls_pki_types::pem::PemObject;
     use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+    use std::path::Path;
     use std::sync::Arc;
     use tokio_rustls::TlsAcceptor;
 
@@ -339,32 +359,72 @@ mod tls {
                 PrivateKeyDer::from_pem_file(key)
                     .with_context(|| format!("reading {}", key.display()))?,
             ),
-            (None, None) => {
-                let generated = rcgen::generate_simple_self_signed(vec![
-                    "localhost".into(),
-                    "127.0.0.1".into(),
-                ])?;
-                if let Some(out) = &config.dev_cert_out {
-                    if let Some(dir) = out.parent() {
-                        std::fs::create_dir_all(dir)?;
-                    }
-                    std::fs::write(out, generated.cert.pem())
-                        .with_context(|| format!("writing {}", out.display()))?;
-                    tracing::warn!(cert = %out.display(), "serving TLS with a generated development certificate");
-                }
-                let key = PrivateKeyDer::try_from(generated.signing_key.serialize_der())
-                    .map_err(|e| anyhow::anyhow!("development key: {e}"))?;
-                (vec![generated.cert.der().clone()], key)
-            }
+            (None, None) => development_certificate(config.dev_cert_out.as_deref())?,
             _ => anyhow::bail!("api.tls_cert and api.tls_key go together"),
         };
-        let mut server = rustls::ServerConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()?
-        .with_no_client_auth()
-        .with_single_cert(chain, key)?;
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()?;
+        let client_ca = config.auth.as_ref().and_then(|a| a.client_ca_file.as_ref());
+        let builder = match client_ca {
+            // mTLS for system-to-system callers (ADR 0014): asked for, not required; a
+            // certificate that does not chain to the bundle fails the handshake.
+            Some(ca) => {
+                let mut roots = rustls::RootCertStore::empty();
+                for cert in CertificateDer::pem_file_iter(ca)
+                    .with_context(|| format!("reading {}", ca.display()))?
+                {
+                    roots.add(cert?)?;
+                }
+                let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+                    Arc::new(roots),
+                    provider,
+                )
+                .allow_unauthenticated()
+                .build()?;
+                builder.with_client_cert_verifier(verifier)
+            }
+            None => builder.with_no_client_auth(),
+        };
+        let mut server = builder.with_single_cert(chain, key)?;
         server.alpn_protocols = vec![b"http/1.1".to_vec()];
         Ok(TlsAcceptor::from(Arc::new(server)))
+    }
+
+    /// The development certificate at `out` with its key beside it (`.key`, mode 0600), made
+    /// on first start and served again on every later one, so a client that trusts it keeps
+    /// trusting it across restarts. Without `out`, a new one each start, written nowhere.
+    fn development_certificate(
+        out: Option<&Path>,
+    ) -> anyhow::Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>)> {
+        if let Some(out) = out {
+            let key_path = out.with_extension("key");
+            if out.exists() && key_path.exists() {
+                let chain = CertificateDer::pem_file_iter(out)
+                    .with_context(|| format!("reading {}", out.display()))?
+                    .collect::<Result<Vec<_>, _>>()?;
+                let key = PrivateKeyDer::from_pem_file(&key_path)
+                    .with_context(|| format!("reading {}", key_path.display()))?;
+                tracing::warn!(cert = %out.display(), "serving TLS with the development certificate");
+                return Ok((chain, key));
+            }
+        }
+        let generated =
+            rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()])?;
+        if let Some(out) = out {
+            if let Some(dir) = out.parent() {
+                std::fs::create_dir_all(dir)?;
+            }
+            crate::auth::dev::write_private(
+                &out.with_extension("key"),
+                generated.signing_key.serialize_pem().as_bytes(),
+            )?;
+            std::fs::write(out, generated.cert.pem())
+                .with_context(|| format!("writing {}", out.display()))?;
+            tracing::warn!(cert = %out.display(), "serving TLS with a new development certificate");
+        }
+        let key = PrivateKeyDer::try_from(generated.signing_key.serialize_der())
+            .map_err(|e| anyhow::anyhow!("development key: {e}"))?;
+        Ok((vec![generated.cert.der().clone()], key))
     }
 }

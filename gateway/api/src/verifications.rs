@@ -1,7 +1,10 @@
 //! `POST /v1/verifications` and `GET /v1/verifications/{id}`: the application is checked
-//! here (schema, IIN/BIN check digits, calendar dates), decided by the pipeline.
+//! here (schema, IIN/BIN check digits, calendar dates), decided by the pipeline. A
+//! verification is bound to the account that asked for it ([`VerificationOwners`]): nobody
+//! else reads it back, so the endpoint is no registry oracle (ADR 0014).
 
 use crate::Services;
+use crate::auth::{Account, Caller};
 use crate::body::{Checkable, Checked, IdempotencyKey};
 use crate::openapi::{PROBLEM, Problem as ProblemDoc, Verification as VerificationDoc};
 use crate::problem::Problem;
@@ -14,6 +17,87 @@ use kezek_domain::{Application, Decision, Verification};
 use kezek_pipeline::VerifyError;
 use kezek_schema::Schema;
 use sha2::{Digest, Sha256};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Who may read a verification again: the account it was asked for (the applicant, or the
+/// registrar acting for them) and officers at its checkpoint (P4). Others get the 404 of an
+/// unknown id. Accounts are kept as salted hashes, never as they are.
+#[derive(Clone)]
+pub struct VerificationOwners {
+    salt: [u8; 32],
+    bound: moka::sync::Cache<String, Arc<Binding>>,
+}
+
+struct Binding {
+    account: [u8; 32],
+    checkpoint: String,
+}
+
+impl std::fmt::Debug for VerificationOwners {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VerificationOwners")
+            .field("bound", &self.bound.entry_count())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for VerificationOwners {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl VerificationOwners {
+    /// As long as the pipeline keeps verifications (a day, 200 000 of them).
+    pub fn new() -> Self {
+        let mut salt = [0u8; 32];
+        ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut salt)
+            .expect("the system's random source");
+        Self {
+            salt,
+            bound: moka::sync::Cache::builder()
+                .max_capacity(200_000)
+                .time_to_live(Duration::from_secs(24 * 3600))
+                .build(),
+        }
+    }
+
+    fn account_hash(&self, account: &str) -> [u8; 32] {
+        Sha256::new()
+            .chain_update(self.salt)
+            .chain_update(account.as_bytes())
+            .finalize()
+            .into()
+    }
+
+    /// Binds verification `id` to the account that asked, at the application's checkpoint.
+    pub fn bind(&self, id: &str, account: &str, checkpoint: &str) {
+        let binding = Binding {
+            account: self.account_hash(account),
+            checkpoint: checkpoint.to_owned(),
+        };
+        self.bound.insert(id.to_owned(), Arc::new(binding));
+    }
+
+    /// Whether `caller` may read verification `id`.
+    pub fn may_read(&self, id: &str, caller: &Caller) -> bool {
+        let Some(binding) = self.bound.get(id) else {
+            return false;
+        };
+        match caller.account() {
+            Some(account) => self.account_hash(account) == binding.account,
+            None => caller.reads_at(&binding.checkpoint),
+        }
+    }
+
+    /// An Idempotency-Key as the account's own: another account's key replays nothing.
+    fn scoped(&self, account: &str, key: &str) -> String {
+        let hash = self.account_hash(account);
+        let prefix: String = hash[..16].iter().map(|b| format!("{b:02x}")).collect();
+        format!("{prefix}:{key}")
+    }
+}
 
 impl Checkable for Application {
     const SCHEMA: Schema = Schema::Application;
@@ -61,6 +145,7 @@ impl Checkable for Application {
     path = "/v1/verifications",
     operation_id = "create_verification",
     tag = "verifications",
+    security(("caller" = [])),
     params(
         ("Idempotency-Key" = Option<String>, Header, max_length = 200,
          description = "Replays the first verification made with this key and body (an indeterminate one only until its Retry-After has passed; then the application is verified again); the same key with another body is refused (422)."),
@@ -76,6 +161,7 @@ impl Checkable for Application {
              ("idempotent-replayed" = Option<String>, description = "`true` when this is the answer to an earlier request with the same Idempotency-Key"),
          )),
         (status = 400, description = "The body is not JSON.", body = ProblemDoc, content_type = PROBLEM),
+        crate::openapi::CallerRefusals,
         (status = 413, description = "The body is larger than 64 KiB.", body = ProblemDoc, content_type = PROBLEM),
         (status = 429, description = "Too many verifications this minute by this caller, or naming one of its persons (owner or driver); Retry-After says when the minute turns.", body = ProblemDoc, content_type = PROBLEM),
         (status = 422, description = "The application does not match its schema, has invalid values (IIN/BIN check digits, calendar dates), or cannot be verified today: a checkpoint outside the Order 707 appendix (P5), a travel date in the past on the checkpoint's local calendar (P16) or more than 90 days ahead (P22). `errors` names each field by JSON pointer. Also: the Idempotency-Key was used with another body.",
@@ -85,10 +171,15 @@ impl Checkable for Application {
 )]
 pub(crate) async fn create(
     State(gateway): State<Services>,
+    caller: Account,
     IdempotencyKey(idempotency_key): IdempotencyKey,
     body: Checked<Application>,
 ) -> Result<Response, Problem> {
+    caller.may_apply_for(&body.value)?;
+    let account = caller.account;
     let body_hash: [u8; 32] = Sha256::digest(&body.raw).into();
+    let idempotency_key = idempotency_key.map(|key| gateway.owners.scoped(&account, &key));
+    let checkpoint = body.value.checkpoint.clone();
     if let Some(key) = &idempotency_key
         && let Some((hash, id)) = gateway.idempotency.get(key)
     {
@@ -116,6 +207,7 @@ pub(crate) async fn create(
     gateway.limits.check(None, &body.value, now).await?;
     match gateway.pipeline.verify(body.value).await {
         Ok(v) => {
+            gateway.owners.bind(&v.id, &account, &checkpoint);
             if let Some(key) = idempotency_key {
                 gateway.idempotency.insert(key, (body_hash, v.id.clone()));
             }
@@ -146,24 +238,33 @@ pub(crate) async fn create(
     }
 }
 
-/// A verification decided earlier
+/// A verification decided earlier, for the account that asked for it
+///
+/// Readable by the account it was asked for (the applicant, or the registrar acting for it)
+/// and by officers at its checkpoint (P4); to anyone else it does not exist.
 #[utoipa::path(
     get,
     path = "/v1/verifications/{id}",
     operation_id = "get_verification",
     tag = "verifications",
+    security(("caller" = [])),
     params(("id" = String, Path, format = "uuid", description = "The verification's id, as `POST /v1/verifications` answered it")),
     responses(
         (status = 200, description = "The verification as first returned.", body = VerificationDoc),
-        (status = 404, description = "No verification with this id.", body = ProblemDoc, content_type = PROBLEM),
+        (status = 404, description = "No verification with this id for this caller.", body = ProblemDoc, content_type = PROBLEM),
+        crate::openapi::CallerRefusals,
     ),
 )]
 pub(crate) async fn get(
     State(gateway): State<Services>,
+    caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Response, Problem> {
-    match gateway.pipeline.get(&id) {
+    let readable = gateway.owners.may_read(&id, &caller);
+    match gateway.pipeline.get(&id).filter(|_| readable) {
         Some(v) => Ok(Json(&*v).into_response()),
+        // The same answer whether the id is unknown or someone else's: existence is not
+        // confirmed.
         None => Err(Problem::new(
             StatusCode::NOT_FOUND,
             "no verification with this id",

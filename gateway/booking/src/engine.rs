@@ -111,6 +111,11 @@ impl BookingEngine {
         (local.date(), local.hour())
     }
 
+    /// Today at a checkpoint, on its calendar; `None` outside the catalogue.
+    pub fn today_at(&self, code: &str) -> Option<Date> {
+        self.catalogue.get(code).map(|cp| self.today(cp).0)
+    }
+
     /// P22: the last day bookings are open for, on the checkpoint's calendar.
     pub(super) fn last_day(&self, today: Date) -> Date {
         today

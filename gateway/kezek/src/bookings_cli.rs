@@ -12,6 +12,9 @@ pub struct Api {
     /// CA certificate (PEM) to trust for https, e.g. `target/dev-cert.pem`.
     #[arg(long, env = "KEZEK_CACERT")]
     cacert: Option<PathBuf>,
+    /// Bearer token of the caller (`kezek dev-token …` in development): whose bookings.
+    #[arg(long, env = "KEZEK_TOKEN", hide_env_values = true)]
+    token: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -46,8 +49,6 @@ pub enum BookingsCommand {
         api: Api,
         id: String,
         #[arg(long)]
-        account: String,
-        #[arg(long)]
         date: Option<String>,
         #[arg(long)]
         hour: Option<u8>,
@@ -64,8 +65,6 @@ pub enum BookingsCommand {
         #[command(flatten)]
         api: Api,
         id: String,
-        #[arg(long)]
-        account: String,
     },
 }
 
@@ -134,7 +133,6 @@ pub async fn run(command: BookingsCommand) -> anyhow::Result<ExitCode> {
         BookingsCommand::Reschedule {
             api,
             id,
-            account,
             date,
             hour,
             first_free,
@@ -144,7 +142,7 @@ pub async fn run(command: BookingsCommand) -> anyhow::Result<ExitCode> {
             } else {
                 serde_json::json!({"date": date, "hour": hour})
             };
-            let body = serde_json::json!({"account": account, "slot": slot}).to_string();
+            let body = serde_json::json!({"slot": slot}).to_string();
             (
                 api,
                 "POST",
@@ -153,8 +151,8 @@ pub async fn run(command: BookingsCommand) -> anyhow::Result<ExitCode> {
                 None,
             )
         }
-        BookingsCommand::Cancel { api, id, account } => {
-            let body = serde_json::json!({"account": account}).to_string();
+        BookingsCommand::Cancel { api, id } => {
+            let body = "{}".to_owned();
             (
                 api,
                 "POST",
@@ -187,7 +185,15 @@ async fn call(
     body: Option<String>,
     key: Option<String>,
 ) -> anyhow::Result<(hyper::StatusCode, serde_json::Value)> {
-    let headers: Vec<(&str, String)> = key.map(|k| ("idempotency-key", k)).into_iter().collect();
+    let headers: Vec<(&str, String)> = key
+        .map(|k| ("idempotency-key", k))
+        .into_iter()
+        .chain(
+            api.token
+                .as_ref()
+                .map(|t| ("authorization", format!("Bearer {t}"))),
+        )
+        .collect();
     crate::client::request_json(
         &api.url,
         method,

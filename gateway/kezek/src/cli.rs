@@ -1,4 +1,4 @@
-//! The `kezek` command line: `serve`, `adapters …`, `check`, `keygen`, `openapi`.
+//! The `kezek` command line: `serve`, `adapters …`, `check`, `keygen`, `dev-token`, `openapi`.
 
 use crate::config::Config;
 use crate::server::{self, Gateway};
@@ -61,6 +61,37 @@ enum Command {
     Keygen {
         #[arg(long)]
         out: PathBuf,
+    },
+    /// Print a development bearer token for the public API (ADR 0014), signed with the
+    /// development key: made on first use beside the JWKS file `[api.auth]` reads
+    /// (`target/dev-keys/token.jwks` for `deploy/dev/kezek.toml`), which it writes too.
+    DevToken {
+        #[arg(
+            long,
+            short,
+            env = "KEZEK_CONFIG",
+            default_value = "deploy/dev/kezek.toml"
+        )]
+        config: PathBuf,
+        #[arg(long, default_value = "applicant",
+              value_parser = ["applicant", "registrar", "officer", "operator"])]
+        role: String,
+        /// The token's subject: the applicant's account, the registrar's or officer's id.
+        #[arg(long)]
+        subject: String,
+        /// For a registrar: the account it acts for.
+        #[arg(long)]
+        account: Option<String>,
+        /// For an officer: the checkpoints it reads at, comma-separated (P4).
+        #[arg(long, value_delimiter = ',')]
+        checkpoints: Vec<String>,
+        /// For an applicant: its own IIN/BIN, as the registrar knows it from the digital
+        /// signature (P15); it then verifies only applications that name it.
+        #[arg(long)]
+        iin: Option<String>,
+        /// Lifetime: seconds, or with a unit (`15m`, `8h`).
+        #[arg(long, default_value = "1h", value_parser = parse_ttl)]
+        ttl: i64,
     },
     /// Print the OpenAPI document of both listeners, as `GET /openapi.json` serves it and
     /// `schemas/openapi.json` holds it.
@@ -168,6 +199,51 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
                     pubkey,
                 },
         } => audit_verify(&config, anchors.as_deref().zip(pubkey.as_deref())).await,
+        Command::DevToken {
+            config,
+            role,
+            subject,
+            account,
+            checkpoints,
+            iin,
+            ttl,
+        } => {
+            let config = Config::from_file(&config)?;
+            let auth = config
+                .api
+                .auth
+                .as_ref()
+                .ok_or_else(|| anyhow::anyhow!("the config has no [api.auth]"))?;
+            let jwks = auth.jwks_file.as_ref().ok_or_else(|| {
+                anyhow::anyhow!(
+                    "this config reads its keys from a JWKS URL: tokens come from that identity provider"
+                )
+            })?;
+            let issuer = kezek_api::auth::dev::DevIssuer::open_or_create(jwks)?;
+            let now = kezek_domain::clock::Clock::now(&kezek_domain::clock::SystemClock);
+            let mut claims = kezek_api::auth::dev::claims(
+                &auth.issuer,
+                &auth.audience,
+                &role,
+                &subject,
+                now.unix_timestamp(),
+                ttl,
+            );
+            if let Some(account) = account {
+                claims["account"] = account.into();
+            }
+            if !checkpoints.is_empty() {
+                claims["checkpoints"] = checkpoints.into();
+            }
+            if let Some(iin) = iin {
+                claims["iin"] = iin.into();
+            }
+            // A token whose claims name no caller would only earn 401s: say why now.
+            kezek_api::auth::Caller::from_claims(serde_json::from_value(claims.clone())?)
+                .map_err(anyhow::Error::msg)?;
+            println!("{}", issuer.sign(&claims));
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Openapi => {
             print!("{}", kezek_api::openapi::rendered());
             Ok(ExitCode::SUCCESS)
@@ -211,6 +287,28 @@ async fn audit_verify(
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `90`, `90s`, `15m`, `8h`: seconds, between one and a day.
+fn parse_ttl(text: &str) -> Result<i64, String> {
+    let (number, unit) = match text.char_indices().last() {
+        Some((i, 's')) => (&text[..i], 1),
+        Some((i, 'm')) => (&text[..i], 60),
+        Some((i, 'h')) => (&text[..i], 3600),
+        _ => (text, 1),
+    };
+    let seconds = number
+        .parse::<i64>()
+        .ok()
+        .and_then(|n| n.checked_mul(unit))
+        .ok_or_else(|| format!("{text} is not a lifetime (90, 90s, 15m, 8h)"))?;
+    if (1..=86_400).contains(&seconds) {
+        Ok(seconds)
+    } else {
+        Err(format!(
+            "{text}: a development token lives between 1 s and 24 h"
+        ))
+    }
 }
 
 async fn serve(config_path: &Path) -> anyhow::Result<ExitCode> {
@@ -417,6 +515,28 @@ async fn check_once(
         Err(e) => {
             println!("  ERROR: {e}");
             Ok(ExitCode::from(3))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_ttl;
+
+    #[test]
+    fn dev_token_lifetimes() {
+        for (text, expect) in [
+            ("90", Ok(90)),
+            ("90s", Ok(90)),
+            ("15m", Ok(900)),
+            ("8h", Ok(28_800)),
+            ("0", Err(())),
+            ("25h", Err(())),
+            ("h", Err(())),
+            ("-5m", Err(())),
+            ("9223372036854775807h", Err(())),
+        ] {
+            assert_eq!(parse_ttl(text).map_err(|_| ()), expect, "{text}");
         }
     }
 }

@@ -80,6 +80,8 @@ mod tests {
                 config.adapters.require_signatures,
                 "{name} must require signatures"
             );
+            // ADR 0014: a shipped config says whose tokens the public API takes.
+            assert!(config.api.auth.is_some(), "{name} must have [api.auth]");
         }
     }
 

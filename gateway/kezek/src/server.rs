@@ -30,6 +30,10 @@ pub struct Gateway {
     /// Idempotency-Key → (SHA-256 of the body, verification id), for a day.
     pub idempotency: moka::sync::Cache<String, ([u8; 32], String)>,
     pub admin_token: Option<String>,
+    /// Verifies the public API's bearer tokens (`[api.auth]`, ADR 0014).
+    pub auth: kezek_api::auth::Authenticator,
+    /// Which account each verification belongs to.
+    pub owners: kezek_api::VerificationOwners,
     /// The database: bookings and the audit log.
     pub store: Arc<kezek_store::Store>,
     pub audit: kezek_store::audit::AuditLog,
@@ -48,6 +52,8 @@ impl Gateway {
 
     /// As [`Gateway::start`], with settings that are code, not configuration.
     pub async fn start_with(config: &Config, options: StartOptions) -> anyhow::Result<Self> {
+        // Who may call is settled before anything is built (issue 11 item 6).
+        let admin_token = admin_token(config)?;
         let egress = Arc::new(Egress::new(&config.egress)?);
         let clock = options.clock;
         let host = Arc::new(AdapterHost::new(
@@ -93,12 +99,7 @@ impl Gateway {
             )
             .with_audit(Some(audit.clone())),
         );
-        let admin_token = config
-            .api
-            .admin_token
-            .as_ref()
-            .map(|s| s.resolve())
-            .transpose()?;
+        let auth = kezek_api::auth::Authenticator::from_config(config.api.auth.as_ref()).await?;
         // The booking engine verifies through this pipeline before it holds a slot (P20).
         let booking = kezek_booking::start(
             &config.booking,
@@ -128,6 +129,8 @@ impl Gateway {
             store,
             audit,
             admin_token,
+            auth,
+            owners: kezek_api::VerificationOwners::new(),
         })
     }
 }
@@ -150,6 +153,22 @@ fn anchoring(
         })),
         _ => anyhow::bail!("[audit] anchor_key and anchor_out go together: set both or neither"),
     }
+}
+
+/// `api.admin_token`, resolved. An empty one is refused: it would guard nothing.
+fn admin_token(config: &Config) -> anyhow::Result<Option<String>> {
+    let token = config
+        .api
+        .admin_token
+        .as_ref()
+        .map(|s| s.resolve())
+        .transpose()?;
+    if token.as_ref().is_some_and(|t| t.trim().is_empty()) {
+        anyhow::bail!(
+            "api.admin_token is empty: set a token, or remove it to keep the admin listener on loopback"
+        );
+    }
+    Ok(token)
 }
 
 /// What [`Gateway::start_with`] takes besides the config.
@@ -185,6 +204,8 @@ impl Gateway {
             metrics: self.metrics.clone(),
             idempotency: self.idempotency.clone(),
             admin_token: self.admin_token.clone(),
+            auth: self.auth.clone(),
+            owners: self.owners.clone(),
             audit: self.audit.clone(),
             booking: self.booking.clone(),
             limits: self.limits.clone(),

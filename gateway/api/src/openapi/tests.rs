@@ -59,6 +59,36 @@ fn every_served_route_is_documented_on_its_listener_and_only_those() {
     );
 }
 
+/// ADR 0014: the operations that declare the `caller` scheme are exactly the public routes the
+/// table makes verify their caller (written in both places on purpose, so this can fail), and
+/// every one of them documents its 401.
+#[test]
+fn every_route_that_needs_a_caller_declares_it() {
+    let doc = document();
+    for row in table() {
+        let method = row.method.as_str().to_lowercase();
+        let op = &doc["paths"][row.path][&method];
+        let declared = op["security"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|s| s.get("caller").is_some());
+        let needs = row.needs_caller && row.surfaces.contains(&Surface::Public);
+        assert_eq!(
+            declared, needs,
+            "{method} {}: security {}",
+            row.path, op["security"]
+        );
+        if needs {
+            assert!(
+                op["responses"].get("401").is_some(),
+                "{method} {}: no 401",
+                row.path
+            );
+        }
+    }
+}
+
 /// `schemas/openapi.json` is what the code generates; a change to a route or its description
 /// must come with the regenerated file.
 #[test]
