@@ -244,7 +244,12 @@ async fn every_answered_decision_survives_kill_9(backend: Backend) {
     let addr: SocketAddr = stdout
         .by_ref()
         .map_while(Result::ok)
-        .find_map(|line| line.strip_prefix("LISTENING ").map(|a| a.parse().unwrap()))
+        // libtest may print "test … ... " on the same line first.
+        .find_map(|line| {
+            line.split("LISTENING ")
+                .nth(1)
+                .map(|a| a.trim().parse().unwrap())
+        })
         .expect("the child gateway listens");
 
     let world_personas = kezek_mocks::scenario::Scenario::default_population()
