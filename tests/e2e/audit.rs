@@ -7,7 +7,7 @@
 use kezek_store::audit::{Anchoring, AuditConfig, AuditLog, Entry};
 use kezek_store::testing::Backend;
 use kezek_store::{DbError, Store, StoreConfig, Val};
-use kezek_tests::http::{Reply, request};
+use kezek_tests::http::Reply;
 use kezek_tests::registries::{World, application};
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader};
@@ -125,7 +125,8 @@ async fn post_verification(
     addr: SocketAddr,
     application: &serde_json::Value,
 ) -> std::io::Result<Reply> {
-    request(
+    kezek_tests::http::request_as(
+        "acc-audit",
         addr,
         "POST",
         "/v1/verifications",
@@ -135,6 +136,10 @@ async fn post_verification(
     )
     .await
 }
+
+/// The rate limits (issue 11) lifted: these tests count decisions, not refusals.
+const NO_LIMITS: &str =
+    "[api.rate_limits]\nper_caller_per_minute = 4000000000\nper_person_per_minute = 4000000000\n";
 
 /// Every check of the world's rule set uncached (TTL 0), so each verification asks the
 /// registries and its decision rests on exchanges of its own.
@@ -196,7 +201,7 @@ async fn audit_crash_child() {
     let Ok(store) = std::env::var(CRASH_CHILD) else {
         return; // Only runs as the child of `every_answered_decision_survives_kill_9_*`.
     };
-    let world = World::start_with(Default::default(), &store).await;
+    let world = World::start_with(Default::default(), &format!("{store}\n{NO_LIMITS}")).await;
     uncached(&world).await;
     let addr = serve(&world).await;
     println!("LISTENING {addr}");
@@ -332,7 +337,11 @@ async fn every_answered_decision_survives_kill_9_on_postgres() {
 /// Every answered decision is in the chain; none of the refused ones is.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_audit_store_refuses_verifications_with_503() {
-    let world = World::start_with(Default::default(), "[audit]\nfailure_backoff_s = 1\n").await;
+    let world = World::start_with(
+        Default::default(),
+        &format!("[audit]\nfailure_backoff_s = 1\n{NO_LIMITS}"),
+    )
+    .await;
     uncached(&world).await;
     let addr = serve(&world).await;
     let persona = serde_json::to_value(world.persona("r-clean-company-truck-trailer")).unwrap();
@@ -399,7 +408,11 @@ async fn a_failing_audit_store_refuses_verifications_with_503() {
 /// recorded once the store moves, and only those.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_audit_queue_refuses_rather_than_drops() {
-    let world = World::start_with(Default::default(), "[audit]\nqueue = 2\n").await;
+    let world = World::start_with(
+        Default::default(),
+        &format!("[audit]\nqueue = 2\n{NO_LIMITS}"),
+    )
+    .await;
     uncached(&world).await;
     let store = world.gateway.store.clone();
     // The SQLite writer is busy for a while: the audit writer cannot commit.

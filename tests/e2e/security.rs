@@ -38,6 +38,7 @@ async fn serve_with(world: World, edit: impl FnOnce(&mut Gateway)) -> Served {
             api,
             admin: Some(admin),
             tls: None,
+            per_peer: kezek_api::MAX_CONNECTIONS,
         },
         gateway,
         std::future::pending(),

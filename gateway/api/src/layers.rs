@@ -140,7 +140,7 @@ mod tests {
             .unwrap();
         assert_eq!(answer.status(), StatusCode::INTERNAL_SERVER_ERROR);
         assert_eq!(
-            answer.headers()[header::CONTENT_TYPE],
+            answer.headers()[axum::http::header::CONTENT_TYPE],
             "application/problem+json"
         );
         assert!(answer.headers().contains_key("x-request-id"));

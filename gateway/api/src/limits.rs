@@ -63,7 +63,8 @@ impl VerificationLimits {
         }
     }
 
-    /// Counts one verification by `caller` of `application`; a 429 problem with Retry-After
+    /// Counts one verification by `caller` (the verified account it is made for) of
+    /// `application`; a 429 problem with Retry-After
     /// when the caller or any person it names is over the limit.
     pub(crate) async fn check(
         &self,

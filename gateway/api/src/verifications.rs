@@ -204,7 +204,10 @@ pub(crate) async fn create(
     // A replay above is free; a new verification counts against the caller and against
     // every person it names (issue 11).
     let now = gateway.pipeline.calendar().now().unix_timestamp();
-    gateway.limits.check(None, &body.value, now).await?;
+    gateway
+        .limits
+        .check(Some(&account), &body.value, now)
+        .await?;
     match gateway.pipeline.verify(body.value).await {
         Ok(v) => {
             gateway.owners.bind(&v.id, &account, &checkpoint);

@@ -113,12 +113,6 @@ impl RateLimits {
         };
         self.store
             .transact(move |tx| -> Result<Vec<i64>, DbError> {
-                tx.execute(
-                    "CREATE UNLOGGED TABLE IF NOT EXISTS rate_windows (key TEXT NOT NULL, \
-                     window_start BIGINT NOT NULL, count BIGINT NOT NULL, \
-                     PRIMARY KEY (key, window_start))",
-                    &[],
-                )?;
                 if sweep {
                     tx.execute(
                         "DELETE FROM rate_windows WHERE window_start < $1",
@@ -145,7 +139,7 @@ impl RateLimits {
     }
 
     /// The digests' salt: random per process on SQLite; on PostgreSQL one row every
-    /// instance shares (the first to start writes it).
+    /// instance shares (the first to start writes it), read with the counters' table made.
     async fn salt(&self) -> Result<[u8; 32], Limited> {
         let store = self.store.clone();
         self.salt
@@ -157,8 +151,17 @@ impl RateLimits {
                 }
                 let hex_salt = store
                     .transact(move |tx| -> Result<String, DbError> {
+                        // Once per process, serialised across instances: `CREATE … IF NOT
+                        // EXISTS` is not safe against itself run concurrently.
+                        tx.query("SELECT pg_advisory_xact_lock(707708)", &[])?;
                         tx.execute(
                             "CREATE TABLE IF NOT EXISTS kezek_settings (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
+                            &[],
+                        )?;
+                        tx.execute(
+                            "CREATE UNLOGGED TABLE IF NOT EXISTS rate_windows (key TEXT NOT NULL, \
+                             window_start BIGINT NOT NULL, count BIGINT NOT NULL, \
+                             PRIMARY KEY (key, window_start))",
                             &[],
                         )?;
                         tx.execute(
