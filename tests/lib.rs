@@ -210,12 +210,22 @@ pub mod auth {
     struct Provider {
         issuer: DevIssuer,
         jwks: PathBuf,
-        _dir: tempfile::TempDir,
+        _dir: Option<tempfile::TempDir>,
     }
 
     fn provider() -> &'static Provider {
         static PROVIDER: OnceLock<Provider> = OnceLock::new();
         PROVIDER.get_or_init(|| {
+            // A child process (a gateway killed by its parent test) trusts its parent's key.
+            if let Ok(jwks) = std::env::var(PARENT_JWKS) {
+                let jwks = PathBuf::from(jwks);
+                let issuer = DevIssuer::open_or_create(&jwks).expect("the parent's key");
+                return Provider {
+                    issuer,
+                    jwks,
+                    _dir: None,
+                };
+            }
             let dir = tempfile::tempdir().expect("temp dir");
             let jwks = dir.path().join("token.jwks");
             let issuer = DevIssuer::generate().expect("a key");
@@ -223,9 +233,17 @@ pub mod auth {
             Provider {
                 issuer,
                 jwks,
-                _dir: dir,
+                _dir: Some(dir),
             }
         })
+    }
+
+    /// Set for a child process: the JWKS of its parent's test provider.
+    pub const PARENT_JWKS: &str = "KEZEK_TEST_PARENT_JWKS";
+
+    /// The test provider's JWKS file (its key beside it), for a child process to trust.
+    pub fn jwks_path() -> &'static std::path::Path {
+        &provider().jwks
     }
 
     /// The test provider's signing key (to sign forged or odd claims with).

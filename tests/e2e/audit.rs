@@ -239,6 +239,10 @@ async fn every_answered_decision_survives_kill_9(backend: Backend) {
             "1",
         ])
         .env(CRASH_CHILD, &store_toml)
+        .env(
+            kezek_tests::auth::PARENT_JWKS,
+            kezek_tests::auth::jwks_path(),
+        )
         .env("TMPDIR", &scratch)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
