@@ -444,6 +444,16 @@ pub mod registries {
             let Some(adapter) = set.for_check(check) else {
                 return Err(CheckError::AdapterMissing(check.to_string()));
             };
+            // As the pipeline hands it: only the drivers the rule makes it for (ADR 0016).
+            let today = super::days::today().to_string();
+            let narrowed = set.rules.in_effect(&today).and_then(|rules| {
+                rules
+                    .plan(application)
+                    .into_iter()
+                    .find(|rule| rule.check == check)
+                    .and_then(|rule| rule.narrowed(application))
+            });
+            let application = narrowed.as_ref().unwrap_or(application);
             self.gateway
                 .host
                 .check(
