@@ -135,6 +135,31 @@ impl Default for Staging {
     }
 }
 
+/// Serves `gateway` on fresh loopback listeners until the test ends — the public API in
+/// plain HTTP unless `tls` is given, one peer holding at most `per_peer` connections — and
+/// returns the public and the admin address.
+pub async fn serve(
+    gateway: kezek::server::Gateway,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    per_peer: usize,
+) -> (std::net::SocketAddr, std::net::SocketAddr) {
+    let api = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let admin = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addrs = (api.local_addr().unwrap(), admin.local_addr().unwrap());
+    let listeners = kezek_api::Listeners {
+        api,
+        admin: Some(admin),
+        tls,
+        per_peer,
+    };
+    tokio::spawn(kezek::server::run(
+        listeners,
+        gateway,
+        std::future::pending(),
+    ));
+    addrs
+}
+
 /// The benchmarks' runtime: two worker threads, the machine's two cores.
 pub fn bench_runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()

@@ -200,9 +200,7 @@ fn main() {
         println!("    {:8.0} verifications/s", count.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64());
 
         // (b') the same through the HTTP API (plain HTTP, keep-alive), load generator in process.
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(kezek::server::run(kezek_api::Listeners { api: listener, admin: None, tls: None, per_peer: kezek_api::MAX_CONNECTIONS }, world.gateway.clone(), std::future::pending()));
+        let (addr, _) = kezek_tests::serve(world.gateway.clone(), None, kezek_api::MAX_CONNECTIONS).await;
         let body = Bytes::from(serde_json::to_vec(&app).unwrap());
         let bearer = Arc::new(kezek_tests::auth::bearer("acc-bench"));
         let stop = Arc::new(AtomicBool::new(false));

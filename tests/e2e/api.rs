@@ -11,7 +11,6 @@ use kezek_tests::http::{Reply, request, request_as};
 use kezek_tests::registries::{World, application};
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use tokio::net::TcpListener;
 
 /// The applicant these tests call the public API as.
 const SUBJECT: &str = "acc-api";
@@ -32,9 +31,6 @@ async fn serve_with(tls: bool, admin_token: Option<&str>) -> Served {
 }
 
 async fn serve_world(world: World, tls: bool, admin_token: Option<&str>) -> Served {
-    let api = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let admin = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let (api_addr, admin_addr) = (api.local_addr().unwrap(), admin.local_addr().unwrap());
     let (tls_acceptor, ca) = if tls {
         let cert = world.rules_dir().with_file_name("dev-cert.pem");
         let config: kezek::config::ApiConfig = toml_api(&format!("dev_cert_out = {cert:?}"));
@@ -51,16 +47,8 @@ async fn serve_world(world: World, tls: bool, admin_token: Option<&str>) -> Serv
     };
     let mut gateway: Gateway = world.gateway.clone();
     gateway.admin_token = admin_token.map(str::to_owned);
-    tokio::spawn(kezek::server::run(
-        Listeners {
-            api,
-            admin: Some(admin),
-            tls: tls_acceptor,
-            per_peer: kezek::config::ApiConfig::default().max_connections_per_peer,
-        },
-        gateway,
-        std::future::pending(),
-    ));
+    let per_peer = kezek::config::ApiConfig::default().max_connections_per_peer;
+    let (api_addr, admin_addr) = kezek_tests::serve(gateway, tls_acceptor, per_peer).await;
     Served {
         world,
         api: api_addr,

@@ -163,18 +163,8 @@ async fn uncached(world: &World) {
 
 /// The public API of `world`, plain HTTP on loopback.
 async fn serve(world: &World) -> SocketAddr {
-    let api = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = api.local_addr().unwrap();
-    tokio::spawn(kezek::server::run(
-        kezek_api::Listeners {
-            api,
-            admin: None,
-            tls: None,
-            per_peer: kezek_api::MAX_CONNECTIONS,
-        },
-        world.gateway.clone(),
-        std::future::pending(),
-    ));
+    let (addr, _) =
+        kezek_tests::serve(world.gateway.clone(), None, kezek_api::MAX_CONNECTIONS).await;
     addr
 }
 

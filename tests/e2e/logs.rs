@@ -54,18 +54,8 @@ fn personal_data_never_reaches_the_logs() {
             .set_fault(RegistryId::GbdFl, Fault::mode(FaultMode::MalformedXml));
         // The HTTP edge logs every request too (issue 9 item 2): by route template, never
         // by URI or body.
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let api = listener.local_addr().unwrap();
-        tokio::spawn(kezek::server::run(
-            kezek_api::Listeners {
-                api: listener,
-                admin: None,
-                tls: None,
-                per_peer: kezek_api::MAX_CONNECTIONS,
-            },
-            world.gateway.clone(),
-            std::future::pending(),
-        ));
+        let (api, _) =
+            kezek_tests::serve(world.gateway.clone(), None, kezek_api::MAX_CONNECTIONS).await;
         let mut secrets = Vec::new();
         for (i, persona) in world.scenario.personas.iter().take(25).enumerate() {
             let app = application(persona);

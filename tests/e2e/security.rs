@@ -28,21 +28,10 @@ async fn serve() -> Served {
 /// The world's gateway, changed by `edit` (an admin token, another authenticator), served on
 /// loopback in plain HTTP.
 async fn serve_with(world: World, edit: impl FnOnce(&mut Gateway)) -> Served {
-    let api = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let admin = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let (api_addr, admin_addr) = (api.local_addr().unwrap(), admin.local_addr().unwrap());
     let mut gateway = world.gateway.clone();
     edit(&mut gateway);
-    tokio::spawn(kezek::server::run(
-        Listeners {
-            api,
-            admin: Some(admin),
-            tls: None,
-            per_peer: kezek_api::MAX_CONNECTIONS,
-        },
-        gateway,
-        std::future::pending(),
-    ));
+    let (api_addr, admin_addr) =
+        kezek_tests::serve(gateway, None, kezek_api::MAX_CONNECTIONS).await;
     Served {
         world,
         api: api_addr,

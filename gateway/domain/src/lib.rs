@@ -356,7 +356,17 @@ impl ApproxBytes for Finding {
 
 impl ApproxBytes for CheckError {
     fn approx_bytes(&self) -> usize {
-        std::mem::size_of::<Self>() + self.to_string().len()
+        let text = match self {
+            CheckError::Unavailable(t)
+            | CheckError::BadResponse(t)
+            | CheckError::RejectedInput(t)
+            | CheckError::Timeout(t)
+            | CheckError::Trapped(t)
+            | CheckError::AdapterMissing(t)
+            | CheckError::Overloaded(t) => t.len(),
+            CheckError::CpuBudgetExceeded(_) | CheckError::MemoryCapExceeded(_) => 0,
+        };
+        std::mem::size_of::<Self>() + text
     }
 }
 

@@ -397,6 +397,8 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     out
 }
 
+pub use tls::{https_client, trusting};
+
 mod tls {
     use super::HttpClient;
     use crate::config::EndpointConfig;
@@ -404,6 +406,51 @@ mod tls {
     use rustls_pki_types::pem::PemObject;
     use rustls_pki_types::{CertificateDer, PrivateKeyDer};
     use std::sync::Arc;
+
+    /// The one way Kezek trusts an HTTPS server: the PEM CA bundle given and nothing else
+    /// (no system roots: the state systems chain to the national CA), ring, rustls' safe
+    /// protocol versions. Without a bundle nothing is trusted (plain HTTP only). The caller
+    /// adds its client certificate, or none.
+    pub fn trusting(
+        ca: Option<&std::path::Path>,
+    ) -> anyhow::Result<rustls::ConfigBuilder<rustls::ClientConfig, rustls::client::WantsClientCert>>
+    {
+        let mut roots = rustls::RootCertStore::empty();
+        if let Some(ca) = ca {
+            for cert in CertificateDer::pem_file_iter(ca)
+                .with_context(|| format!("reading CA bundle {}", ca.display()))?
+            {
+                roots.add(cert.context("parsing CA bundle")?)?;
+            }
+        }
+        Ok(rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(roots))
+    }
+
+    /// An HTTP/1.1 client trusting `ca` as [`trusting`] says, without a client certificate:
+    /// for the gateway's own calls (the JWKS) and the command line's.
+    pub fn https_client<B>(
+        ca: Option<&std::path::Path>,
+    ) -> anyhow::Result<
+        hyper_util::client::legacy::Client<super::HttpsConnector<super::HttpConnector>, B>,
+    >
+    where
+        B: hyper::body::Body + Send,
+        B::Data: Send,
+    {
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(trusting(ca)?.with_no_client_auth())
+            .https_or_http()
+            .enable_http1()
+            .build();
+        Ok(
+            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+                .build(connector),
+        )
+    }
 
     /// A pooled HTTP/1.1 client for one endpoint. HTTPS endpoints must name their CA bundle:
     /// the state systems' certificates chain to the national CA, which public root stores do
@@ -416,21 +463,10 @@ mod tls {
         http.enforce_http(false);
         http.set_nodelay(true);
         http.set_connect_timeout(Some(connect_timeout));
-        let mut roots = rustls::RootCertStore::empty();
-        if let Some(ca) = &cfg.ca_file {
-            for cert in CertificateDer::pem_file_iter(ca)
-                .with_context(|| format!("reading CA bundle {}", ca.display()))?
-            {
-                roots.add(cert.context("parsing CA bundle")?)?;
-            }
-        } else if cfg.url.starts_with("https:") {
+        if cfg.ca_file.is_none() && cfg.url.starts_with("https:") {
             anyhow::bail!("an https endpoint needs ca_file (the registry's CA bundle)");
         }
-        let builder = rustls::ClientConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()?
-        .with_root_certificates(roots);
+        let builder = trusting(cfg.ca_file.as_deref())?;
         let tls = match (&cfg.client_cert, &cfg.client_key) {
             (Some(cert), Some(key)) => {
                 let chain = CertificateDer::pem_file_iter(cert)

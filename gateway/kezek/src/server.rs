@@ -16,8 +16,6 @@ use std::sync::Arc;
 /// Memory for Idempotency-Keys kept a day (issue 11: bounded by bytes; a key is at most
 /// `kezek_api::MAX_IDEMPOTENCY_KEY` characters): about 80 000 keys of UUID size.
 const IDEMPOTENCY_BYTES: u64 = 32 << 20;
-/// An entry's cost besides its key and id: the body hash and moka's bookkeeping.
-const IDEMPOTENCY_ENTRY_OVERHEAD: usize = 160;
 use std::time::Duration;
 
 /// Everything a request needs, built once per process.
@@ -117,7 +115,7 @@ impl Gateway {
             idempotency: moka::sync::Cache::builder()
                 .max_capacity(IDEMPOTENCY_BYTES)
                 .weigher(|key: &String, (_, id): &([u8; 32], String)| {
-                    (IDEMPOTENCY_ENTRY_OVERHEAD + key.len() + id.len()) as u32
+                    (kezek_pipeline::cache::ENTRY_OVERHEAD + key.len() + id.len()) as u32
                 })
                 .time_to_live(Duration::from_secs(24 * 3600))
                 .build(),

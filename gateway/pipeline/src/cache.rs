@@ -36,8 +36,8 @@ impl Fingerprint {
     }
 }
 
-/// What one cache entry costs besides its finding: the key, the TTL, the adapter's hash
-/// (shared) and moka's per-entry bookkeeping, measured at roughly this.
+/// What one moka entry costs besides its value: the key, the TTL, a shared hash and moka's
+/// per-entry bookkeeping, roughly. Every cache weighed in bytes adds it to each entry.
 pub const ENTRY_OVERHEAD: usize = 160;
 
 #[derive(Debug, Clone)]

@@ -19,6 +19,7 @@ use kezek_catalogue::rules::CheckRule;
 use kezek_catalogue::{AdapterSet, Catalogue};
 use kezek_domain::clock::{Calendar, Undatable};
 use kezek_domain::decision::{Decided, decide};
+use kezek_domain::rules::DriverScope;
 use kezek_domain::{
     Application, ApproxBytes, CheckError, CheckOutcome, CheckResult, Decision, Verification,
     Verifier, VerifierError, VerifyFuture,
@@ -177,6 +178,7 @@ impl Pipeline {
             rule_set: format!("{}@{}", rules.id, rules.version),
             set: set.clone(),
             exchanges: Exchanges::default(),
+            residents_only: Default::default(),
         };
         // The gate first (P18.1: consent, existence, residency), alone; the rest only once
         // every gate check passed, so nothing else is asked about a person who has not
@@ -269,22 +271,11 @@ impl Pipeline {
     async fn run_check(&self, job: &Job, rule: &CheckRule) -> (CheckResult, Evidence) {
         let Job {
             set,
-            app,
-            fingerprint,
             rule_set,
             exchanges,
             ..
         } = job;
-        // A check made only for some drivers sees only them (P19, ADR 0016), and is cached
-        // under what it saw.
-        let narrowed = rule.narrowed(app).map(|narrow| {
-            let fingerprint = cache::Fingerprint::of(&narrow);
-            (Arc::new(narrow), fingerprint)
-        });
-        let (app, fingerprint) = match &narrowed {
-            Some((narrow, narrow_fingerprint)) => (narrow, narrow_fingerprint),
-            None => (app, fingerprint),
-        };
+        let (app, fingerprint) = job.as_seen_by(rule);
         let started = Instant::now();
         let check = rule.check;
         let Some(adapter) = set.for_check(check) else {
@@ -558,6 +549,32 @@ struct Job {
     /// "order-707@2023.1": part of every cache key.
     rule_set: String,
     exchanges: Exchanges,
+    /// The application without its non-resident drivers, made once for every check whose
+    /// rule is for residents only.
+    residents_only: std::sync::OnceLock<Option<(Arc<Application>, cache::Fingerprint)>>,
+}
+
+impl Job {
+    /// The application as `rule`'s check sees it, and its fingerprint: a check made only for
+    /// some drivers sees only them (P19, ADR 0016) and is cached under what it saw.
+    fn as_seen_by(&self, rule: &CheckRule) -> (&Arc<Application>, &cache::Fingerprint) {
+        let narrowed = match rule.drivers {
+            DriverScope::All => None,
+            DriverScope::Residents => self
+                .residents_only
+                .get_or_init(|| {
+                    rule.narrowed(&self.app).map(|narrow| {
+                        let fingerprint = cache::Fingerprint::of(&narrow);
+                        (Arc::new(narrow), fingerprint)
+                    })
+                })
+                .as_ref(),
+        };
+        match narrowed {
+            Some((app, fingerprint)) => (app, fingerprint),
+            None => (&self.app, &self.fingerprint),
+        }
+    }
 }
 
 /// Registry exchanges made during one verification, for the audit log.

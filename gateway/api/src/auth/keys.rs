@@ -140,33 +140,14 @@ impl Source {
                     .is_ok_and(|ip| ip.is_loopback())
         });
         match uri.scheme_str() {
+            Some("https") if ca.is_none() => {
+                anyhow::bail!("api.auth.jwks_url is https: set api.auth.jwks_ca_file")
+            }
             Some("https") => {}
             Some("http") if loopback => {}
             _ => anyhow::bail!("api.auth.jwks_url must be https (http only on loopback): {url}"),
         }
-        let mut roots = rustls::RootCertStore::empty();
-        if let Some(ca) = ca {
-            use rustls_pki_types::pem::PemObject;
-            for cert in rustls_pki_types::CertificateDer::pem_file_iter(ca)
-                .with_context(|| format!("reading {}", ca.display()))?
-            {
-                roots.add(cert?)?;
-            }
-        } else if uri.scheme_str() == Some("https") {
-            anyhow::bail!("api.auth.jwks_url is https: set api.auth.jwks_ca_file");
-        }
-        let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-        let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config(tls)
-            .https_or_http()
-            .enable_http1()
-            .build();
-        let client = Client::builder(hyper_util::rt::TokioExecutor::new()).build(connector);
+        let client = kezek_egress::https_client(ca)?;
         Ok(Self::Url {
             uri,
             client: Box::new(client),
