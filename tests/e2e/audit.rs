@@ -544,10 +544,10 @@ async fn anchors_find_a_rewritten_chain(backend: Backend) {
     .await
     .unwrap();
     for i in 0..12 {
-        let entry = Entry {
-            kind: "decision",
-            body: serde_json::json!({ "verification": format!("v{i}") }),
-        };
+        let entry = Entry::new(
+            "decision",
+            &serde_json::json!({ "verification": format!("v{i}") }),
+        );
         log.commit(vec![entry]).await.unwrap();
     }
     let public = key.verifying_key();

@@ -56,10 +56,7 @@ async fn write_once(db: &Path, anchors: &Path) -> (AuditLog, Vec<PathBuf>) {
     )
     .await
     .unwrap();
-    let entry = Entry {
-        kind: "decision",
-        body: serde_json::json!({ "verification": "v" }),
-    };
+    let entry = Entry::new("decision", &serde_json::json!({ "verification": "v" }));
     log.commit(vec![entry]).await.unwrap();
     // The anchor for entry 1 is written right after its commit, before the next append.
     log.commit(Vec::new()).await.unwrap();

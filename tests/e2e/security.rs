@@ -525,6 +525,36 @@ async fn a_verification_is_read_back_only_by_its_caller() {
     assert_eq!(asked.status, 403, "{}", text(&asked));
 }
 
+/// Issue 11 item 2, the gateway's default: an applicant token that does not say whose digital
+/// signature it is (no `iin`) verifies nothing, so no account can use the gateway as an oracle
+/// about strangers; with the claim, the applicant verifies its own application.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn by_default_an_applicant_token_must_name_its_iin() {
+    let world = World::start_with(Default::default(), &auth::config_toml_requiring_iin(true)).await;
+    let s = serve_with(world, |_| {}).await;
+    let application = s.persona("r-clean-individual-truck");
+    let anonymous = s
+        .call(
+            Some(&auth::bearer("acc-001")),
+            "POST",
+            "/v1/verifications",
+            Some(&application),
+        )
+        .await;
+    assert_unauthenticated(&anonymous, "an applicant token without iin");
+    let mut claims = auth::claims("applicant", "acc-001");
+    claims["iin"] = application["owner"]["iin-bin"].clone();
+    let own = s
+        .call(
+            Some(&auth::bearer_with(&claims)),
+            "POST",
+            "/v1/verifications",
+            Some(&application),
+        )
+        .await;
+    assert_eq!(own.status, 200, "{}", text(&own));
+}
+
 /// A JWKS on loopback that serves whatever `keys` holds now, counting its readers.
 async fn jwks_server(
     keys: std::sync::Arc<std::sync::Mutex<Value>>,

@@ -380,6 +380,54 @@ async fn a_rule_set_change_invalidates_the_cache() {
     );
 }
 
+/// Issue 12 item 4 (P19 as amended): editions of a rule set stand side by side, and the one in
+/// force on the travel date applies, on both sides of the day the amendment takes effect.
+/// The amendment here drops P18.9 for residents from ten days ahead.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_edition_in_force_on_the_travel_date_applies() {
+    use kezek_tests::days::ahead;
+    let world = World::start().await;
+    let rules_dir = world.rules_dir();
+    let current: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(rules_dir.join("order-707.json")).unwrap()).unwrap();
+    let mut amended = current.clone();
+    amended["version"] = "amended".into();
+    amended["effective-from"] = ahead(10).into();
+    let dropped = CheckId::new(9).unwrap();
+    amended["sets"]["resident"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|rule| rule["check"] != 9 && rule["check"] != dropped.to_string().as_str());
+    std::fs::write(
+        rules_dir.join("order-707-amended.json"),
+        serde_json::to_vec_pretty(&amended).unwrap(),
+    )
+    .unwrap();
+    let report = world.gateway.catalogue.reload().await.unwrap();
+    assert!(report.refused.is_empty(), "{report}");
+
+    let cases = [
+        (9, current["version"].as_str().unwrap(), true),
+        (10, "amended", false),
+    ];
+    for (days, edition, checked) in cases {
+        let mut app = persona(&world, "r-clean-individual-truck");
+        app.travel_date = ahead(days);
+        let v = world.gateway.pipeline.verify(app).await.unwrap();
+        assert!(
+            v.rule_set.contains(&format!("@{edition}/")),
+            "travel in {days} days: {}",
+            v.rule_set
+        );
+        assert_eq!(
+            v.checks.iter().any(|c| c.check == dropped),
+            checked,
+            "travel in {days} days: {dropped} checked under {}",
+            v.rule_set
+        );
+    }
+}
+
 /// Circuit breaker: after consecutive failures the registry is not called at all (the
 /// check answers "circuit open" at once); after the open period one probe goes through and
 /// a success closes it.

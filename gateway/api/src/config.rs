@@ -140,8 +140,9 @@ pub struct AuthConfig {
     #[serde(default)]
     pub operator_tokens_on_admin: bool,
     /// Refuse applicant tokens without the applicant's IIN/BIN (`iin`); with it, an applicant
-    /// verifies and books only applications that name it (issue 11 item 2).
-    #[serde(default)]
+    /// verifies and books only applications that name it (issue 11 item 2). On unless a
+    /// config turns it off: a forgotten line must not reopen the registry oracle.
+    #[serde(default = "default_require_applicant_iin")]
     pub require_applicant_iin: bool,
     /// mTLS for system-to-system callers: the public listener asks for a client certificate
     /// (optional) chaining to this CA bundle (PEM).
@@ -151,6 +152,10 @@ pub struct AuthConfig {
     /// registrar's back end; it names the account it acts for in `Kezek-Account`.
     #[serde(default)]
     pub registrar_clients: Vec<String>,
+}
+
+fn default_require_applicant_iin() -> bool {
+    true
 }
 
 fn default_algorithms() -> Vec<String> {

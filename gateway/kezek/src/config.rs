@@ -83,6 +83,15 @@ mod tests {
             // ADR 0014: a shipped config says whose tokens the public API takes.
             assert!(config.api.auth.is_some(), "{name} must have [api.auth]");
         }
+        // Issue 11 item 2: production applicants verify only their own applications.
+        let prod: Config = toml::from_str(include_str!("../../../deploy/prod/kezek.toml")).unwrap();
+        assert!(prod.api.auth.is_some_and(|a| a.require_applicant_iin));
+        let bare: kezek_api::config::AuthConfig =
+            toml::from_str("issuer = \"i\"\naudience = \"a\"\njwks_file = \"k\"\n").unwrap();
+        assert!(
+            bare.require_applicant_iin,
+            "the default requires the applicant's IIN/BIN"
+        );
     }
 
     #[test]

@@ -155,11 +155,14 @@ impl Pipeline {
         self.prune_cache(&set);
         // One reading of the clock decides the dates, the rule set and the decision's stamp.
         let now = self.calendar.now();
-        let today = self.calendar.check_dates(&application, now)?.to_string();
+        self.calendar.check_dates(&application, now)?;
+        // The edition in force on the day of the crossing applies (issue 12 item 4): an
+        // amendment that takes effect before the truck travels is the law it crosses under.
+        // The travel date is a calendar date by now (check_dates), so it compares as ISO text.
         let rules = set
             .rules
-            .in_effect(&today)
-            .ok_or_else(|| VerifyError::NoRuleSet(today.clone()))?;
+            .in_effect(&application.travel_date)
+            .ok_or_else(|| VerifyError::NoRuleSet(application.travel_date.clone()))?;
         // No registry is asked for a decision that could not be recorded.
         if let Some(audit) = &self.audit {
             audit.admit()?;
@@ -503,39 +506,73 @@ impl Verifier for Pipeline {
 }
 
 /// The decision and the exchanges behind it, as audit entries: ids, versions, outcomes,
-/// reason codes and hashes — no personal data.
+/// reason codes and hashes — no personal data. Serialized here, on the verification's own
+/// task, from borrowed fields.
 fn audit_entries(v: &Verification, exchanges: Exchanges) -> Vec<Entry> {
-    let checks: Vec<_> = v
+    #[derive(serde::Serialize)]
+    struct CheckRecord<'a> {
+        adapter: &'a str,
+        cached: bool,
+        check: &'a kezek_domain::CheckId,
+        outcome: &'a str,
+        reason: std::borrow::Cow<'a, str>,
+    }
+    #[derive(serde::Serialize)]
+    #[serde(rename_all = "kebab-case")]
+    struct DecisionRecord<'a> {
+        checks: Vec<CheckRecord<'a>>,
+        decided_at: &'a str,
+        decision: Decision,
+        rule_set: &'a str,
+        verification: &'a str,
+    }
+    #[derive(serde::Serialize)]
+    struct ExchangeRecord<'a> {
+        exchange: &'a serde_json::Value,
+        verification: &'a str,
+    }
+    let checks = v
         .checks
         .iter()
         .map(|c| {
-            let (outcome, code) = match &c.outcome {
-                CheckOutcome::Finding(f) => (f.verdict.as_str().to_owned(), f.reason_code.clone()),
-                CheckOutcome::Error { error } => ("error".to_owned(), format!("{error}")),
+            let (outcome, reason) = match &c.outcome {
+                CheckOutcome::Finding(f) => (f.verdict.as_str(), f.reason_code.as_str().into()),
+                CheckOutcome::Error { error } => ("error", error.to_string().into()),
             };
-            serde_json::json!({ "check": c.check, "adapter": c.adapter, "outcome": outcome, "reason": code, "cached": c.cached })
+            CheckRecord {
+                adapter: &c.adapter,
+                cached: c.cached,
+                check: &c.check,
+                outcome,
+                reason,
+            }
         })
         .collect();
     let mut entries: Vec<Entry> = exchanges
         .0
         .into_inner()
         .unwrap_or_default()
-        .into_iter()
-        .map(|exchange| Entry {
-            kind: "exchange",
-            body: serde_json::json!({ "verification": v.id, "exchange": exchange }),
+        .iter()
+        .map(|exchange| {
+            Entry::new(
+                "exchange",
+                &ExchangeRecord {
+                    exchange,
+                    verification: &v.id,
+                },
+            )
         })
         .collect();
-    entries.push(Entry {
-        kind: "decision",
-        body: serde_json::json!({
-            "verification": v.id,
-            "rule-set": v.rule_set,
-            "decision": v.decision,
-            "decided-at": v.decided_at,
-            "checks": checks,
-        }),
-    });
+    entries.push(Entry::new(
+        "decision",
+        &DecisionRecord {
+            checks,
+            decided_at: &v.decided_at,
+            decision: v.decision,
+            rule_set: &v.rule_set,
+            verification: &v.id,
+        },
+    ));
     entries
 }
 

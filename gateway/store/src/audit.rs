@@ -122,12 +122,27 @@ pub fn anchors_file(path: &Path) -> PathBuf {
     }
 }
 
-/// One thing to record.
+/// One thing to record: its kind and its JSON body, serialized once by whoever makes it (on
+/// the caller's task, so the one writer only links and stores).
 #[derive(Debug, Clone)]
 pub struct Entry {
     /// "decision" or "exchange".
     pub kind: &'static str,
-    pub body: serde_json::Value,
+    body: String,
+}
+
+impl Entry {
+    pub fn new(kind: &'static str, body: &impl Serialize) -> Self {
+        Self {
+            kind,
+            body: serde_json::to_string(body).expect("an audit body serializes"),
+        }
+    }
+
+    /// The body as it is stored and hashed.
+    pub fn body(&self) -> &str {
+        &self.body
+    }
 }
 
 /// Why a verification is refused: its record could not be kept. Nothing was answered.
@@ -374,7 +389,8 @@ impl Writer {
             }
             return;
         }
-        match append(&self.store, self.clock.now(), &entries).await {
+        let entries = Arc::new(entries);
+        match append(&self.store, self.clock.now(), entries.clone()).await {
             Ok(head) => {
                 *self.shared.failing_until.lock().expect("audit state") = None;
                 for done in waiting {
@@ -398,6 +414,7 @@ impl Writer {
                 for done in waiting {
                     let _ = done.send(Err(refused.clone()));
                 }
+                let mut entries = Arc::unwrap_or_clone(entries);
                 entries.truncate(keep);
                 self.carried = entries;
             }
@@ -557,21 +574,15 @@ async fn head(store: &Store) -> anyhow::Result<(i64, String)> {
 async fn append(
     store: &Store,
     now: time::OffsetDateTime,
-    entries: &[Entry],
+    entries: Arc<Vec<Entry>>,
 ) -> Result<(i64, String), DbError> {
     let now = rfc3339(now);
-    let rows: Arc<Vec<(&'static str, String)>> = Arc::new(
-        entries
-            .iter()
-            .map(|e| (e.kind, e.body.to_string()))
-            .collect(),
-    );
     store
         .transact(move |tx| {
             let head = tx.query("SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE", &[])?;
             let head = head.first().ok_or_else(|| DbError::Other("audit_head is missing".into()))?;
             let (mut seq, mut hash) = (head[0].int()?, head[1].text()?.to_owned());
-            for (kind, body) in rows.iter() {
+            for Entry { kind, body } in entries.iter() {
                 let next = link(&hash, body);
                 seq += 1;
                 tx.execute(
@@ -820,10 +831,7 @@ mod tests {
         let log = AuditLog::start(store.clone(), clock, &config, None)
             .await
             .unwrap();
-        let entry = |v: &str| Entry {
-            kind: "decision",
-            body: serde_json::json!({ "verification": v }),
-        };
+        let entry = |v: &str| Entry::new("decision", &serde_json::json!({ "verification": v }));
         let sql = |sql: &'static str| {
             let store = store.clone();
             async move {
