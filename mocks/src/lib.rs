@@ -2,6 +2,7 @@
 //! network"). Libraries first, with a thin `kezek-mocks` binary on top (linkerd-style test
 //! support). Protocols: `mocks/PROTOCOLS.md`; scenario format: `mocks/SCENARIOS.md`.
 
+pub mod devices;
 pub mod faults;
 pub mod registry;
 pub mod scenario;
