@@ -2,6 +2,7 @@
 //! network"). Libraries first, with a thin `kezek-mocks` binary on top (linkerd-style test
 //! support). Protocols: `mocks/PROTOCOLS.md`; scenario format: `mocks/SCENARIOS.md`.
 
+pub mod declared;
 pub mod devices;
 pub mod faults;
 pub mod registry;
@@ -10,5 +11,5 @@ pub mod soap;
 pub mod xml;
 
 pub use faults::{Fault, FaultMode};
-pub use registry::{MockConfig, RecordedRequest, RegistryId, RegistryMocks};
+pub use registry::{MockConfig, RecordedRequest, RegistryId, RegistryMocks, RegistryName};
 pub use scenario::Scenario;

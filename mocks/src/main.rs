@@ -57,6 +57,10 @@ struct Data {
     /// Scenario JSON file; the built-in default population when omitted.
     #[arg(long)]
     scenario: Option<PathBuf>,
+    /// Scenario file to add on top (repeatable), e.g. one that declares a registry and its
+    /// personas: `--merge mocks/scenarios/adr-certificates.json`.
+    #[arg(long, value_name = "FILE")]
+    merge: Vec<PathBuf>,
     /// Day to put the scenario's dates on; today in Kazakhstan (UTC+05:00) when omitted.
     #[arg(long, value_name = "YYYY-MM-DD", value_parser = day_arg)]
     today: Option<Date>,
@@ -65,11 +69,18 @@ struct Data {
 impl Data {
     /// The scenario as written, and the day to serve it on.
     fn load(&self) -> anyhow::Result<(Scenario, Date)> {
+        let read = |path: &PathBuf| {
+            Scenario::from_file(path)
+                .with_context(|| format!("loading scenario {}", path.display()))
+        };
         let scenario = match &self.scenario {
-            Some(path) => Scenario::from_file(path)
-                .with_context(|| format!("loading scenario {}", path.display()))?,
+            Some(path) => read(path)?,
             None => Scenario::default_population(),
         };
+        let scenario = self.merge.iter().try_fold(scenario, |base, path| {
+            base.merged(&read(path)?, &path.display().to_string())
+                .with_context(|| format!("merging scenario {}", path.display()))
+        })?;
         // The only wall-clock read for the day in the mocks: library and tests take it as data.
         let today = self.today.unwrap_or_else(|| {
             time::OffsetDateTime::now_utc()
@@ -122,6 +133,8 @@ async fn serve(
         .init();
     let (scenario, today) = data.load()?;
     let personas = scenario.personas.len();
+    let scenario_registries: Vec<String> =
+        scenario.registries.iter().map(|r| r.id.clone()).collect();
     let dates = match scenario.anchor {
         Some(anchor) => format!("dates moved from {anchor} to {today}"),
         None => "dates as written".to_string(),
@@ -140,6 +153,10 @@ async fn serve(
     );
     for r in RegistryId::ALL {
         println!("  {:<18} {}", r.as_str(), mocks.url(r));
+    }
+    for r in &scenario_registries {
+        let url = mocks.declared_url(r).unwrap_or_default();
+        println!("  {r:<18} {url} (declared by the scenario)");
     }
     println!("  {:<18} {}", "admin", mocks.admin_url());
     tokio::signal::ctrl_c()

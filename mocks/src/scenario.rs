@@ -11,6 +11,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use time::{Date, Duration};
 
+use crate::declared::DeclaredRegistry;
+
 /// The built-in population, embedded so the binary and tests need no files.
 const DEFAULT_POPULATION: &str = include_str!("../scenarios/default.json");
 
@@ -153,6 +155,14 @@ pub struct Scenario {
     /// Weigh-station records (P18.18).
     #[serde(default)]
     pub weighings: Vec<Weighing>,
+    /// Registries this scenario declares besides the built-in ones (issue 12, item 6),
+    /// served like them; see [`crate::declared`].
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "crate::declared::deserialize_registries"
+    )]
+    pub registries: Vec<DeclaredRegistry>,
     /// Named applications with expected findings.
     #[serde(default)]
     pub personas: Vec<Persona>,
@@ -499,8 +509,93 @@ pub struct Persona {
     pub id: String,
     pub description: String,
     pub request: PersonaRequest,
-    /// Expected finding per P18 check number that applies (P19 + plan conditions).
-    pub expect: BTreeMap<u8, Expectation>,
+    /// Expected finding per check that applies (P19 + plan conditions), by check id.
+    pub expect: BTreeMap<CheckKey, Expectation>,
+}
+
+impl Persona {
+    /// The expected finding for a check, named as an expectation key may be (`"3"` or
+    /// `"P18.3"`); `None` when the check does not apply or the name is not a check id.
+    pub fn expected(&self, check: &str) -> Option<&Expectation> {
+        self.expect.get(CheckKey::parse(check).ok()?.as_str())
+    }
+}
+
+/// A check id as a scenario names it (issue 12): any string id such as `P18.3` or
+/// `O505.ADR`. A bare number `n` in 1..=18 is the shipped form and means `P18.n`; it is
+/// normalised, so `"3"` and `"P18.3"` are the same key. Kept as a string in the mocks on
+/// purpose: the mocks do not depend on the gateway's check catalogue.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(transparent)]
+pub struct CheckKey(String);
+
+impl CheckKey {
+    /// `P18.n`, the id of Order 707's check `n`.
+    pub fn p18(n: u8) -> Self {
+        Self(format!("P18.{n}"))
+    }
+
+    /// Parses a key: a number 1..=18 (meaning `P18.n`) or a dotted id whose first segment
+    /// starts with a capital letter (`P18.3`, `O505.ADR`).
+    pub fn parse(s: &str) -> Result<Self, String> {
+        if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
+            return match s.parse::<u8>() {
+                Ok(n @ 1..=18) => Ok(Self::p18(n)),
+                _ => Err(format!(
+                    "check {s} is not a check id: a number n means P18.n, and P18 checks are \
+                     1..=18; name any other check by its id, e.g. \"O505.ADR\""
+                )),
+            };
+        }
+        let mut segments = s.split('.');
+        let head = segments.next().unwrap_or_default();
+        let head_ok = head.starts_with(|c: char| c.is_ascii_uppercase())
+            && head.chars().all(|c| c.is_ascii_alphanumeric());
+        let tail: Vec<&str> = segments.collect();
+        let tail_ok = !tail.is_empty()
+            && tail
+                .iter()
+                .all(|t| !t.is_empty() && t.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'));
+        if head_ok && tail_ok {
+            Ok(Self(s.to_string()))
+        } else {
+            Err(format!(
+                "check {s:?} is not a check id: expected a number 1..=18 (P18.n) or a dotted \
+                 id such as \"P18.3\" or \"O505.ADR\""
+            ))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// `n` when this is Order 707's check `P18.n` (the WIT 1.0.0 boundary speaks numbers).
+    pub fn p18_number(&self) -> Option<u8> {
+        self.0
+            .strip_prefix("P18.")
+            .and_then(|n| n.parse().ok())
+            .filter(|n| (1..=18).contains(n))
+    }
+}
+
+impl std::borrow::Borrow<str> for CheckKey {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for CheckKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for CheckKey {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Self::parse(&s).map_err(serde::de::Error::custom)
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -645,12 +740,6 @@ impl Scenario {
             if !ids.insert(p.id.as_str()) {
                 return Err(format!("persona id {:?} is used twice", p.id));
             }
-            if let Some(bad) = p.expect.keys().find(|c| !(1..=18).contains(*c)) {
-                return Err(format!(
-                    "persona {:?} expects check {bad}, but P18 checks are 1..=18",
-                    p.id
-                ));
-            }
         }
         for (name, id) in &self.examples {
             if !ids.contains(id.as_str()) {
@@ -666,7 +755,91 @@ impl Scenario {
                 return Err(format!("persons[{index}] repeats an IIN used earlier"));
             }
         }
+        self.validate_registries()
+    }
+
+    /// Declared registries must not take a name or a service id that is already served:
+    /// the admin API, faults and gateway routing find a registry by them.
+    fn validate_registries(&self) -> Result<(), String> {
+        use crate::registry::{RegistryId, is_built_in_service};
+        for (i, r) in self.registries.iter().enumerate() {
+            let at = format!("registries[{i}]");
+            if RegistryId::ALL.iter().any(|b| b.as_str() == r.id) || r.id == "bip-sync" {
+                return Err(format!(
+                    "{at}.id: {:?} is the name of a built-in registry",
+                    r.id
+                ));
+            }
+            if is_built_in_service(&r.service_id) {
+                return Err(format!(
+                    "{at}.service-id: {:?} is a built-in registry's service",
+                    r.service_id
+                ));
+            }
+            let earlier = &self.registries[..i];
+            if let Some(j) = earlier.iter().position(|e| e.id == r.id) {
+                return Err(format!(
+                    "{at}.id: {:?} is already declared by registries[{j}]",
+                    r.id
+                ));
+            }
+            if let Some(j) = earlier.iter().position(|e| e.service_id == r.service_id) {
+                return Err(format!(
+                    "{at}.service-id: {:?} is already declared by registries[{j}]",
+                    r.service_id
+                ));
+            }
+        }
         Ok(())
+    }
+
+    /// This scenario with `other`'s facts, registries, personas and examples added, e.g. a
+    /// scenario that declares one registry on top of the default population. `other` is
+    /// first put on this scenario's anchor, so both keep their own expectations; the result
+    /// is validated like a loaded file (a persona id or IIN used by both is refused).
+    pub fn merged(&self, other: &Scenario, origin: &str) -> Result<Scenario, ScenarioError> {
+        let other = match self.anchor {
+            Some(anchor) => other.on(anchor),
+            None => other.clone(),
+        };
+        let invalid = |message: String| ScenarioError::Invalid {
+            origin: origin.to_string(),
+            message,
+        };
+        let mut base = serde_json::to_value(self).expect("a scenario serialises to JSON");
+        let added = serde_json::to_value(&other).expect("a scenario serialises to JSON");
+        let (Value::Object(base_map), Value::Object(added)) = (&mut base, added) else {
+            unreachable!("a scenario serialises to a JSON object");
+        };
+        for (key, value) in added {
+            match (base_map.get_mut(&key), value) {
+                (Some(Value::Array(mine)), Value::Array(theirs)) => mine.extend(theirs),
+                (Some(Value::Object(mine)), Value::Object(theirs)) => {
+                    for (name, v) in theirs {
+                        if mine.insert(name.clone(), v).is_some() {
+                            return Err(invalid(format!("{key}.{name} is defined by both")));
+                        }
+                    }
+                }
+                (Some(Value::String(mine)), Value::String(theirs)) if key == "description" => {
+                    if !theirs.is_empty() {
+                        mine.push_str(if mine.is_empty() { "" } else { " + " });
+                        mine.push_str(&theirs);
+                    }
+                }
+                (Some(_), _) => {} // the anchor: this scenario's
+                (None, v) => {
+                    base_map.insert(key, v);
+                }
+            }
+        }
+        let merged: Scenario =
+            serde_json::from_value(base).map_err(|error| ScenarioError::Parse {
+                origin: origin.to_string(),
+                error,
+            })?;
+        merged.validate().map_err(invalid)?;
+        Ok(merged)
     }
     /// The persona behind an example name (`approved`, …) or, failing that, a persona id.
     pub fn example(&self, name: &str) -> Option<&Persona> {

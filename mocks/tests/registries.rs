@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use kezek_mocks::registry::{self, CredentialCheck, MockConfig, RegistryId, RegistryMocks};
-use kezek_mocks::scenario::{Residency, Verdict};
+use kezek_mocks::scenario::{CheckKey, Residency, Verdict};
 use kezek_mocks::xml::{self, Node};
 use kezek_mocks::{Fault, FaultMode, Scenario, soap};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -656,7 +656,7 @@ fn p18_p19_default_population_covers_every_check() {
         let verdicts: BTreeSet<_> = s
             .personas
             .iter()
-            .filter_map(|p| p.expect.get(&check))
+            .filter_map(|p| p.expect.get(CheckKey::p18(check).as_str()))
             .map(|e| e.verdict)
             .collect();
         assert!(
@@ -676,13 +676,15 @@ fn p18_p19_default_population_covers_every_check() {
         residencies.insert(format!("{:?}", p.request.owner.residency));
         if p.request.owner.residency == Residency::NonResident {
             assert!(
-                p.expect.keys().all(|c| non_resident.contains(c)),
+                p.expect
+                    .keys()
+                    .all(|c| c.p18_number().is_some_and(|n| non_resident.contains(&n))),
                 "{}",
                 p.id
             );
         }
         for c in [10, 17] {
-            if let Some(e) = p.expect.get(&c) {
+            if let Some(e) = p.expect.get(CheckKey::p18(c).as_str()) {
                 assert_ne!(e.verdict, Verdict::Fail, "{} check {c}", p.id);
             }
         }
@@ -821,4 +823,334 @@ async fn issue_8_without_today_dates_are_served_as_written() {
     let r = http(mocks.addr(), "GET", "/__admin/examples/refused", &[], "").await;
     let app: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
     assert_eq!(app["travel-date"], "2026-12-01");
+}
+
+/// Today in Kazakhstan, from the system clock: the suite runs on any day.
+fn today() -> time::Date {
+    time::OffsetDateTime::now_utc()
+        .to_offset(time::macros::offset!(+5))
+        .date()
+}
+
+/// The default population with the ADR-certificates registry declared on top, on `today`.
+fn start_with_adr(today: time::Date) -> (RegistryMocks, Scenario) {
+    let adr = Scenario::from_file(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/scenarios/adr-certificates.json"
+    ))
+    .expect("the ADR scenario loads");
+    let scenario = Scenario::default_population()
+        .merged(&adr, "default + adr")
+        .expect("the ADR scenario merges onto the default population")
+        .on(today);
+    let config = MockConfig {
+        today: Some(today),
+        ..MockConfig::default()
+    };
+    let mocks = registry::start(scenario.clone(), config).expect("start mocks");
+    (mocks, scenario)
+}
+
+fn adr_request(iin: &str) -> String {
+    format!("<AdrCertificateRequest><iin>{iin}</iin></AdrCertificateRequest>")
+}
+
+/// Issue 12: a registry declared in JSON (egov-soap family) answers its personas over the
+/// e-government gateway envelope like a built-in one: valid until a date after travel,
+/// expired before travel, and no certificate as a business not-found (SCE000).
+#[tokio::test]
+async fn issue_12_declared_egov_soap_registry_answers_personas() {
+    let today = today();
+    let (mocks, s) = start_with_adr(today);
+    let a = mocks.addr();
+    let travel = today + time::Duration::days(10);
+    let driver = |id: &str| {
+        let p = s.example(id).expect("ADR example");
+        assert_eq!(p.request.travel_date, travel.to_string(), "{}", p.id);
+        p.request.drivers[0]
+            .iin
+            .clone()
+            .expect("resident driver IIN")
+    };
+
+    let valid = driver("adr-valid");
+    let raw = gateway(a, "m-adr-1", "MTI_ADR_CERTIFICATES", &adr_request(&valid)).await;
+    assert_eq!(raw.status, 200);
+    let (code, corr, data) = gateway_answer(&raw);
+    assert_eq!((code.as_str(), corr.as_str()), ("SCE000", "m-adr-1"));
+    let data = data.expect("business data");
+    assert_eq!(data.name, "AdrCertificateResponse");
+    assert_eq!(data.text_of("found").as_deref(), Some("true"));
+    let cert = data.child("certificate").expect("certificate");
+    assert_eq!(cert.text_of("iin"), Some(valid.clone()));
+    let classes: Vec<&str> = cert
+        .child("classes")
+        .unwrap()
+        .children_named("class")
+        .map(|c| c.text.as_str())
+        .collect();
+    assert_eq!(classes, ["2", "3", "8"]);
+    let until = cert.text_of("validUntil").unwrap();
+    assert!(until > travel.to_string(), "{until} after travel {travel}");
+
+    let expired = driver("adr-expired");
+    let (code, _, data) = gateway_answer(
+        &gateway(a, "m-adr-2", "MTI_ADR_CERTIFICATES", &adr_request(&expired)).await,
+    );
+    assert_eq!(code, "SCE000");
+    let until = data
+        .unwrap()
+        .path(&["certificate", "validUntil"])
+        .unwrap()
+        .text
+        .clone();
+    assert!(until < travel.to_string(), "{until} before travel {travel}");
+
+    let none = driver("adr-missing");
+    let (code, _, data) =
+        gateway_answer(&gateway(a, "m-adr-3", "MTI_ADR_CERTIFICATES", &adr_request(&none)).await);
+    assert_eq!(code, "SCE000");
+    let data = data.unwrap();
+    assert_eq!(data.text_of("found").as_deref(), Some("false"));
+    assert!(data.child("certificate").is_none());
+
+    // A request without the selecting field is the registry's processing error.
+    let (code, _, data) = gateway_answer(
+        &gateway(
+            a,
+            "m-adr-4",
+            "MTI_ADR_CERTIFICATES",
+            "<AdrCertificateRequest/>",
+        )
+        .await,
+    );
+    assert_eq!((code.as_str(), data.is_none()), ("SCE909", true));
+
+    // Recorded under the declared id, with the service, sender check and key fields.
+    let rec = mocks.requests("adr-certificates");
+    assert_eq!(rec.len(), 4);
+    assert_eq!(rec[0].registry.as_str(), "adr-certificates");
+    assert_eq!(rec[0].service_id.as_deref(), Some("MTI_ADR_CERTIFICATES"));
+    assert_eq!(rec[0].keys.get("iin"), Some(&valid));
+    assert_eq!(rec[0].sender, CredentialCheck::Valid);
+    assert_eq!(rec[0].consent_token, CredentialCheck::NotApplicable);
+    assert_eq!(
+        mocks.declared_url("adr-certificates"),
+        Some(mocks.url(RegistryId::GbdFl))
+    );
+    assert_eq!(mocks.declared_url("nope"), None);
+
+    // Bad sender credentials are refused by the gateway as for any service.
+    let env = soap::write_gateway_request(
+        "m-adr-5",
+        "MTI_ADR_CERTIFICATES",
+        "2026-12-01T00:00:00Z",
+        "kezek-dev",
+        "wrong",
+        &adr_request(&valid),
+    );
+    let raw = http(a, "POST", "/bip-sync/", &[], &env).await;
+    assert_eq!(raw.status, 500);
+    assert!(raw.text().contains("SENDER_AUTH_FAILED"));
+    assert_eq!(
+        mocks.requests("adr-certificates")[4].sender,
+        CredentialCheck::Invalid
+    );
+}
+
+/// Issue 12: the usual faults apply to a declared registry, set by its id in Rust or over
+/// the admin API, and leave the built-in registries alone.
+#[tokio::test]
+async fn issue_12_declared_registry_faults() {
+    let (mocks, s) = start_with_adr(today());
+    let a = mocks.addr();
+    let iin = s.example("adr-valid").unwrap().request.drivers[0]
+        .iin
+        .clone()
+        .unwrap();
+    let request = adr_request(&iin);
+    let call = || gateway(a, "m-f", "MTI_ADR_CERTIFICATES", &request);
+
+    let put = |fault: &'static str| http(a, "PUT", "/__admin/faults/adr-certificates", &[], fault);
+    assert_eq!(put(r#"{"mode": "sce004"}"#).await.status, 204);
+    let (code, corr, data) = gateway_answer(&call().await);
+    assert_eq!(
+        (code.as_str(), corr.as_str(), data.is_none()),
+        ("SCE004", "m-f", true)
+    );
+    // The built-in services behind the same gateway path answer normally.
+    assert_eq!(
+        gateway_answer(&gateway(a, "m-t", "KGD_TAX_DEBT", &tax_request()).await).0,
+        "SCE000"
+    );
+    let r = http(a, "GET", "/__admin/faults", &[], "").await;
+    assert!(
+        r.text()
+            .contains("\"adr-certificates\":{\"latency-ms\":0,\"mode\":\"sce004\"}"),
+        "{}",
+        r.text()
+    );
+
+    mocks.set_fault("adr-certificates", Fault::mode(FaultMode::MalformedXml));
+    assert!(xml::parse(&call().await.text()).is_err());
+    mocks.set_fault(
+        "adr-certificates",
+        Fault::mode(FaultMode::WrongCorrelationId),
+    );
+    assert_ne!(gateway_answer(&call().await).1, "m-f");
+    mocks.set_fault("adr-certificates", Fault::mode(FaultMode::ConnectionReset));
+    assert_eq!(call().await.status, 0);
+    mocks.set_fault("adr-certificates", Fault::latency(300));
+    let t = Instant::now();
+    assert_eq!(gateway_answer(&call().await).0, "SCE000");
+    assert!(t.elapsed() >= Duration::from_millis(300));
+
+    assert_eq!(
+        http(a, "DELETE", "/__admin/faults/adr-certificates", &[], "")
+            .await
+            .status,
+        204
+    );
+    assert_eq!(gateway_answer(&call().await).0, "SCE000");
+    let r = http(a, "GET", "/__admin/requests/adr-certificates", &[], "").await;
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        serde_json::from_slice::<Vec<serde_json::Value>>(&r.body)
+            .unwrap()
+            .len(),
+        6
+    );
+    let r = http(a, "PUT", "/__admin/faults/adr-certificate", &[], "{}").await;
+    assert_eq!(r.status, 400);
+    assert_eq!(
+        r.text(),
+        "unknown registry \"adr-certificate\" (declared by the scenario: adr-certificates)"
+    );
+}
+
+/// Issue 12: a declared direct-SOAP registry (operation = service id, like ЕСБД) and a
+/// declared JSON REST registry answer over loopback, refuse malformed requests as those
+/// protocols do, and show faults in their own family's shape.
+#[tokio::test]
+async fn issue_12_declared_soap_and_rest_registries() {
+    let scenario = Scenario::from_json_str(
+        &serde_json::json!({"registries": [
+            {"id": "tachographs", "family": "soap", "service-id": "GetTachographCard",
+             "select": ["cardNumber"],
+             "answer": "<GetTachographCardResponse><found>true</found><holder>{{holder}}</holder><expires>{{expires}}</expires></GetTachographCardResponse>",
+             "not-found": "<GetTachographCardResponse><found>false</found></GetTachographCardResponse>",
+             "subjects": [{"cardNumber": "KZD0000000000101", "holder": "Kassymov Yerlan", "expires": "2029-04-30"}]},
+            {"id": "eco-class", "family": "rest", "service-id": "vehicles",
+             "select": ["vin"],
+             "answer": {"found": true, "vin": "{{vin}}", "euroClass": "{{euro-class}}"},
+             "not-found": {"found": false, "vin": "{{vin}}"},
+             "subjects": [{"vin": "XTC65115000000001", "euro-class": 5}]}
+        ]})
+        .to_string(),
+        "declared.json",
+    )
+    .unwrap();
+    let mocks = registry::start(scenario, MockConfig::default()).expect("start");
+    let a = mocks.addr();
+
+    let soap_url = mocks.declared_url("tachographs").unwrap();
+    assert_eq!(soap_url, format!("http://{a}/tachographs/soap"));
+    let body = |card: &str| {
+        soap::wrap_body(&format!(
+            "<t:GetTachographCard xmlns:t=\"urn:x\"><t:card><t:cardNumber>{card}</t:cardNumber></t:card></t:GetTachographCard>"
+        ))
+    };
+    let cid = [("x-correlation-id", "c-7")];
+    let r = http(
+        a,
+        "POST",
+        "/tachographs/soap",
+        &cid,
+        &body("KZD0000000000101"),
+    )
+    .await;
+    assert_eq!((r.status, r.header("x-correlation-id")), (200, Some("c-7")));
+    let root = xml::parse(&r.text()).unwrap();
+    let resp = soap::body_payload(&root).unwrap();
+    assert_eq!(resp.text_of("holder").as_deref(), Some("Kassymov Yerlan"));
+    let r = http(a, "POST", "/tachographs/soap", &[], &body("KZD9")).await;
+    assert!(r.text().contains("<found>false</found>"), "{}", r.text());
+    for (bad, fault) in [
+        (
+            soap::wrap_body("<GetTachographCard/>"),
+            "GetTachographCard/cardNumber is required",
+        ),
+        (
+            soap::wrap_body("<GetPoliciesByVehicle/>"),
+            "Unknown operation",
+        ),
+        ("<not-soap/>".to_string(), "not a SOAP envelope"),
+        ("<unclosed>".to_string(), "malformed XML"),
+    ] {
+        let r = http(a, "POST", "/tachographs/soap", &[], &bad).await;
+        assert_eq!(r.status, 500, "{bad}");
+        assert!(
+            r.text().contains("soap:Client") && r.text().contains(fault),
+            "{}",
+            r.text()
+        );
+    }
+    assert_eq!(
+        http(a, "GET", "/tachographs/soap", &[], "").await.status,
+        405
+    );
+    mocks.set_fault("tachographs", Fault::mode(FaultMode::Sce004));
+    let r = http(
+        a,
+        "POST",
+        "/tachographs/soap",
+        &[],
+        &body("KZD0000000000101"),
+    )
+    .await;
+    assert_eq!(r.status, 503);
+    assert!(r.text().contains("SCE004"));
+
+    assert_eq!(
+        mocks.declared_url("eco-class").unwrap(),
+        format!("http://{a}/eco-class/v1/vehicles")
+    );
+    let r = http(
+        a,
+        "POST",
+        "/eco-class/v1/vehicles",
+        &cid,
+        r#"{"vin": "XTC65115000000001"}"#,
+    )
+    .await;
+    assert_eq!((r.status, r.header("x-correlation-id")), (200, Some("c-7")));
+    let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+    assert_eq!(
+        v,
+        serde_json::json!({"found": true, "vin": "XTC65115000000001", "euroClass": 5})
+    );
+    let r = http(a, "POST", "/eco-class/v1/vehicles", &[], r#"{"vin": "X"}"#).await;
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(&r.body).unwrap()["found"],
+        false
+    );
+    for bad in [r#"{"plate": "X"}"#, "[1]", "{"] {
+        let r = http(a, "POST", "/eco-class/v1/vehicles", &[], bad).await;
+        assert_eq!(r.status, 400, "{bad}");
+        assert!(r.text().contains("bad-request"), "{}", r.text());
+    }
+    assert_eq!(
+        http(a, "POST", "/eco-class/v1/other", &[], "{}")
+            .await
+            .status,
+        404
+    );
+    mocks.set_fault("eco-class", Fault::mode(FaultMode::SoapFault));
+    let r = http(a, "POST", "/eco-class/v1/vehicles", &[], r#"{"vin": "X"}"#).await;
+    assert_eq!(
+        (r.status, r.text().as_str()),
+        (500, r#"{"error":"internal-error"}"#)
+    );
+    assert_eq!(mocks.call_count("tachographs"), 3);
+    assert_eq!(mocks.call_count("eco-class"), 3);
 }

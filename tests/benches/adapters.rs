@@ -36,8 +36,7 @@ fn main() {
                 .personas
                 .iter()
                 .find(|p| {
-                    p.expect
-                        .get(&number)
+                    p.expected(&number.to_string())
                         .is_some_and(|e| e.verdict == Verdict::Pass)
                 })
                 .expect("a passing persona");

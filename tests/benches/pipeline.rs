@@ -56,7 +56,7 @@ fn main() {
 
         // Capture, per check, the exact requests the adapters send.
         let set = world.gateway.catalogue.snapshot();
-        let plan: Vec<CheckId> = persona.expect.keys().map(|&n| CheckId::new(n).unwrap()).collect();
+        let plan: Vec<CheckId> = persona.expect.keys().map(|k| k.p18_number().and_then(CheckId::new).unwrap()).collect();
         let mut per_check: Vec<Vec<Captured>> = Vec::new();
         let base = format!("http://{}", world.mocks.addr());
         for &check in &plan {

@@ -7,6 +7,7 @@ mod audit;
 mod booking;
 mod clock;
 mod decision_integrity;
+mod declared_registries;
 mod hot_reload;
 mod layout;
 mod logs;

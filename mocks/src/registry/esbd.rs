@@ -6,12 +6,18 @@ use std::sync::Arc;
 
 use hyper::StatusCode;
 
-use super::{Answer, CredentialCheck, RecordedRequest, RegistryId, Routed, Shared, keys_of, norm};
+use super::{
+    Answer, Family, RecordedRequest, RegistryId, Routed, Shared, client_fault, keys_of, norm,
+    soap_operation,
+};
 use crate::soap;
-use crate::xml::{self, XmlOut};
+use crate::xml::XmlOut;
 
 /// Namespace of the mock's ЕСБД operations.
 pub const ESBD_NS: &str = "urn:kz:esbd:mock:v1";
+
+/// ЕСБД's one operation.
+pub(crate) const OPERATION: &str = "GetPoliciesByVehicle";
 
 pub(crate) fn handle(
     shared: &Arc<Shared>,
@@ -19,36 +25,21 @@ pub(crate) fn handle(
     body: &str,
     correlation_id: Option<String>,
 ) -> Result<Routed, super::Early> {
-    let client_fault = |msg: String| -> super::Early {
-        Box::new(super::response(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "text/xml; charset=utf-8",
-            soap::write_fault("soap:Client", &msg, None),
-        ))
-    };
-    let root = xml::parse(body).map_err(|e| client_fault(e.to_string()))?;
-    let op = soap::body_payload(&root).map_err(|e| client_fault(e.to_string()))?;
-    if op.name != "GetPoliciesByVehicle" {
-        return Err(client_fault(format!("Unknown operation {:?}", op.name)));
-    }
+    let op = soap_operation(body, OPERATION)?;
     let plate = op.text_of("plate").map(|p| norm(&p));
     let vin = op.text_of("vin").map(|v| norm(&v));
     if plate.is_none() && vin.is_none() {
-        return Err(client_fault(
-            "GetPoliciesByVehicle needs plate or vin".into(),
-        ));
+        return Err(client_fault("GetPoliciesByVehicle needs plate or vin"));
     }
-    let record = RecordedRequest {
-        registry: RegistryId::Esbd,
-        method: "POST".into(),
-        path: path.into(),
-        service_id: Some("GetPoliciesByVehicle".into()),
-        message_id: correlation_id.clone(),
-        keys: keys_of(op),
-        consent_token: CredentialCheck::NotApplicable,
-        sender: CredentialCheck::NotApplicable,
-        raw_body: body.into(),
-    };
+    let record = RecordedRequest::direct(
+        RegistryId::Esbd,
+        "POST",
+        path,
+        Some(OPERATION.into()),
+        keys_of(&op),
+        body,
+        &correlation_id,
+    );
     let scenario = shared.scenario();
     let hits: Vec<_> = scenario
         .policies
@@ -91,7 +82,8 @@ pub(crate) fn handle(
         .close("GetPoliciesByVehicleResult")
         .close("GetPoliciesByVehicleResponse");
     Ok(Routed {
-        registry: RegistryId::Esbd,
+        registry: RegistryId::Esbd.into(),
+        family: Family::Soap,
         record,
         answer: Answer::Plain {
             status: StatusCode::OK,

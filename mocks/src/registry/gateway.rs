@@ -6,9 +6,10 @@ use std::sync::Arc;
 use hyper::StatusCode;
 
 use super::{
-    Answer, CredentialCheck, RecordedRequest, RegistryId, Routed, Shared, keys_of, now_iso,
-    response,
+    Answer, CredentialCheck, Family, RecordedRequest, RegistryId, RegistryName, Routed, Shared,
+    client_fault, keys_of, now_iso, response,
 };
+use crate::declared::{ProtocolFamily, select_from_xml};
 use crate::soap::{self, GatewayResponse, STATUS_OK};
 use crate::xml::Node;
 
@@ -143,20 +144,31 @@ impl GatewayAnswer {
     }
 }
 
-fn client_fault(msg: &str) -> super::Early {
-    Box::new(response(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "text/xml; charset=utf-8",
-        soap::write_fault("soap:Client", msg, None),
-    ))
+/// Who answers a `serviceId`: a built-in service, or a registry the scenario declares (by
+/// its index in `Scenario::registries`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Target {
+    BuiltIn(ServiceId),
+    Declared(usize),
 }
 
 pub(crate) fn handle(shared: &Arc<Shared>, path: &str, body: &str) -> Result<Routed, super::Early> {
     let req = soap::parse_gateway_request(body)
         .map_err(|e| client_fault(&format!("Invalid SendMessage envelope: {e}")))?;
-    let service =
-        ServiceId::parse(&req.service_id).ok_or_else(|| client_fault("Unknown serviceId"))?;
-    let registry = service.registry();
+    let scenario = shared.scenario();
+    let target = match ServiceId::parse(&req.service_id) {
+        Some(service) => Target::BuiltIn(service),
+        None => scenario
+            .registries
+            .iter()
+            .position(|r| r.family == ProtocolFamily::EgovSoap && r.service_id == req.service_id)
+            .map(Target::Declared)
+            .ok_or_else(|| client_fault("Unknown serviceId"))?,
+    };
+    let registry: RegistryName = match target {
+        Target::BuiltIn(service) => service.registry().into(),
+        Target::Declared(i) => scenario.registries[i].id.as_str().into(),
+    };
     let cfg = &shared.config;
     let sender = match (&req.sender_id, &req.sender_password) {
         (None, _) | (_, None) => CredentialCheck::Absent,
@@ -166,13 +178,13 @@ pub(crate) fn handle(shared: &Arc<Shared>, path: &str, body: &str) -> Result<Rou
         _ => CredentialCheck::Invalid,
     };
     let keys = req.data.as_ref().map(keys_of).unwrap_or_default();
-    let consent_token = if service == ServiceId::GbdFlPerson {
-        consent_check(shared, service, req.data.as_ref())
+    let consent_token = if target == Target::BuiltIn(ServiceId::GbdFlPerson) {
+        consent_check(shared, ServiceId::GbdFlPerson, req.data.as_ref())
     } else {
         CredentialCheck::NotApplicable
     };
     let record = RecordedRequest {
-        registry,
+        registry: registry.clone(),
         method: "POST".into(),
         path: path.into(),
         service_id: Some(req.service_id.clone()),
@@ -196,6 +208,7 @@ pub(crate) fn handle(shared: &Arc<Shared>, path: &str, body: &str) -> Result<Rou
         );
         return Ok(Routed {
             registry,
+            family: Family::Gateway,
             record,
             answer: Answer::Final(fault),
         });
@@ -218,8 +231,14 @@ pub(crate) fn handle(shared: &Arc<Shared>, path: &str, body: &str) -> Result<Rou
                 "kdpToken is missing, unknown, expired or bound to another service or IIN".into();
         }
         (Some(data), _) => {
-            let scenario = shared.scenario();
-            match business(service, &scenario, data) {
+            let business = match target {
+                Target::BuiltIn(service) => business(service, &scenario, data),
+                Target::Declared(i) => {
+                    let declared = &scenario.registries[i];
+                    select_from_xml(declared, data).map(|wanted| declared.answer_for(&wanted))
+                }
+            };
+            match business {
                 Ok(xml) => answer.data = Some(xml),
                 Err(msg) => {
                     answer.code = "SCE909".into();
@@ -230,6 +249,7 @@ pub(crate) fn handle(shared: &Arc<Shared>, path: &str, body: &str) -> Result<Rou
     }
     Ok(Routed {
         registry,
+        family: Family::Gateway,
         record,
         answer: Answer::Gateway(answer),
     })

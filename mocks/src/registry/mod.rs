@@ -12,6 +12,7 @@
 //! ```
 
 mod cargo;
+mod declared;
 mod esbd;
 mod finance;
 mod gateway;
@@ -145,14 +146,6 @@ impl RegistryId {
             _ => "/bip-sync/",
         }
     }
-
-    fn family(self) -> Family {
-        match self {
-            Self::Esbd => Family::Soap,
-            Self::Toll | Self::Its | Self::Consent => Family::Json,
-            _ => Family::Gateway,
-        }
-    }
 }
 
 impl std::fmt::Display for RegistryId {
@@ -171,9 +164,51 @@ impl std::str::FromStr for RegistryId {
     }
 }
 
+/// Whether a built-in registry already answers this gateway `serviceId` or SOAP operation
+/// (a scenario may not declare it again).
+pub fn is_built_in_service(service: &str) -> bool {
+    ServiceId::parse(service).is_some() || service == esbd::OPERATION
+}
+
+/// A registry as admin URLs, faults and recorded requests name it: a built-in one
+/// ([`RegistryId`] converts) or one the scenario declares (its `id`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct RegistryName(String);
+
+impl RegistryName {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<RegistryId> for RegistryName {
+    fn from(r: RegistryId) -> Self {
+        Self(r.as_str().to_string())
+    }
+}
+
+impl From<&str> for RegistryName {
+    fn from(name: &str) -> Self {
+        Self(name.to_string())
+    }
+}
+
+impl PartialEq<RegistryId> for RegistryName {
+    fn eq(&self, other: &RegistryId) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl std::fmt::Display for RegistryName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// Protocol family: decides how a fault looks on the wire.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Family {
+pub(crate) enum Family {
     Gateway,
     Soap,
     Json,
@@ -228,7 +263,7 @@ pub enum CredentialCheck {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub struct RecordedRequest {
-    pub registry: RegistryId,
+    pub registry: RegistryName,
     pub method: String,
     pub path: String,
     pub service_id: Option<String>,
@@ -238,6 +273,32 @@ pub struct RecordedRequest {
     pub consent_token: CredentialCheck,
     pub sender: CredentialCheck,
     pub raw_body: String,
+}
+
+impl RecordedRequest {
+    /// A request to a registry reached directly (not through the gateway): no sender and no
+    /// consent token; the correlation id header stands in for the message id.
+    pub(crate) fn direct(
+        registry: impl Into<RegistryName>,
+        method: &str,
+        path: &str,
+        service_id: Option<String>,
+        keys: BTreeMap<String, String>,
+        body: &str,
+        correlation_id: &Option<String>,
+    ) -> Self {
+        Self {
+            registry: registry.into(),
+            method: method.into(),
+            path: path.into(),
+            service_id,
+            message_id: correlation_id.clone(),
+            keys,
+            consent_token: CredentialCheck::NotApplicable,
+            sender: CredentialCheck::NotApplicable,
+            raw_body: body.into(),
+        }
+    }
 }
 
 /// An issued consent token and what it is bound to.
@@ -252,8 +313,8 @@ pub(crate) struct ConsentToken {
 #[derive(Debug)]
 pub(crate) struct Shared {
     pub scenario: RwLock<Arc<Scenario>>,
-    pub faults: Mutex<HashMap<RegistryId, Fault>>,
-    pub log: Mutex<HashMap<RegistryId, Vec<RecordedRequest>>>,
+    pub faults: Mutex<HashMap<RegistryName, Fault>>,
+    pub log: Mutex<HashMap<RegistryName, Vec<RecordedRequest>>>,
     pub tokens: Mutex<HashMap<String, ConsentToken>>,
     pub config: MockConfig,
 }
@@ -268,6 +329,28 @@ impl Shared {
         let scenario = on_day(scenario, self.config.today);
         *self.scenario.write().expect("scenario lock") = Arc::new(scenario);
         self.tokens.lock().expect("token lock").clear();
+    }
+
+    /// A built-in registry's name, or a registry the current scenario declares.
+    fn resolve(&self, name: &str) -> Option<RegistryName> {
+        let declared = || self.scenario().registries.iter().any(|r| r.id == name);
+        (name.parse::<RegistryId>().is_ok() || declared()).then(|| name.into())
+    }
+
+    /// One line for a registry name [`Shared::resolve`] does not know.
+    fn unknown_registry(&self, name: &str) -> String {
+        let declared: Vec<String> = self
+            .scenario()
+            .registries
+            .iter()
+            .map(|r| r.id.clone())
+            .collect();
+        let declared = if declared.is_empty() {
+            "none".to_string()
+        } else {
+            declared.join(", ")
+        };
+        format!("unknown registry {name:?} (declared by the scenario: {declared})")
     }
 }
 
@@ -332,12 +415,22 @@ impl RegistryMocks {
         format!("http://{}/__admin", self.addr)
     }
 
-    pub fn set_fault(&self, registry: RegistryId, fault: Fault) {
+    /// Full URL of a registry the current scenario declares (`None` if it declares none by
+    /// that id): `/bip-sync/` for the egov-soap family, `/{id}/soap` for SOAP and
+    /// `/{id}/v1/{service-id}` for REST.
+    pub fn declared_url(&self, id: &str) -> Option<String> {
+        let scenario = self.shared.scenario();
+        let r = scenario.registries.iter().find(|r| r.id == id)?;
+        Some(format!("http://{}{}", self.addr, declared::path(r)))
+    }
+
+    /// Makes a registry misbehave: a built-in [`RegistryId`] or a declared registry's id.
+    pub fn set_fault(&self, registry: impl Into<RegistryName>, fault: Fault) {
         self.shared
             .faults
             .lock()
             .expect("fault lock")
-            .insert(registry, fault);
+            .insert(registry.into(), fault);
     }
 
     pub fn clear_faults(&self) {
@@ -345,22 +438,22 @@ impl RegistryMocks {
     }
 
     /// Requests the registry received, oldest first.
-    pub fn requests(&self, registry: RegistryId) -> Vec<RecordedRequest> {
+    pub fn requests(&self, registry: impl Into<RegistryName>) -> Vec<RecordedRequest> {
         self.shared
             .log
             .lock()
             .expect("log lock")
-            .get(&registry)
+            .get(&registry.into())
             .cloned()
             .unwrap_or_default()
     }
 
-    pub fn call_count(&self, registry: RegistryId) -> usize {
+    pub fn call_count(&self, registry: impl Into<RegistryName>) -> usize {
         self.shared
             .log
             .lock()
             .expect("log lock")
-            .get(&registry)
+            .get(&registry.into())
             .map_or(0, Vec::len)
     }
 
@@ -455,6 +548,26 @@ pub(crate) fn response(
         .expect("static response parts are valid")
 }
 
+/// The `soap:Client` Fault (HTTP 500) with which SOAP peers refuse a malformed request.
+pub(crate) fn client_fault(msg: &str) -> Early {
+    Box::new(response(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "text/xml; charset=utf-8",
+        crate::soap::write_fault("soap:Client", msg, None),
+    ))
+}
+
+/// The operation element of a direct SOAP 1.1 call (ЕСБД, declared `soap` registries): a
+/// malformed envelope or another operation is refused with a `soap:Client` Fault.
+pub(crate) fn soap_operation(body: &str, operation: &str) -> Result<crate::xml::Node, Early> {
+    let root = crate::xml::parse(body).map_err(|e| client_fault(&e.to_string()))?;
+    let op = crate::soap::body_payload(&root).map_err(|e| client_fault(&e.to_string()))?;
+    if op.name != operation {
+        return Err(client_fault(&format!("Unknown operation {:?}", op.name)));
+    }
+    Ok(op.clone())
+}
+
 fn json_response(status: StatusCode, value: &impl Serialize) -> Response<Body> {
     let body = serde_json::to_vec(value).expect("serialising mock JSON cannot fail");
     response(status, "application/json", body)
@@ -462,7 +575,9 @@ fn json_response(status: StatusCode, value: &impl Serialize) -> Response<Body> {
 
 /// A registry's normal answer before faults are applied.
 pub(crate) struct Routed {
-    pub registry: RegistryId,
+    pub registry: RegistryName,
+    /// Decides how a fault looks on the wire.
+    pub family: Family,
     pub record: RecordedRequest,
     pub answer: Answer,
 }
@@ -518,13 +633,16 @@ async fn handle(
         (&Method::GET, p) if p.starts_with("/its/v1/") => {
             rest::its(&shared, &path, &query, correlation)
         }
-        _ => {
-            return Ok(response(
-                StatusCode::NOT_FOUND,
-                "text/plain",
-                "no mock registry at this path",
-            ));
-        }
+        (method, path) => match declared::handle(&shared, method, path, &body, correlation) {
+            Some(routed) => routed,
+            None => {
+                return Ok(response(
+                    StatusCode::NOT_FOUND,
+                    "text/plain",
+                    "no mock registry at this path",
+                ));
+            }
+        },
     };
     let routed = match routed {
         Ok(r) => r,
@@ -537,6 +655,7 @@ async fn handle(
 async fn apply_faults(shared: &Shared, routed: Routed) -> Result<Response<Body>, ResetConnection> {
     let Routed {
         registry,
+        family,
         record,
         answer,
     } = routed;
@@ -546,7 +665,7 @@ async fn apply_faults(shared: &Shared, routed: Routed) -> Result<Response<Body>,
             .log
             .lock()
             .expect("log lock")
-            .entry(registry)
+            .entry(registry.clone())
             .or_default()
             .push(record);
     }
@@ -563,7 +682,6 @@ async fn apply_faults(shared: &Shared, routed: Routed) -> Result<Response<Body>,
     if fault.latency_ms > 0 {
         tokio::time::sleep(Duration::from_millis(fault.latency_ms)).await;
     }
-    let family = registry.family();
     let resp = match fault.mode {
         None => render(answer, false),
         Some(FaultMode::ConnectionReset) => return Err(ResetConnection),
@@ -705,8 +823,8 @@ fn admin(shared: &Shared, method: &Method, rest: &str, body: &str) -> Response<B
             json_response(StatusCode::OK, &faults)
         }
         (&Method::PUT, ["faults", name]) => {
-            let Ok(registry) = name.parse::<RegistryId>() else {
-                return bad(format!("unknown registry {name:?}"));
+            let Some(registry) = shared.resolve(name) else {
+                return bad(shared.unknown_registry(name));
             };
             match serde_json::from_str::<Fault>(body) {
                 Ok(f) => {
@@ -724,19 +842,19 @@ fn admin(shared: &Shared, method: &Method, rest: &str, body: &str) -> Response<B
             shared.faults.lock().expect("fault lock").clear();
             no_content()
         }
-        (&Method::DELETE, ["faults", name]) => match name.parse::<RegistryId>() {
-            Ok(r) => {
+        (&Method::DELETE, ["faults", name]) => match shared.resolve(name) {
+            Some(r) => {
                 shared.faults.lock().expect("fault lock").remove(&r);
                 no_content()
             }
-            Err(e) => bad(e.to_string()),
+            None => bad(shared.unknown_registry(name)),
         },
-        (&Method::GET, ["requests", name]) => match name.parse::<RegistryId>() {
-            Ok(r) => {
+        (&Method::GET, ["requests", name]) => match shared.resolve(name) {
+            Some(r) => {
                 let log = shared.log.lock().expect("log lock");
                 json_response(StatusCode::OK, &log.get(&r).cloned().unwrap_or_default())
             }
-            Err(e) => bad(e.to_string()),
+            None => bad(shared.unknown_registry(name)),
         },
         (&Method::DELETE, ["requests"]) => {
             shared.log.lock().expect("log lock").clear();

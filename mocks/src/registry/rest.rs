@@ -9,9 +9,7 @@ use hyper::StatusCode;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{
-    Answer, ConsentToken, CredentialCheck, RecordedRequest, RegistryId, Routed, Shared, norm,
-};
+use super::{Answer, ConsentToken, Family, RecordedRequest, RegistryId, Routed, Shared, norm};
 
 fn plain(status: StatusCode, value: serde_json::Value, correlation_id: Option<String>) -> Answer {
     Answer::Plain {
@@ -28,27 +26,6 @@ fn not_found() -> super::Early {
         "application/json",
         json!({"error": "no-such-endpoint"}).to_string(),
     ))
-}
-
-fn record(
-    registry: RegistryId,
-    method: &str,
-    path: &str,
-    keys: BTreeMap<String, String>,
-    body: &str,
-    cid: &Option<String>,
-) -> RecordedRequest {
-    RecordedRequest {
-        registry,
-        method: method.into(),
-        path: path.into(),
-        service_id: None,
-        message_id: cid.clone(),
-        keys,
-        consent_token: CredentialCheck::NotApplicable,
-        sender: CredentialCheck::NotApplicable,
-        raw_body: body.into(),
-    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -76,7 +53,7 @@ pub(crate) fn consent(
         ("serviceId".to_string(), req.service_id.clone()),
         ("iin".to_string(), req.iin.clone()),
     ]);
-    let rec = record(RegistryId::Consent, "POST", path, keys, body, &cid);
+    let rec = RecordedRequest::direct(RegistryId::Consent, "POST", path, None, keys, body, &cid);
     let scenario = shared.scenario();
     let answer = match scenario.persons.iter().find(|p| p.iin == req.iin) {
         None => plain(
@@ -113,7 +90,8 @@ pub(crate) fn consent(
         }
     };
     Ok(Routed {
-        registry: RegistryId::Consent,
+        registry: RegistryId::Consent.into(),
+        family: Family::Json,
         record: rec,
         answer,
     })
@@ -132,7 +110,7 @@ pub(crate) fn toll(
         return Err(not_found());
     };
     let keys = BTreeMap::from([("plate".to_string(), plate.to_string())]);
-    let rec = record(RegistryId::Toll, "GET", path, keys, "", &cid);
+    let rec = RecordedRequest::direct(RegistryId::Toll, "GET", path, None, keys, "", &cid);
     let scenario = shared.scenario();
     let value = match scenario
         .toll_accounts
@@ -151,7 +129,8 @@ pub(crate) fn toll(
         }
     };
     Ok(Routed {
-        registry: RegistryId::Toll,
+        registry: RegistryId::Toll.into(),
+        family: Family::Json,
         record: rec,
         answer: plain(StatusCode::OK, value, cid),
     })
@@ -181,7 +160,7 @@ pub(crate) fn its(
     for (k, v) in &params {
         keys.insert((*k).to_string(), (*v).to_string());
     }
-    let rec = record(RegistryId::Its, "GET", path, keys, "", &cid);
+    let rec = RecordedRequest::direct(RegistryId::Its, "GET", path, None, keys, "", &cid);
     let scenario = shared.scenario();
     let all: Vec<_> = scenario
         .weighings
@@ -211,7 +190,8 @@ pub(crate) fn its(
         .collect();
     let value = json!({"found": !all.is_empty(), "plate": plate, "records": records});
     Ok(Routed {
-        registry: RegistryId::Its,
+        registry: RegistryId::Its.into(),
+        family: Family::Json,
         record: rec,
         answer: plain(StatusCode::OK, value, cid),
     })
