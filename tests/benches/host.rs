@@ -11,7 +11,7 @@
 
 use kezek::server::Gateway;
 use kezek_domain::CheckId;
-use kezek_host::bindings::v1;
+use kezek_host::v1_0 as v1;
 use kezek_tests::{Staging, fixture, sample_application};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

@@ -16,3 +16,4 @@ mod registry_adapters;
 mod sandbox_faults;
 mod security;
 mod verifications;
+mod wit_versions;

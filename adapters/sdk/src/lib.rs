@@ -13,6 +13,12 @@
 //!
 //! The SDK never sees a credential: the envelope carries placeholders that the host fills
 //! in on the way out (`wit/registry@1.0.0`, interface `outbound`).
+//!
+//! This crate speaks `kezek:registry@1.0.0`; new adapters use `kezek-adapter-sdk-1-1`
+//! (`sdk/v1_1`), which compiles the same modules against `kezek:registry@1.1.0`. One crate
+//! per version, not a feature or two modules: two worlds in one component's metadata merge
+//! into one that must export both checkers, and cargo would unify a feature across the
+//! adapters workspace (ADR 0019).
 
 wit_bindgen::generate!({
     path: "../../wit/registry@1.0.0",
@@ -25,9 +31,12 @@ wit_bindgen::generate!({
 pub mod date;
 pub mod finding;
 pub mod gateway;
+mod helpers;
 pub mod rest;
 pub mod soap;
 pub mod xml;
+
+pub use helpers::{ConsentRefusal, flag, require_iin, same_id};
 
 /// Plates and VINs in the identifier form the whole system compares them in.
 pub use kezek_domain::plate;
@@ -59,47 +68,9 @@ impl From<outbound::OutboundError> for CheckError {
     }
 }
 
-/// Plates and VINs compare after upper-casing and dropping everything but letters and
-/// digits (`101 KEB 02` = `101KEB02`), as the registries match them.
-pub fn same_id(a: &str, b: &str) -> bool {
-    let norm = |s: &str| -> String {
-        s.chars()
-            .filter(|c| c.is_alphanumeric())
-            .flat_map(char::to_uppercase)
-            .collect()
-    };
-    norm(a) == norm(b)
-}
-
-/// Reads a registry boolean; anything but `true`/`false` is a bad response, never a guess.
-pub fn flag(value: Option<&str>, what: &str) -> Result<bool, CheckError> {
-    match value {
-        Some("true") => Ok(true),
-        Some("false") => Ok(false),
-        other => Err(CheckError::BadResponse(format!(
-            "{what} is {other:?}, expected true or false"
-        ))),
-    }
-}
-
-/// The IIN/BIN the adapter must send, or a `rejected-input` error naming the role.
-pub fn require_iin<'a>(iin: Option<&'a String>, role: &str) -> Result<&'a str, CheckError> {
-    iin.map(String::as_str)
-        .filter(|s| !s.is_empty())
-        .ok_or_else(|| CheckError::RejectedInput(format!("{role} has no IIN/BIN")))
-}
-
-/// Why the state consent service refused a token (PROTOCOLS.md §3): the host's
-/// `credential-unavailable` message starts with the service's error code.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ConsentRefusal {
-    /// The person has not consented to the processing of personal data (P16).
-    NotGiven,
-    /// The consent service does not know the IIN.
-    SubjectNotFound,
-}
-
 /// Reads a consent refusal out of the error a gateway call returned, if that is what it is.
+/// WIT 1.0.0 carries it as text led by the consent service's code; 1.1.0 types it
+/// (`kezek-adapter-sdk-1-1`).
 pub fn consent_refusal(error: &CheckError) -> Option<ConsentRefusal> {
     let CheckError::Unavailable(message) = error else {
         return None;

@@ -13,10 +13,12 @@
 pub mod cargo;
 pub mod clock;
 pub mod decision;
+pub mod parts;
 pub mod plate;
 pub mod residency;
 pub mod rules;
 
+pub use parts::{Part, Projection};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -174,6 +176,20 @@ impl From<CheckId> for u8 {
 impl fmt::Display for CheckId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "P18.{}", self.0)
+    }
+}
+
+/// Reads a check as the rules cite it ("P18.13"), the form the `kezek:registry@1.1.0`
+/// contract carries; the inverse of `Display`.
+impl std::str::FromStr for CheckId {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let n = s
+            .strip_prefix("P18.")
+            .filter(|n| !n.starts_with('0') && n.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|n| n.parse::<u8>().ok())
+            .ok_or_else(|| format!("{s:?} is not a P18 check (\"P18.1\" to \"P18.18\")"))?;
+        Self::try_from(n)
     }
 }
 
@@ -516,5 +532,32 @@ mod tests {
         check(Decision::Indeterminate, Some(30), 30, false);
         check(Decision::Indeterminate, Some(30), 3_600, false);
         check(Decision::Indeterminate, None, 0, false);
+    }
+
+    /// P18: the 1.1.0 contract names checks as the rules cite them; anything else is refused
+    /// with the accepted form, never read as some other check.
+    #[test]
+    fn a_check_reads_as_the_rules_cite_it() {
+        for (text, expect) in [
+            ("P18.1", Some(1)),
+            ("P18.13", Some(13)),
+            ("P18.18", Some(18)),
+            ("P18.0", None),
+            ("P18.19", None),
+            ("P18.013", None),
+            ("P18.+3", None),
+            ("p18.3", None),
+            ("P19.3", None),
+            ("13", None),
+            ("", None),
+        ] {
+            let parsed = text.parse::<CheckId>();
+            assert_eq!(parsed.as_ref().ok().map(|c| c.number()), expect, "{text:?}");
+            if let Ok(check) = parsed {
+                assert_eq!(check.to_string(), text);
+            } else {
+                assert!(parsed.unwrap_err().contains("P18.1"), "{text:?}");
+            }
+        }
     }
 }

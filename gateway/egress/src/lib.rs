@@ -68,8 +68,52 @@ pub enum EgressError {
     TooLarge(String),
     #[error("credential unavailable: {0}")]
     CredentialUnavailable(String),
+    /// The consent service refused the token for a reason of the person's, not an outage:
+    /// an adapter makes a finding of it (PROTOCOLS.md §3).
+    #[error("credential unavailable: {}: {message}", .refusal.code())]
+    ConsentRefused {
+        refusal: ConsentRefusal,
+        message: String,
+    },
     #[error("protocol error: {0}")]
     Protocol(String),
+}
+
+/// Why the state consent service refused a token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConsentRefusal {
+    /// The person has not consented to this service processing their data (P16).
+    NotGiven,
+    /// The consent service does not know the IIN.
+    SubjectNotFound,
+}
+
+impl ConsentRefusal {
+    /// The consent service's own error code.
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::NotGiven => "consent-not-given",
+            Self::SubjectNotFound => "subject-not-found",
+        }
+    }
+
+    fn from_code(code: &str) -> Option<Self> {
+        [Self::NotGiven, Self::SubjectNotFound]
+            .into_iter()
+            .find(|r| r.code() == code)
+    }
+}
+
+impl EgressError {
+    /// What a credential failure says, without the "credential unavailable" lead; a
+    /// refusal's code leads it ("consent-not-given: …").
+    pub fn credential_detail(&self) -> String {
+        match self {
+            Self::ConsentRefused { refusal, message } => format!("{}: {message}", refusal.code()),
+            Self::CredentialUnavailable(message) => message.clone(),
+            other => other.to_string(),
+        }
+    }
 }
 
 /// What one adapter may reach: the intersection of its manifest and the operator's config.
@@ -572,19 +616,24 @@ mod consent {
                     .map_err(|e| unavailable(e.to_string()))?
                     .to_bytes();
                 if !status.is_success() {
-                    // The refusal's own code leads the message ("consent-not-given: …"), so
-                    // an adapter can tell a refused consent from an outage (PROTOCOLS.md §3).
+                    // A refusal the service names is typed, so an adapter can tell a refused
+                    // consent from an outage (PROTOCOLS.md §3); any other code keeps its text.
                     let refusal: serde_json::Value =
                         serde_json::from_slice(&bytes).unwrap_or_default();
-                    return Err(match refusal.get("error").and_then(|e| e.as_str()) {
+                    let message = refusal
+                        .get("message")
+                        .and_then(|m| m.as_str())
+                        .unwrap_or("refused")
+                        .to_owned();
+                    let code = refusal.get("error").and_then(|e| e.as_str());
+                    return Err(match code {
                         Some(code) if status.is_client_error() => {
-                            EgressError::CredentialUnavailable(format!(
-                                "{code}: {}",
-                                refusal
-                                    .get("message")
-                                    .and_then(|m| m.as_str())
-                                    .unwrap_or("refused")
-                            ))
+                            match super::ConsentRefusal::from_code(code) {
+                                Some(refusal) => EgressError::ConsentRefused { refusal, message },
+                                None => {
+                                    EgressError::CredentialUnavailable(format!("{code}: {message}"))
+                                }
+                            }
                         }
                         _ => unavailable(format!("HTTP {}", status.as_u16())),
                     });

@@ -7,15 +7,24 @@
 //! no preopens, no environment, no sockets. Their only way out is the `outbound` import,
 //! which [`kezek_egress`] serves under the adapter's policy.
 //!
+//! The host speaks every released contract version side by side, one module per version
+//! ([`v1_0`], [`v1_1`]), each converting its bindings to the host's one set of types; the
+//! manifest's `wit` field says which one a component speaks, and its exports must agree. An
+//! adapter is handed only the request parts it declares ([`Application::project`], the
+//! same projection the finding cache keys on; ADR 0019).
+//!
 //! Architecture invariant: the only crate that depends on wasmtime (`tests/e2e/layout.rs`);
 //! every wasmtime fault becomes a `CheckError`, never a finding.
 
 pub mod config;
-mod convert;
+#[macro_use]
+mod conversions;
 mod engine;
+pub mod v1_0;
+pub mod v1_1;
 
 use kezek_domain::{Application, CheckError, CheckId, Finding, RequestFields};
-use kezek_egress::{Egress, EgressPolicy, Exchange};
+use kezek_egress::{Egress, EgressPolicy, Exchange, OutboundRequest, OutboundResponse};
 use kezek_manifest::Manifest;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -25,19 +34,46 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 pub use engine::{HostSettings, sha256_hex};
 
-/// Bindings for each WIT package version the host speaks, one module per version.
-pub mod bindings {
-    /// `kezek:registry@1.0.0`.
-    pub mod v1 {
-        wasmtime::component::bindgen!({
-            path: "../../wit/registry@1.0.0",
-            world: "adapter",
-            imports: { default: async },
-            exports: { default: async },
-        });
+/// A released version of the `kezek:registry` contract this host speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum WitVersion {
+    V1_0,
+    V1_1,
+}
+
+impl WitVersion {
+    pub const ALL: [WitVersion; 2] = [WitVersion::V1_0, WitVersion::V1_1];
+
+    /// The package, as a manifest's `wit` field names it.
+    pub fn package(self) -> &'static str {
+        match self {
+            Self::V1_0 => "kezek:registry@1.0.0",
+            Self::V1_1 => "kezek:registry@1.1.0",
+        }
+    }
+
+    /// The interface every adapter of this version exports.
+    fn checker(self) -> &'static str {
+        match self {
+            Self::V1_0 => "kezek:registry/checker@1.0.0",
+            Self::V1_1 => "kezek:registry/checker@1.1.0",
+        }
+    }
+
+    pub fn from_package(package: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|v| v.package() == package)
+    }
+
+    fn spoken() -> String {
+        Self::ALL.map(Self::package).join(" and ")
     }
 }
-use bindings::v1;
+
+/// A component linked against one contract version, ready to instantiate.
+enum Pre {
+    V1_0(v1_0::AdapterPre<CallState>),
+    V1_1(v1_1::AdapterPre<CallState>),
+}
 
 /// What an adapter says about itself (`describe()`), checked against its manifest at load.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,7 +92,9 @@ pub struct LoadedAdapter {
     pub descriptor: Descriptor,
     /// SHA-256 of the component bytes: identifies exactly what runs.
     pub component_sha256: String,
-    pre: v1::AdapterPre<CallState>,
+    /// The contract version the component speaks.
+    pub wit: WitVersion,
+    pre: Pre,
     policy: Arc<EgressPolicy>,
 }
 
@@ -65,6 +103,7 @@ impl std::fmt::Debug for LoadedAdapter {
         f.debug_struct("LoadedAdapter")
             .field("id", &self.descriptor.id)
             .field("version", &self.descriptor.version)
+            .field("wit", &self.wit)
             .field("component_sha256", &self.component_sha256)
             .finish_non_exhaustive()
     }
@@ -75,7 +114,7 @@ impl std::fmt::Debug for LoadedAdapter {
 pub enum LoadError {
     #[error("not a valid component for this engine: {0}")]
     Compile(String),
-    #[error("does not implement kezek:registry@1.0.0 (built against another WIT version?): {0}")]
+    #[error("{0}")]
     Contract(String),
     #[error("self-test failed: {0}")]
     SelfTest(String),
@@ -117,8 +156,10 @@ impl AdapterHost {
         let mut linker = Linker::<CallState>::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)
             .map_err(|e| anyhow::anyhow!("linking WASI: {e}"))?;
-        v1::Adapter::add_to_linker::<CallState, HasSelf<CallState>>(&mut linker, |s| s)
+        v1_0::Adapter::add_to_linker::<CallState, HasSelf<CallState>>(&mut linker, |s| s)
             .map_err(|e| anyhow::anyhow!("linking kezek:registry@1.0.0: {e}"))?;
+        v1_1::Adapter::add_to_linker::<CallState, HasSelf<CallState>>(&mut linker, |s| s)
+            .map_err(|e| anyhow::anyhow!("linking kezek:registry@1.1.0: {e}"))?;
         let ticker = engine::EpochTicker::start(&engine, settings.epoch_tick);
         let slots = Arc::new(tokio::sync::Semaphore::new(
             settings.max_concurrent_calls.max(1) as usize,
@@ -133,21 +174,48 @@ impl AdapterHost {
         })
     }
 
-    /// Compiles (or loads from the precompiled cache), type-checks against the WIT and
-    /// self-tests a component. The caller has already checked its signature.
+    /// Compiles (or loads from the precompiled cache), type-checks against the WIT version
+    /// its manifest names and self-tests a component. The caller has already checked its
+    /// signature.
     pub async fn load(
         &self,
         component: &[u8],
         manifest: Manifest,
     ) -> Result<LoadedAdapter, LoadError> {
+        let wit = WitVersion::from_package(&manifest.wit).ok_or_else(|| {
+            LoadError::Contract(format!(
+                "the manifest names {}; this host speaks {}",
+                manifest.wit,
+                WitVersion::spoken()
+            ))
+        })?;
         let sha = engine::sha256_hex(component);
         let compiled = engine::compile_cached(&self.engine, &self.settings, component, &sha)
             .map_err(|e| LoadError::Compile(format!("{e:#}")))?;
-        let pre = self
-            .linker
-            .instantiate_pre(&compiled)
-            .map_err(|e| LoadError::Contract(format!("{e:#}")))?;
-        let pre = v1::AdapterPre::new(pre).map_err(|e| LoadError::Contract(format!("{e:#}")))?;
+        let contract = |e: wasmtime::Error| {
+            LoadError::Contract(format!(
+                "does not implement {} as its manifest says (built against another WIT version?): {e:#}",
+                wit.package()
+            ))
+        };
+        let exported = exported_checkers(&self.engine, &compiled);
+        if !exported.iter().any(|e| e == wit.checker()) {
+            return Err(LoadError::Contract(format!(
+                "the manifest says {} but the component exports {}; build it against the \
+                 manifest's WIT or correct the manifest's \"wit\"",
+                wit.package(),
+                if exported.is_empty() {
+                    "no kezek:registry checker".to_owned()
+                } else {
+                    exported.join(", ")
+                }
+            )));
+        }
+        let linked = self.linker.instantiate_pre(&compiled).map_err(contract)?;
+        let pre = match wit {
+            WitVersion::V1_0 => Pre::V1_0(v1_0::AdapterPre::new(linked).map_err(contract)?),
+            WitVersion::V1_1 => Pre::V1_1(v1_1::AdapterPre::new(linked).map_err(contract)?),
+        };
         let policy = Arc::new(
             self.egress
                 .policy_for(&manifest)
@@ -158,6 +226,7 @@ impl AdapterHost {
             manifest,
             descriptor,
             component_sha256: sha,
+            wit,
             pre,
             policy,
         })
@@ -166,23 +235,20 @@ impl AdapterHost {
     /// Calls `describe()` in a fresh sandbox and checks it against the manifest.
     async fn self_test(
         &self,
-        pre: &v1::AdapterPre<CallState>,
+        pre: &Pre,
         manifest: &Manifest,
         policy: &Arc<EgressPolicy>,
     ) -> Result<Descriptor, LoadError> {
         let mut store = self.store(manifest, policy);
-        let instance = pre
-            .instantiate_async(&mut store)
-            .await
-            .map_err(|e| LoadError::SelfTest(format!("instantiation failed: {e:#}")))?;
-        let described = instance
-            .kezek_registry_checker()
-            .call_describe(&mut store)
-            .await
+        let described = match pre {
+            Pre::V1_0(pre) => v1_0::describe(pre, &mut store).await,
+            Pre::V1_1(pre) => v1_1::describe(pre, &mut store).await,
+        };
+        let descriptor = described
             .map_err(|e| {
                 LoadError::SelfTest(format!("describe() failed: {}", self.fault(&store, e)))
-            })?;
-        let descriptor = convert::descriptor(described).map_err(LoadError::SelfTest)?;
+            })?
+            .map_err(LoadError::SelfTest)?;
         let mut declared: Vec<u8> = manifest.checks.clone();
         declared.sort_unstable();
         let mut described_checks: Vec<u8> = descriptor.checks.iter().map(|c| c.number()).collect();
@@ -204,8 +270,9 @@ impl AdapterHost {
         Ok(descriptor)
     }
 
-    /// Runs one check in a fresh sandbox. Never panics and never returns a pass it did not
-    /// get from the adapter: every fault becomes a [`CheckError`].
+    /// Runs one check in a fresh sandbox on the parts of `application` the adapter declares
+    /// (and no others). Never panics and never returns a pass it did not get from the
+    /// adapter: every fault becomes a [`CheckError`].
     pub async fn check(
         &self,
         adapter: &LoadedAdapter,
@@ -215,7 +282,7 @@ impl AdapterHost {
         deadline: Duration,
     ) -> CallOutcome {
         let started = Instant::now();
-        let request = convert::request(application, check, correlation_id);
+        let projection = application.project(adapter.descriptor.reads);
         // Declared before the store, so the slot is given back only after the store (and its
         // pooled instance) is dropped.
         let Ok(Ok(_slot)) =
@@ -234,15 +301,17 @@ impl AdapterHost {
         let deadline = deadline.saturating_sub(started.elapsed());
         let mut store = self.store(&adapter.manifest, &adapter.policy);
         let call = async {
-            let instance = adapter.pre.instantiate_async(&mut store).await?;
-            instance
-                .kezek_registry_checker()
-                .call_check(&mut store, &request)
-                .await
+            match &adapter.pre {
+                Pre::V1_0(pre) => {
+                    v1_0::check(pre, &mut store, projection, check, correlation_id).await
+                }
+                Pre::V1_1(pre) => {
+                    v1_1::check(pre, &mut store, projection, check, correlation_id).await
+                }
+            }
         };
         let result = match tokio::time::timeout(deadline, call).await {
-            Ok(Ok(Ok(finding))) => Ok(convert::finding(finding)),
-            Ok(Ok(Err(error))) => Err(convert::check_error(error)),
+            Ok(Ok(answer)) => answer,
             Ok(Err(fault)) => Err(self.fault(&store, fault)),
             Err(_) => Err(CheckError::Timeout(format!(
                 "adapter {} did not finish within {} ms",
@@ -366,22 +435,27 @@ impl ResourceLimiter for MemoryCap {
     }
 }
 
-impl v1::kezek::registry::types::Host for CallState {}
-
-impl v1::kezek::registry::outbound::Host for CallState {
-    async fn send(
+impl CallState {
+    /// The `outbound` import of every contract version: the exchange under the adapter's
+    /// egress policy, recorded for the audit log, its wait kept off the CPU budget.
+    async fn send_out(
         &mut self,
-        request: v1::kezek::registry::outbound::Request,
-    ) -> Result<v1::kezek::registry::outbound::Response, v1::kezek::registry::outbound::OutboundError>
-    {
-        let (result, exchange) = self
-            .egress
-            .send(&self.policy, convert::outbound_request(request))
-            .await;
+        request: OutboundRequest,
+    ) -> Result<OutboundResponse, kezek_egress::EgressError> {
+        let (result, exchange) = self.egress.send(&self.policy, request).await;
         self.outbound += exchange.duration;
         self.exchanges.push(exchange);
         result
-            .map(convert::outbound_response)
-            .map_err(convert::outbound_error)
     }
+}
+
+/// The `kezek:registry/checker@…` interfaces a component exports.
+fn exported_checkers(engine: &Engine, component: &wasmtime::component::Component) -> Vec<String> {
+    component
+        .component_type()
+        .exports(engine)
+        .map(|(name, _)| name)
+        .filter(|name| name.starts_with("kezek:registry/checker@"))
+        .map(str::to_owned)
+        .collect()
 }

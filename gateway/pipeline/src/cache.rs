@@ -1,7 +1,7 @@
 //! The finding cache: moka, with a TTL per check from the rule set, single-flight loading,
 //! and keys that hold no personal data.
 
-use kezek_domain::{Application, ApproxBytes, CheckError, CheckId, Finding, RequestFields};
+use kezek_domain::{Application, ApproxBytes, CheckError, CheckId, Finding, Projection};
 use moka::Expiry;
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct CacheKey([u8; 32]);
 
-/// Digests of the seven parts of an application, computed once per verification and
-/// combined per check into that check's key.
+/// Digests of the seven parts of an application (in [`kezek_domain::Part::ALL`] order), computed once per
+/// verification and combined per check into that check's key.
 #[derive(Debug, Clone)]
 pub struct Fingerprint([[u8; 32]; 7]);
 
@@ -24,6 +24,7 @@ impl Fingerprint {
         fn digest(value: serde_json::Result<Vec<u8>>) -> [u8; 32] {
             Sha256::digest(value.unwrap_or_default()).into()
         }
+        // In Part::ALL order.
         Self([
             digest(serde_json::to_vec(&app.owner)),
             digest(serde_json::to_vec(&app.drivers)),
@@ -110,12 +111,16 @@ impl FindingCache {
         }
     }
 
+    /// The key of a check's answer on `seen`: the application as the host hands it to the
+    /// adapter ([`Application::project`] of the adapter's `reads`, ADR 0019), whose
+    /// fingerprint is `parts`. Only the parts the adapter is handed are hashed, so the
+    /// others cannot split the cache and what it is handed cannot go stale.
     pub fn key(
         &self,
         check: CheckId,
         adapter_sha: &str,
         rule_set: &str,
-        reads: RequestFields,
+        seen: &Projection<'_>,
         parts: &Fingerprint,
     ) -> CacheKey {
         let mut h = Sha256::new();
@@ -125,21 +130,9 @@ impl FindingCache {
         h.update([0]);
         h.update(rule_set.as_bytes());
         h.update([0]);
-        // Only the parts the adapter reads: the others must not split the cache.
-        let read = [
-            reads.owner,
-            reads.drivers,
-            reads.vehicle,
-            reads.trailer,
-            reads.cargo,
-            reads.checkpoint,
-            reads.travel_date,
-        ];
-        for (tag, (digest, read)) in parts.0.iter().zip(read).enumerate() {
-            if read {
-                h.update([tag as u8]);
-                h.update(digest);
-            }
+        for part in seen.present() {
+            h.update([part.index() as u8]);
+            h.update(parts.0[part.index()]);
         }
         CacheKey(h.finalize().into())
     }
@@ -205,5 +198,73 @@ impl FindingCache {
 
     pub fn entry_count(&self) -> u64 {
         self.entries.entry_count()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kezek_domain::RequestFields;
+
+    fn application() -> Application {
+        serde_json::from_value(serde_json::json!({
+            "owner": { "residency": "resident", "kind": "legal-entity", "name": "O",
+                       "iin-bin": "123456789012", "country": "KZ" },
+            "drivers": [{ "residency": "resident", "full-name": "D", "birth-date": "b",
+                          "iin": "800101300123", "phone": "+77010000000",
+                          "document": { "kind": "id-card", "issuing-country": "KZ",
+                                        "number": "1", "expires": "e" } }],
+            "vehicle": { "kind": "truck", "country": "KZ", "plate": "123ABC02", "vin": "V1" },
+            "trailer": { "country": "KZ", "plate": "45AB02", "vin": "V2" },
+            "cargo": { "classes": ["general"] },
+            "checkpoint": "CP",
+            "travel-date": "T"
+        }))
+        .unwrap()
+    }
+
+    /// ADR 0019: the key hashes exactly the parts the adapter is handed, so two applications
+    /// share a cached answer exactly when the adapter would be handed the same thing.
+    #[test]
+    fn the_key_follows_what_the_adapter_is_handed() {
+        let cache = FindingCache::new(1 << 20);
+        let check = CheckId::new(4).unwrap();
+        let key = |app: &Application, reads: RequestFields| {
+            cache.key(
+                check,
+                "sha",
+                "rules@1",
+                &app.project(reads),
+                &Fingerprint::of(app),
+            )
+        };
+        let vehicle = RequestFields {
+            vehicle: true,
+            ..Default::default()
+        };
+        let trailer = RequestFields {
+            trailer: true,
+            ..Default::default()
+        };
+        let edits: [(&str, fn(&mut Application)); 4] = [
+            ("owner", |a| a.owner.name.push('x')),
+            ("vehicle", |a| a.vehicle.plate.push('X')),
+            ("trailer", |a| a.trailer = None),
+            ("travel date", |a| a.travel_date.push('x')),
+        ];
+        for (reads, name) in [(vehicle, "vehicle"), (trailer, "trailer")] {
+            for (edited, edit) in edits {
+                let before = application();
+                let mut after = application();
+                edit(&mut after);
+                let handed_alike = before.project(reads) == after.project(reads);
+                assert_eq!(
+                    key(&before, reads) == key(&after, reads),
+                    handed_alike,
+                    "an adapter reading the {name}, the {edited} edited"
+                );
+                assert_eq!(handed_alike, edited != name, "{name} / {edited}");
+            }
+        }
     }
 }

@@ -304,7 +304,7 @@ impl Pipeline {
             check,
             &adapter.component_sha256,
             rule_set,
-            adapter.descriptor.reads,
+            &app.project(adapter.descriptor.reads),
             fingerprint,
         );
         // A miss runs the adapter on a task of its own, so the adapters of one verification

@@ -4,11 +4,14 @@
 //!
 //! Drivers are asked in order and the first one whose phone does not match decides. The
 //! phone number itself is never repeated in a finding.
+//!
+//! Built against `kezek:registry@1.1.0` (ADR 0019): it is handed the drivers and nothing
+//! else of the application.
 
-use kezek_adapter_sdk::xml::{self, Element};
-use kezek_adapter_sdk::{
-    Adapter, CheckError, CheckRequest, Descriptor, Finding, RequestFields, finding, flag, gateway,
-    require_iin,
+use kezek_adapter_sdk_1_1::xml::{self, Element};
+use kezek_adapter_sdk_1_1::{
+    Adapter, CheckError, CheckRequest, Descriptor, Finding, RequestFields, declared, finding, flag,
+    gateway, require_iin,
 };
 
 const SERVICE_ID: &str = "MGOV_MOBILE_CITIZENS";
@@ -21,14 +24,17 @@ impl Adapter for PhoneMatch {
             id: "phone-match".into(),
             version: env!("CARGO_PKG_VERSION").into(),
             registry: "Mobile citizens base (Mobile government)".into(),
-            checks: vec![13],
+            checks: vec!["P18.13".into()],
             reads: RequestFields::DRIVERS,
         }
     }
 
     fn check(req: CheckRequest) -> Result<Finding, CheckError> {
         let mut passes = Vec::new();
-        for (i, driver) in req.drivers.iter().enumerate() {
+        for (i, driver) in declared(req.drivers.as_ref(), "drivers")?
+            .iter()
+            .enumerate()
+        {
             let who = format!("driver {}", i + 1);
             let iin = require_iin(driver.iin.as_ref(), &who)?;
             if !driver.phone.chars().any(|c| c.is_ascii_digit()) {
@@ -38,7 +44,7 @@ impl Adapter for PhoneMatch {
             }
             let record = lookup(&req.correlation_id, iin, &driver.phone)?;
             let f = judge(&who, &record);
-            if f.verdict != kezek_adapter_sdk::Verdict::Pass {
+            if f.verdict != kezek_adapter_sdk_1_1::Verdict::Pass {
                 return Ok(f);
             }
             passes.push(f);
@@ -58,7 +64,7 @@ impl Adapter for PhoneMatch {
     }
 }
 
-kezek_adapter_sdk::export_adapter!(PhoneMatch);
+kezek_adapter_sdk_1_1::export_adapter!(PhoneMatch);
 
 fn lookup(correlation_id: &str, iin: &str, phone: &str) -> Result<Registration, CheckError> {
     let data = xml::element("PhoneCheckRequest", &[("iin", iin), ("phone", phone)]);
@@ -127,7 +133,7 @@ fn judge(who: &str, registration: &Registration) -> Finding {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use kezek_adapter_sdk::Verdict;
+    use kezek_adapter_sdk_1_1::Verdict;
 
     fn registration(xml: &str) -> Result<Registration, String> {
         parse(&Element::parse(xml).unwrap())
