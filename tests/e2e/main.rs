@@ -8,6 +8,7 @@ mod booking;
 mod clock;
 mod decision_integrity;
 mod hot_reload;
+mod integrator;
 mod layout;
 mod logs;
 mod personal_data;
