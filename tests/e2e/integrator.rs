@@ -205,7 +205,16 @@ async fn kezek_check_runs_through_the_running_gateway_and_says_why_not() {
     let gateway = Gateway::start(&config).await.unwrap();
     let (_, admin) = kezek_tests::serve(gateway, None, 64).await;
     let url = format!("http://{admin}");
-    let application = serde_json::to_string(&sample_application()).unwrap();
+    // The admin route validates the application as the public API does: a real one.
+    let scenario =
+        kezek_mocks::scenario::Scenario::default_population().on(kezek_tests::days::today());
+    let persona = scenario
+        .personas
+        .iter()
+        .find(|p| p.id == "r-clean-individual-truck")
+        .unwrap();
+    let application =
+        serde_json::to_string(&kezek_tests::registries::application(persona)).unwrap();
     let through = || Target::Gateway {
         url: &url,
         token: None,

@@ -18,20 +18,22 @@ pub fn install_folder(dest: &Path, files: &Files<'_>) -> std::io::Result<()> {
         .ok_or_else(|| std::io::Error::other(format!("{} has no parent", dest.display())))?;
     std::fs::create_dir_all(parent)?;
     let tmp = hidden_sibling(dest, "new")?;
-    let written = (|| {
-        std::fs::create_dir(&tmp)?;
-        for (name, bytes) in files {
-            let mut file = File::create(tmp.join(name))?;
-            file.write_all(bytes)?;
-            file.sync_all()?;
-        }
-        sync_dir(&tmp)?;
-        swap_into_place(&tmp, dest)
-    })();
+    let written = write_folder(&tmp, files).and_then(|()| swap_into_place(&tmp, dest));
     // After a swap `tmp` holds the replaced folder; after a failure, half a new one.
     let _ = std::fs::remove_dir_all(&tmp);
     written?;
     sync_dir(parent)
+}
+
+/// Writes a new folder's files and syncs them and it.
+fn write_folder(folder: &Path, files: &Files<'_>) -> std::io::Result<()> {
+    std::fs::create_dir(folder)?;
+    for (name, bytes) in files {
+        let mut file = File::create(folder.join(name))?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+    }
+    sync_dir(folder)
 }
 
 /// Writes one file in one step (temporary file, sync, rename).

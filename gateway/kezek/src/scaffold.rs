@@ -202,17 +202,22 @@ pub fn scaffold(plan: &Plan, dir: &Path, today: Date) -> anyhow::Result<PathBuf>
         );
     }
     let files = render(plan, today);
-    let written = (|| -> std::io::Result<()> {
-        std::fs::create_dir_all(dest.join("src"))?;
-        for (path, text) in &files {
-            std::fs::write(dest.join(path), text)?;
-        }
-        Ok(())
-    })();
+    let written = std::fs::create_dir_all(dest.join("src")).and_then(|()| {
+        files
+            .iter()
+            .try_for_each(|(path, text)| std::fs::write(dest.join(path), text))
+    });
     if let Err(e) = written {
         let _ = std::fs::remove_dir_all(&dest);
         anyhow::bail!("writing {}: {e}", dest.display());
     }
+    // Line breaks depend on the id's length: rustfmt settles them where it is installed; the
+    // code is the same without it.
+    let _ = std::process::Command::new("rustfmt")
+        .args(["--edition", "2024"])
+        .arg(dest.join("src/lib.rs"))
+        .stderr(std::process::Stdio::null())
+        .status();
     Ok(dest)
 }
 
