@@ -3,6 +3,7 @@
 
 SHELL        := /bin/bash
 ADAPTERS_OUT := target/adapters
+STAGING      := target/staging/adapters
 FIXTURES_OUT := target/adapter-fixtures
 DEV_KEY      := target/dev-keys/dev
 AUDIT_KEY    := target/dev-keys/audit
@@ -10,7 +11,7 @@ DEV_JWKS     := target/dev-keys/token.jwks
 KEZEK        := target/release/kezek
 MOCKS        := target/release/kezek-mocks
 
-.PHONY: run test test-any-day adapters wasm-target bench clean-adapters
+.PHONY: run test test-any-day adapters adapter dev-keys wasm-target bench clean-adapters
 
 ## Run the gateway on embedded defaults: every registry mocked on 127.0.0.1:8700.
 run: adapters
@@ -39,19 +40,37 @@ test-any-day: adapters
 wasm-target:
 	@rustup target list --installed | grep -qx wasm32-wasip2 || rustup target add wasm32-wasip2
 
-## Compile every adapter and fixture to a component and lay them out as packages; make the
-## development keys (adapter signing, audit anchors).
-adapters: wasm-target
+## Compile every adapter and fixture to a component, lay them out as packages in a staging
+## directory, then sign and install them into $(ADAPTERS_OUT) one package at a time, each in
+## one step (`kezek adapters deploy`): a gateway watching $(ADAPTERS_OUT) never sees it
+## emptied or half written, and one bad package does not leave the others unsigned.
+adapters: wasm-target dev-keys
 	cargo build --release --manifest-path adapters/Cargo.toml --target wasm32-wasip2
+	mkdir -p $(ADAPTERS_OUT)
+	scripts/package-adapters --registries $(STAGING) --fixtures $(FIXTURES_OUT); packaged=$$?; \
+	$(KEZEK) adapters deploy --key $(DEV_KEY).key --to $(ADAPTERS_OUT) $(STAGING); deployed=$$?; \
+	test $$packaged -eq 0 && test $$deployed -eq 0
+
+## One adapter, e.g. `make adapter ID=tax-debt`: build it, stage it, sign and install it.
+## With KEZEK_ADMIN_URL set, the running gateway reloads and prints what it did.
+adapter: wasm-target dev-keys
+	@test -n "$(ID)" || { echo "usage: make adapter ID=<adapter id>" >&2; exit 2; }
+	cargo build --release --manifest-path adapters/Cargo.toml --target wasm32-wasip2 -p $(ID)
+	mkdir -p $(ADAPTERS_OUT)
+	scripts/package-adapters --registries $(STAGING) $(ID)
+	$(KEZEK) adapters deploy --key $(DEV_KEY).key --to $(ADAPTERS_OUT) $(STAGING)/$(ID) \
+	  $(if $(KEZEK_ADMIN_URL),--url $(KEZEK_ADMIN_URL))
+
+## The development keys: adapter signing, audit anchors, the test identity provider.
+dev-keys:
 	cargo build --release -p kezek
-	scripts/package-adapters $(ADAPTERS_OUT) $(FIXTURES_OUT)
 	@test -f $(DEV_KEY).key || $(KEZEK) keygen --out $(DEV_KEY)
 	@test -f $(AUDIT_KEY).key || $(KEZEK) keygen --out $(AUDIT_KEY)
 	@test -f $(DEV_JWKS) || $(KEZEK) dev-token --config deploy/dev/kezek.toml --subject acc-001 >/dev/null
-	@if ls $(ADAPTERS_OUT)/*/manifest.json >/dev/null 2>&1; then $(KEZEK) adapters sign --key $(DEV_KEY).key $(ADAPTERS_OUT)/*/; fi
 
 bench: adapters
 	cargo bench -p kezek-tests
 
+## Stop any gateway serving $(ADAPTERS_OUT) first.
 clean-adapters:
-	rm -rf $(ADAPTERS_OUT) $(FIXTURES_OUT)
+	rm -rf $(ADAPTERS_OUT) $(STAGING) $(FIXTURES_OUT)

@@ -9,6 +9,7 @@ mod clock;
 mod decision_integrity;
 mod declared_registries;
 mod hot_reload;
+mod integrator;
 mod layout;
 mod logs;
 mod personal_data;

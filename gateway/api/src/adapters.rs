@@ -1,15 +1,17 @@
 //! The admin listener's own routes: the adapters serving now, reload and rollback of the
-//! adapter set, and Prometheus metrics.
+//! adapter set, one check through a running adapter, and Prometheus metrics.
 
 use crate::Services;
+use crate::body::Checked;
 use crate::openapi::{PROBLEM, Problem as ProblemDoc};
 use crate::problem::Problem;
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{Path, RawQuery, State};
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use kezek_catalogue::ReloadReport;
-use kezek_domain::RequestFields;
+use kezek_catalogue::trial::{NotRunning, Trial};
+use kezek_domain::{Application, RequestFields};
 use serde::Serialize;
 
 /// The adapters and rule sets serving now, as `kezek adapters list` prints them.
@@ -137,6 +139,55 @@ pub(crate) async fn rollback(
         .await
         .map(Json)
         .map_err(|e| Problem::new(StatusCode::CONFLICT, e.to_string()))
+}
+
+/// How long a trial may take: a registry's slowest answer, with room to spare.
+const TRIAL_DEADLINE: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Run one check of a posted application through a running adapter
+///
+/// What `kezek check --url` calls (issue 12): the adapter serving now, not the package on
+/// disk. No finding cache, no rule book, no decision, nothing recorded: the adapter's finding
+/// or error and its registry exchanges. An adapter that is not running is a 404 saying why,
+/// with the refusal of its package from the last reload.
+#[utoipa::path(
+    post,
+    path = "/admin/adapters/{id}/check",
+    operation_id = "trial_check",
+    tag = "admin",
+    security(("admin-token" = [])),
+    params(
+        ("id" = String, Path, description = "Adapter id, as `GET /admin/adapters` lists it"),
+        ("check" = Option<String>, Query, description = "The P18 check to run; default: the adapter's first"),
+    ),
+    request_body(content = ref("#/components/schemas/Application"), content_type = "application/json",
+        description = "The P16 application: schemas/application.schema.json."),
+    responses(
+        (status = 200, description = "The adapter's finding or error, and its exchanges.", body = crate::openapi::Trial),
+        (status = 400, description = "The body is not JSON, or `check` names no check.", body = ProblemDoc, content_type = PROBLEM),
+        (status = 401, description = "The admin bearer token is missing or wrong.", body = ProblemDoc, content_type = PROBLEM),
+        (status = 404, description = "The adapter is not running (refused, or no such package), or does not serve that check; `detail` says which and why.", body = ProblemDoc, content_type = PROBLEM),
+        (status = 422, description = "The application does not match its schema.", body = ProblemDoc, content_type = PROBLEM),
+    ),
+)]
+pub(crate) async fn trial(
+    State(gateway): State<Services>,
+    Path(id): Path<String>,
+    RawQuery(query): RawQuery,
+    application: Checked<Application>,
+) -> Result<Json<Trial>, Problem> {
+    let check = crate::booking::query_param(query.as_deref().unwrap_or_default(), "check")
+        .map(|text| kezek_catalogue::trial::parse_check(&text))
+        .transpose()
+        .map_err(|detail| Problem::new(StatusCode::BAD_REQUEST, detail))?;
+    // An operator's action on a running adapter: logged without the application's contents.
+    tracing::info!(adapter = %id, "trial check through the admin API");
+    gateway
+        .catalogue
+        .trial(&id, check, &application.value, TRIAL_DEADLINE)
+        .await
+        .map(Json)
+        .map_err(|e: NotRunning| Problem::new(StatusCode::NOT_FOUND, e.to_string()))
 }
 
 /// Prometheus metrics

@@ -482,7 +482,7 @@ pub(crate) async fn availability(
     Ok(Json(json!({"checkpoint": code, "days": a})).into_response())
 }
 
-fn query_param(query: &str, name: &str) -> Option<String> {
+pub(crate) fn query_param(query: &str, name: &str) -> Option<String> {
     query
         .split('&')
         .filter_map(|kv| kv.split_once('='))

@@ -116,6 +116,7 @@ a new one).",
         adapters::list,
         adapters::reload,
         adapters::rollback,
+        adapters::trial,
         adapters::metrics,
         booking::capacity,
         booking::debt,
@@ -570,6 +571,38 @@ pub struct ReloadReport {
     unchanged: Vec<String>,
     removed: Vec<String>,
     refused: Vec<Refusal>,
+    /// What refused nothing but matters: a set restored on a cold start, `[egress]`
+    /// reloaded, a record of the set in force that could not be written.
+    notes: Option<Vec<String>>,
+}
+
+/// One check of one running adapter (`kezek check --url`).
+#[derive(Debug, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct Trial {
+    adapter: String,
+    version: String,
+    /// The P18 check run.
+    #[schema(value_type = u8)]
+    check: u8,
+    exchanges: Vec<TrialExchange>,
+    /// The adapter's finding, as a verification's findings spell it.
+    #[schema(value_type = Option<Object>)]
+    finding: Option<serde_json::Value>,
+    /// Why there is no finding (`kind`, `detail`).
+    #[schema(value_type = Option<Object>)]
+    error: Option<serde_json::Value>,
+}
+
+/// One registry exchange of a trial.
+#[derive(Debug, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct TrialExchange {
+    endpoint: String,
+    status: Option<u16>,
+    duration_ms: u64,
 }
 
 /// A package that was not (re)loaded, and why.

@@ -83,6 +83,12 @@ pub fn table() -> Vec<Route<Services>> {
             "/admin/adapters/rollback",
             adapters::rollback,
         ),
+        route(
+            ADMIN,
+            M::POST,
+            "/admin/adapters/{id}/check",
+            adapters::trial,
+        ),
         route(ADMIN, M::GET, "/metrics", adapters::metrics),
     ];
     rows.extend(booking::routes());

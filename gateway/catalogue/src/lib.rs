@@ -12,22 +12,28 @@
 //! that failed a step of the reload ever serves. Runs wasm only through kezek-host.
 
 pub mod config;
+pub mod install;
+pub mod ownership;
 pub mod rules;
 pub mod signing;
+mod state;
+pub mod trial;
 mod watch;
 
 use crate::config::AdaptersConfig;
 use crate::rules::RuleBook;
+use crate::state::{InForce, State, StateDir};
 use arc_swap::ArcSwap;
 use ed25519_dalek::VerifyingKey;
 use kezek_domain::CheckId;
 use kezek_host::{AdapterHost, LoadedAdapter};
 use kezek_manifest::Manifest;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+pub use state::STATE_DIR;
 pub use watch::watch;
 
 /// Previous sets kept for rollback.
@@ -52,8 +58,9 @@ impl AdapterSet {
     ) -> Self {
         let mut by_check = BTreeMap::new();
         for adapter in adapters.values() {
-            for &check in &adapter.descriptor.checks {
-                by_check.insert(check, adapter.clone());
+            for check in &adapter.descriptor.checks {
+                // to_owned: whatever a check id is (a number now, a string later).
+                by_check.insert(check.to_owned(), adapter.clone());
             }
         }
         Self {
@@ -67,6 +74,29 @@ impl AdapterSet {
     /// The adapter serving a P18 check, if any.
     pub fn for_check(&self, check: CheckId) -> Option<&Arc<LoadedAdapter>> {
         self.by_check.get(&check)
+    }
+
+    /// The checks a package serves in this set.
+    fn served_by(&self, id: &str) -> Vec<CheckId> {
+        self.by_check
+            .iter()
+            .filter(|(_, adapter)| adapter.descriptor.id == id)
+            .map(|(check, _)| check.to_owned())
+            .collect()
+    }
+
+    /// What the state file records for this set.
+    fn in_force(&self) -> BTreeMap<String, InForce> {
+        self.adapters
+            .iter()
+            .map(|(id, a)| {
+                let build = InForce {
+                    version: a.descriptor.version.clone(),
+                    component_sha256: a.component_sha256.clone(),
+                };
+                (id.clone(), build)
+            })
+            .collect()
     }
 }
 
@@ -88,6 +118,10 @@ pub struct ReloadReport {
     pub unchanged: Vec<String>,
     pub removed: Vec<String>,
     pub refused: Vec<Refusal>,
+    /// What an operator should know that refused nothing: a set restored on a cold start,
+    /// an endpoint configuration reloaded, a state file that could not be written.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 impl fmt::Display for ReloadReport {
@@ -106,6 +140,9 @@ impl fmt::Display for ReloadReport {
             let version = r.version.as_deref().unwrap_or("?");
             writeln!(f, "  REFUSED    {} {version}: {}", r.package, r.reason)?;
         }
+        for note in &self.notes {
+            writeln!(f, "  note       {note}")?;
+        }
         Ok(())
     }
 }
@@ -118,6 +155,11 @@ pub enum CatalogueError {
     NothingToRollBack,
 }
 
+/// Re-reads the egress configuration (`[egress]`) and hands it to the egress, answering
+/// whether it changed: called on every reload (issue 12), and every adapter is rebuilt with
+/// its endpoints when it did. An error is refused like a package; the running one stays.
+pub type EgressReload = Box<dyn Fn() -> anyhow::Result<bool> + Send + Sync>;
+
 /// The running adapters, their history, and how to change them.
 pub struct Catalogue {
     host: Arc<AdapterHost>,
@@ -127,6 +169,13 @@ pub struct Catalogue {
     trusted: Vec<VerifyingKey>,
     current: ArcSwap<AdapterSet>,
     state: tokio::sync::Mutex<History>,
+    states: StateDir,
+    /// Whether this process records the set in force (`<dir>/.kezek`); off for a one-off
+    /// `kezek check`, which reads the record but must not change it.
+    records: bool,
+    egress: Option<EgressReload>,
+    /// The refusals of the last reload: a trial of a refused adapter says why it is not running.
+    last_refusals: ArcSwap<Vec<Refusal>>,
 }
 
 #[derive(Default)]
@@ -134,7 +183,11 @@ struct History {
     previous: Vec<Arc<AdapterSet>>,
     /// Builds (id, component hash) an operator rolled back: reloads skip them until a
     /// different build is deployed.
-    rolled_back: HashSet<(String, String)>,
+    rolled_back: BTreeSet<(String, String)>,
+    /// Whether the set recorded before the last stop has been restored (first reload).
+    started: bool,
+    /// The state last written, so an unchanged set writes nothing.
+    recorded: Option<State>,
 }
 
 impl fmt::Debug for Catalogue {
@@ -163,7 +216,23 @@ impl Catalogue {
             trusted,
             current: ArcSwap::from_pointee(AdapterSet::default()),
             state: tokio::sync::Mutex::new(History::default()),
+            states: StateDir::new(&config.dir),
+            records: true,
+            egress: None,
+            last_refusals: ArcSwap::from_pointee(Vec::new()),
         })
+    }
+
+    /// Re-read `[egress]` with `reload` on every reload.
+    pub fn with_egress_reload(mut self, reload: EgressReload) -> Self {
+        self.egress = Some(reload);
+        self
+    }
+
+    /// Read the recorded set on the first load, but never write `<dir>/.kezek`.
+    pub fn read_only(mut self) -> Self {
+        self.records = false;
+        self
     }
 
     /// The set a request should use from start to end.
@@ -179,11 +248,22 @@ impl Catalogue {
         self.rules_dir.as_deref()
     }
 
-    /// Re-reads the adapters directory and swaps in what changed and passed every check.
+    /// Re-reads the adapters directory (and `[egress]`, when the catalogue has a source for
+    /// it) and swaps in what changed and passed every check. The first reload of a process
+    /// starts from the set recorded as in force before it stopped (rollbacks included), so a
+    /// cold start resolves everything as a reload of the running gateway would.
     pub async fn reload(&self) -> Result<ReloadReport, CatalogueError> {
         let mut history = self.state.lock().await;
-        let current = self.snapshot();
         let mut report = ReloadReport::default();
+        let first = !history.started;
+        let current = if first {
+            history.started = true;
+            self.restore(&mut history, &mut report).await
+        } else {
+            self.snapshot()
+        };
+        // Endpoints changed: every adapter is rebuilt so that its policy has the new ones.
+        let rebuild = self.reload_egress(&mut report);
         let mut next: BTreeMap<String, Arc<LoadedAdapter>> = BTreeMap::new();
         let mut seen_packages = HashSet::new();
 
@@ -193,7 +273,18 @@ impl Catalogue {
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default();
             seen_packages.insert(package.clone());
-            match self.prepare(&folder, &package, &current, &history).await {
+            match self
+                .prepare(&folder, &package, &current, &history, rebuild)
+                .await
+            {
+                // A set restored on a cold start is new to this process: loaded, in words.
+                Ok(Prepared::Unchanged(adapter)) if first => {
+                    report.loaded.push((
+                        adapter.descriptor.id.clone(),
+                        adapter.descriptor.version.clone(),
+                    ));
+                    next.insert(adapter.descriptor.id.clone(), adapter);
+                }
                 Ok(Prepared::Unchanged(adapter)) => {
                     report.unchanged.push(adapter.descriptor.id.clone());
                     next.insert(adapter.descriptor.id.clone(), adapter);
@@ -208,6 +299,12 @@ impl Catalogue {
                 Err(refusal) => {
                     // The running version, if any, keeps serving.
                     if let Some(running) = current.adapters.get(&package) {
+                        if first {
+                            report.notes.push(format!(
+                                "{package} {}: restored, as in force before the restart",
+                                running.descriptor.version
+                            ));
+                        }
                         next.insert(package.clone(), running.clone());
                     }
                     report.refused.push(refusal);
@@ -222,18 +319,25 @@ impl Catalogue {
         refuse_conflicts(&mut next, &current, &mut report);
         let rules = self.reload_rules(&current, &mut report);
 
-        let changed =
-            !report.loaded.is_empty() || !report.removed.is_empty() || rules != current.rules;
+        let changed = (first && !next.is_empty())
+            || !report.loaded.is_empty()
+            || !report.removed.is_empty()
+            || rules != current.rules;
         if changed {
-            let generation = current.generation + 1;
-            history.previous.push(current.clone());
+            // The set a first load starts from is not one that served here: the history
+            // keeps the empty start set instead (a first rollback empties the gateway).
+            let replaced = if first { self.snapshot() } else { current };
+            let generation = replaced.generation + 1;
+            history.previous.push(replaced);
             if history.previous.len() > HISTORY {
                 history.previous.remove(0);
             }
             self.current
                 .store(Arc::new(AdapterSet::new(generation, next, rules)));
+            self.record(&mut history, &mut report);
         }
         report.generation = self.snapshot().generation;
+        self.last_refusals.store(Arc::new(report.refused.clone()));
         for refusal in &report.refused {
             tracing::warn!(package = %refusal.package, reason = %refusal.reason, "adapter refused");
         }
@@ -292,8 +396,115 @@ impl Catalogue {
             previous.rules.clone(),
         )));
         report.generation = generation;
+        self.record(&mut history, &mut report);
         tracing::info!(generation, "adapters rolled back");
         Ok(report)
+    }
+
+    /// The set recorded as in force before this process started, loaded from the kept
+    /// builds (signatures checked again), and the rolled-back builds to keep out. What
+    /// cannot be restored is said in the report's notes; the folders then decide, as before.
+    async fn restore(&self, history: &mut History, report: &mut ReloadReport) -> Arc<AdapterSet> {
+        let empty = self.snapshot();
+        let state = match self.states.read() {
+            Ok(Some(state)) => state,
+            Ok(None) => return empty,
+            Err(e) => {
+                report.notes.push(format!(
+                    "the record of the set in force cannot be read, so the package folders decide: {e:#}"
+                ));
+                return empty;
+            }
+        };
+        history.rolled_back = state.rolled_back.clone();
+        let mut restored = BTreeMap::new();
+        for (id, build) in &state.in_force {
+            let folder = self.states.build(id, &build.component_sha256);
+            if !folder.is_dir() {
+                report.notes.push(format!(
+                    "{id} {} was in force but its build is not kept in {}",
+                    build.version,
+                    folder.display()
+                ));
+                continue;
+            }
+            match self.prepare(&folder, id, &empty, history, false).await {
+                Ok(Prepared::Loaded(adapter)) => {
+                    restored.insert(id.clone(), Arc::from(adapter));
+                }
+                Ok(Prepared::Unchanged(adapter)) => {
+                    restored.insert(id.clone(), adapter);
+                }
+                Err(refusal) => report.notes.push(format!(
+                    "{id} {} was in force but cannot be restored: {}",
+                    build.version, refusal.reason
+                )),
+            }
+        }
+        history.recorded = Some(state);
+        Arc::new(AdapterSet::new(0, restored, empty.rules.clone()))
+    }
+
+    /// Records the set now in force and keeps the builds a rollback may return to; drops
+    /// kept builds nothing refers to any more. A failure is a note: the set serves anyway,
+    /// but a restart would not bring it back.
+    fn record(&self, history: &mut History, report: &mut ReloadReport) {
+        if !self.records {
+            return;
+        }
+        let state = State {
+            in_force: self.snapshot().in_force(),
+            rolled_back: history.rolled_back.clone(),
+        };
+        if history.recorded.as_ref() == Some(&state) {
+            return;
+        }
+        let keep: HashSet<(String, String)> = history
+            .previous
+            .iter()
+            .chain([&self.snapshot()])
+            .flat_map(|set| set.in_force())
+            .map(|(id, build)| (id, build.component_sha256))
+            .collect();
+        match self
+            .states
+            .write(&state)
+            .and_then(|()| self.states.prune(&keep))
+        {
+            Ok(()) => history.recorded = Some(state),
+            Err(e) => {
+                tracing::warn!(error = %e, "the adapter set in force was not recorded");
+                report.notes.push(format!(
+                    "the set in force was not recorded, so a restart would not restore it: {e:#}"
+                ));
+            }
+        }
+    }
+
+    /// Re-reads `[egress]`; `true` when it changed and was taken. A configuration that does
+    /// not read or validate is refused like a package, and the running one stays.
+    fn reload_egress(&self, report: &mut ReloadReport) -> bool {
+        let Some(reload) = &self.egress else {
+            return false;
+        };
+        match reload() {
+            Ok(changed) => {
+                if changed {
+                    report.notes.push(
+                        "[egress] changed: every adapter was rebuilt with its endpoints".into(),
+                    );
+                }
+                changed
+            }
+            Err(e) => {
+                report.refused.push(Refusal {
+                    package: "egress".into(),
+                    version: None,
+                    reason: format!("{e:#}"),
+                });
+                false
+            }
+        }
     }
 
     /// The rule book for the next set: the directory's, or the running one if the directory
@@ -329,6 +540,7 @@ impl Catalogue {
         package: &str,
         current: &AdapterSet,
         history: &History,
+        rebuild: bool,
     ) -> Result<Prepared, Refusal> {
         let refuse = |version: Option<&str>, reason: String| Refusal {
             package: package.to_owned(),
@@ -368,6 +580,7 @@ impl Catalogue {
         }
         let sha = kezek_host::sha256_hex(&component);
         if let Some(running) = current.adapters.get(&manifest.id)
+            && !rebuild
             && running.component_sha256 == sha
             && running.manifest == manifest
         {
@@ -387,6 +600,17 @@ impl Catalogue {
             .load(&component, manifest.clone())
             .await
             .map_err(|e| refuse(version, e.to_string()))?;
+        if self.records {
+            // Kept before it can serve, so the record never names a build it cannot restore.
+            let mut files = vec![
+                ("manifest.json", manifest_bytes.as_slice()),
+                ("adapter.wasm", component.as_slice()),
+            ];
+            files.extend(signature.as_deref().map(|s| ("adapter.sig", s)));
+            self.states
+                .keep(&manifest.id, &sha, &files)
+                .map_err(|e| refuse(version, format!("{e:#}")))?;
+        }
         Ok(Prepared::Loaded(Box::new(adapter)))
     }
 }
@@ -396,78 +620,51 @@ enum Prepared {
     Loaded(Box<LoadedAdapter>),
 }
 
-/// Two adapters may not serve the same check: the one that was already serving keeps it
-/// and the newcomer is refused.
+/// Settles checks claimed twice by the rule of [`ownership::resolve`]. A refused package
+/// that was serving keeps its running version, which claims only what it served; it may
+/// take back a check its refused new version had let go, so the rule runs again until no
+/// one else loses (each package falls back at most once).
 fn refuse_conflicts(
     next: &mut BTreeMap<String, Arc<LoadedAdapter>>,
     current: &AdapterSet,
     report: &mut ReloadReport,
 ) {
-    let claims: Vec<Claim> = next
-        .iter()
-        .map(|(id, adapter)| Claim {
-            id: id.clone(),
-            checks: adapter.descriptor.checks.clone(),
-            running: current.adapters.contains_key(id),
-        })
-        .collect();
-    for (id, reason) in conflicts(&claims) {
-        if let Some(adapter) = next.remove(&id) {
-            report.loaded.retain(|(loaded, _)| loaded != &id);
+    loop {
+        let claims: Vec<ownership::Claim<CheckId>> = next
+            .iter()
+            .map(|(id, adapter)| ownership::Claim {
+                id: id.clone(),
+                checks: adapter.descriptor.checks.clone(),
+                served: current.served_by(id),
+            })
+            .collect();
+        let lost = ownership::resolve(&claims);
+        if lost.is_empty() {
+            return;
+        }
+        for ownership::Lost { package, reason } in lost {
+            let Some(adapter) = next.remove(&package) else {
+                continue;
+            };
+            report.loaded.retain(|(loaded, _)| loaded != &package);
+            report.unchanged.retain(|kept| kept != &package);
             report.refused.push(Refusal {
-                package: id.clone(),
+                package: package.clone(),
                 version: Some(adapter.descriptor.version.clone()),
                 reason,
             });
-            if let Some(running) = current.adapters.get(&id) {
-                next.insert(id, running.clone());
+            if let Some(running) = current.adapters.get(&package)
+                && !Arc::ptr_eq(running, &adapter)
+            {
+                next.insert(package, running.clone());
             }
         }
     }
 }
 
-/// One package's claim on checks after a reload.
-#[derive(Debug, Clone)]
-struct Claim {
-    id: String,
-    checks: Vec<CheckId>,
-    /// Whether a version of this package serves now.
-    running: bool,
-}
-
-/// Which claims are refused, and why. Packages already running claim first, then the rest,
-/// each group in id order; a check claimed twice stays with the first claimant. Pure, so the
-/// ownership rule is table-tested.
-fn conflicts(claims: &[Claim]) -> Vec<(String, String)> {
-    let mut order: Vec<&Claim> = claims.iter().collect();
-    order.sort_by(|a, b| b.running.cmp(&a.running).then_with(|| a.id.cmp(&b.id)));
-    let mut owner: BTreeMap<CheckId, &str> = BTreeMap::new();
-    let mut refused = Vec::new();
-    for claim in order {
-        let taken: Vec<String> = claim
-            .checks
-            .iter()
-            .filter_map(|check| match owner.get(check) {
-                Some(other) if *other != claim.id => {
-                    Some(format!("{check} is already served by {other}"))
-                }
-                _ => None,
-            })
-            .collect();
-        match taken.into_iter().next() {
-            Some(reason) => refused.push((claim.id.clone(), reason)),
-            None => {
-                for &check in &claim.checks {
-                    owner.insert(check, &claim.id);
-                }
-            }
-        }
-    }
-    refused.sort();
-    refused
-}
-
-fn package_folders(dir: &Path) -> Result<Vec<PathBuf>, CatalogueError> {
+/// The package folders of an adapters (or staging) directory, sorted: hidden ones (`.kezek`,
+/// a deployment's temporaries) are not packages.
+pub fn package_folders(dir: &Path) -> Result<Vec<PathBuf>, CatalogueError> {
     let entries =
         std::fs::read_dir(dir).map_err(|e| CatalogueError::Directory(dir.to_owned(), e))?;
     let mut folders: Vec<PathBuf> = entries
@@ -482,65 +679,4 @@ fn package_folders(dir: &Path) -> Result<Vec<PathBuf>, CatalogueError> {
         .collect();
     folders.sort();
     Ok(folders)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// `(id, checks, running)` claims → the refused ids. A check has one adapter at a time.
-    fn check(claims: &[(&str, &[u8], bool)], expect_refused: &[&str]) {
-        let claims: Vec<Claim> = claims
-            .iter()
-            .map(|(id, checks, running)| Claim {
-                id: (*id).to_owned(),
-                checks: checks.iter().map(|&n| CheckId::new(n).unwrap()).collect(),
-                running: *running,
-            })
-            .collect();
-        let refused: Vec<String> = conflicts(&claims).into_iter().map(|(id, _)| id).collect();
-        assert_eq!(refused, expect_refused, "claims {claims:?}");
-    }
-
-    #[test]
-    fn the_adapter_already_serving_a_check_keeps_it() {
-        // No overlap: everyone serves.
-        check(&[("a", &[1], true), ("b", &[2], false)], &[]);
-        // A newcomer claiming a running adapter's check is refused, whatever its name.
-        check(&[("z", &[3], true), ("a", &[3], false)], &["a"]);
-        check(&[("a", &[3], true), ("z", &[3], false)], &["z"]);
-        // Refused whole: one taken check refuses the package, and its other checks stay free
-        // for the next claimant.
-        check(
-            &[("r", &[3], true), ("x", &[3, 7], false), ("y", &[7], false)],
-            &["x"],
-        );
-        // Two newcomers on a cold start: the first by id wins (issue 12 revisits this).
-        check(&[("b", &[5], false), ("a", &[5], false)], &["b"]);
-        // A running adapter's new version claiming another running adapter's check.
-        check(&[("a", &[1, 2], true), ("b", &[2], true)], &["b"]);
-    }
-
-    #[test]
-    fn a_refusal_names_the_check_and_its_owner() {
-        let claims = [
-            Claim {
-                id: "owner".into(),
-                checks: vec![CheckId::new(9).unwrap()],
-                running: true,
-            },
-            Claim {
-                id: "newcomer".into(),
-                checks: vec![CheckId::new(9).unwrap()],
-                running: false,
-            },
-        ];
-        let refused = conflicts(&claims);
-        assert_eq!(refused.len(), 1);
-        assert!(
-            refused[0].1.contains("already served by owner"),
-            "{refused:?}"
-        );
-        assert!(refused[0].1.contains('9'), "{refused:?}");
-    }
 }

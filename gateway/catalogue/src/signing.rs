@@ -6,9 +6,11 @@
 //! The signature file (`adapter.sig`) holds the 64-byte signature in base64.
 
 use base64::Engine as _;
+/// The private half of an adapter signing key, as `kezek keygen` writes it.
+pub use ed25519_dalek::SigningKey;
 use ed25519_dalek::pkcs8::spki::der::pem::LineEnding;
 use ed25519_dalek::pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey};
-use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
+use ed25519_dalek::{Signature, Signer, VerifyingKey};
 use sha2::{Digest, Sha256};
 use std::path::Path;
 

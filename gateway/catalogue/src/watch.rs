@@ -12,8 +12,14 @@ const SETTLE: Duration = Duration::from_millis(400);
 /// changes triggers one reload.
 pub fn watch(catalogue: Arc<Catalogue>) -> anyhow::Result<notify::RecommendedWatcher> {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    // The catalogue's own record (`<dir>/.kezek`) changes after each reload: not a deployment.
+    let own = std::fs::canonicalize(catalogue.dir())
+        .unwrap_or_else(|_| catalogue.dir().to_owned())
+        .join(crate::STATE_DIR);
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-        if event.is_ok_and(|e| !e.kind.is_access()) {
+        let Ok(event) = event else { return };
+        let ours = !event.paths.is_empty() && event.paths.iter().all(|p| p.starts_with(&own));
+        if !event.kind.is_access() && !ours {
             let _ = tx.send(());
         }
     })?;

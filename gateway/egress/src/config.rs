@@ -4,7 +4,7 @@ use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EgressConfig {
     /// Logical endpoint name (as manifests declare it) → where it is and how to log in.
@@ -19,7 +19,7 @@ pub struct EgressConfig {
     pub adapter_overrides: BTreeMap<String, BTreeMap<String, String>>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EndpointConfig {
     pub url: String,
@@ -36,14 +36,14 @@ pub struct EndpointConfig {
     pub sender: Option<SenderConfig>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SenderConfig {
     pub id: String,
     pub password: Secret,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConsentConfig {
     pub endpoint: EndpointConfig,
@@ -62,7 +62,7 @@ fn default_token_ttl() -> u64 {
 }
 
 /// A secret, given by value (development only), by environment variable or by file.
-#[derive(Clone, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "snake_case")]
 pub enum Secret {
     Value(String),

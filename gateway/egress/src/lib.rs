@@ -18,6 +18,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub use kezek_manifest::Credential as CredentialKind;
@@ -166,42 +167,84 @@ impl Endpoint {
     }
 }
 
-/// The outbound side of the host, shared by every adapter call.
+/// The outbound side of the host, shared by every adapter call. Its configuration is
+/// replaced whole by [`Egress::reconfigure`] when the adapters reload (issue 12).
 #[derive(Debug)]
 pub struct Egress {
+    configured: std::sync::RwLock<Arc<Configured>>,
+}
+
+/// One configuration and the consent client built from it.
+#[derive(Debug)]
+struct Configured {
     config: EgressConfig,
-    consent: Option<consent::ConsentClient>,
+    consent: Option<Arc<consent::ConsentClient>>,
 }
 
 impl Egress {
     /// Validates every endpoint (URL, CA bundle, client certificate, secrets) up front, so
     /// a broken endpoint stops start-up instead of failing the first verification.
     pub fn new(config: &EgressConfig) -> anyhow::Result<Self> {
-        for (name, endpoint) in &config.endpoints {
-            Endpoint::new(name, endpoint, Duration::from_secs(1))
-                .map_err(|e| e.context(format!("endpoint \"{name}\"")))?;
-        }
+        validate(config)?;
         let consent = match &config.consent {
-            Some(c) => Some(consent::ConsentClient::new(c)?),
+            Some(c) => Some(Arc::new(consent::ConsentClient::new(c)?)),
             None => None,
         };
         Ok(Self {
+            configured: std::sync::RwLock::new(Arc::new(Configured {
+                config: config.clone(),
+                consent,
+            })),
+        })
+    }
+
+    /// Replaces the endpoints, the per-adapter overrides and the consent service, validated
+    /// as at start; on an error the running configuration stays. Returns whether anything
+    /// changed. Policies already built keep the endpoints they were built with (a request
+    /// finishes on the set it started with), so on `true` the catalogue rebuilds every
+    /// adapter's policy. Secrets are compared as configured (the variable or file name), so
+    /// a changed secret file alone is not noticed.
+    pub fn reconfigure(&self, config: &EgressConfig) -> anyhow::Result<bool> {
+        let running = self.configured();
+        if running.config == *config {
+            return Ok(false);
+        }
+        validate(config)?;
+        // The consent client keeps its cached tokens unless its own settings changed.
+        let consent = match &config.consent {
+            Some(c) if running.config.consent.as_ref() == Some(c) => running.consent.clone(),
+            Some(c) => Some(Arc::new(consent::ConsentClient::new(c)?)),
+            None => None,
+        };
+        *self
+            .configured
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(Configured {
             config: config.clone(),
             consent,
-        })
+        });
+        Ok(true)
+    }
+
+    fn configured(&self) -> Arc<Configured> {
+        self.configured
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     /// Builds one adapter's policy from its manifest and the operator's config. Endpoints
     /// the operator did not configure stay unreachable: the adapter loads, but a call to them
     /// is denied (the manifest declares, the operator allows — both are needed).
     pub fn policy_for(&self, manifest: &kezek_manifest::Manifest) -> anyhow::Result<EgressPolicy> {
-        let overrides = self.config.adapter_overrides.get(&manifest.id);
+        let configured = self.configured();
+        let overrides = configured.config.adapter_overrides.get(&manifest.id);
         let connect_timeout = Duration::from_millis(manifest.timeouts.connect_ms);
         let mut reachable = HashMap::new();
         for declared in &manifest.endpoints {
             let name = &declared.name;
             let override_url = overrides.and_then(|o| o.get(name)).cloned();
-            let config = match (self.config.endpoints.get(name), override_url) {
+            let config = match (configured.config.endpoints.get(name), override_url) {
                 (Some(configured), Some(url)) => EndpointConfig {
                     url,
                     ..configured.clone()
@@ -381,7 +424,7 @@ impl Egress {
                     .replace(SENDER_PASSWORD_PLACEHOLDER, &xml_escape(password))
             }
             CredentialRequest::ConsentToken { service_id, iin } => {
-                let consent = self.consent.as_ref().ok_or_else(|| {
+                let consent = self.configured().consent.clone().ok_or_else(|| {
                     EgressError::CredentialUnavailable("no consent service is configured".into())
                 })?;
                 let token = consent.token(service_id, iin).await?;
@@ -390,6 +433,16 @@ impl Egress {
         };
         Ok(replaced.into_bytes())
     }
+}
+
+/// Every endpoint (URL, CA bundle, client certificate, secrets) up front, so a broken one
+/// stops start-up or a reload instead of failing the first verification.
+fn validate(config: &EgressConfig) -> anyhow::Result<()> {
+    for (name, endpoint) in &config.endpoints {
+        Endpoint::new(name, endpoint, Duration::from_secs(1))
+            .map_err(|e| e.context(format!("endpoint \"{name}\"")))?;
+    }
+    Ok(())
 }
 
 /// Headers the host sets itself; an adapter cannot choose where the request goes.
@@ -699,5 +752,59 @@ mod tests {
         assert!(redirected.reachable["egov-gateway"].sender.is_some());
         assert!(!normal.reachable.contains_key("unconfigured"));
         assert!(normal.declared.contains_key("unconfigured"));
+    }
+}
+
+#[cfg(test)]
+mod reconfigure_tests {
+    use super::*;
+
+    fn config(toml_text: &str) -> EgressConfig {
+        toml::from_str(toml_text).unwrap()
+    }
+
+    const GATEWAY: &str = r#"
+        [endpoints.egov-gateway]
+        url = "http://127.0.0.1:8700/bip-sync/"
+    "#;
+
+    /// Issue 12: endpoints and overrides reload with the adapters. A new policy sees the new
+    /// URL; an invalid configuration is refused and the running one stays.
+    #[test]
+    fn a_reconfiguration_reaches_new_policies_and_a_bad_one_changes_nothing() {
+        let manifest = kezek_manifest::Manifest::parse(
+            br#"{"id":"tax-debt","version":"1.0.0","wit":"kezek:registry@1.0.0","registry":"r","checks":[9],
+                "endpoints":[{"name":"egov-gateway"}],"limits":{}}"#,
+        )
+        .unwrap();
+        let egress = Egress::new(&config(GATEWAY)).unwrap();
+        assert!(
+            !egress.reconfigure(&config(GATEWAY)).unwrap(),
+            "same config: no change"
+        );
+
+        let overridden = format!(
+            "{GATEWAY}\n[adapter_overrides.tax-debt]\negov-gateway = \"http://127.0.0.1:9900/\""
+        );
+        assert!(egress.reconfigure(&config(&overridden)).unwrap());
+        let policy = egress.policy_for(&manifest).unwrap();
+        assert_eq!(
+            policy.reachable["egov-gateway"].base,
+            "http://127.0.0.1:9900"
+        );
+
+        let broken = config(
+            r#"
+            [endpoints.egov-gateway]
+            url = "https://127.0.0.1:8700/"
+            ca_file = "/nonexistent/ca.pem"
+            "#,
+        );
+        assert!(egress.reconfigure(&broken).is_err());
+        let policy = egress.policy_for(&manifest).unwrap();
+        assert_eq!(
+            policy.reachable["egov-gateway"].base, "http://127.0.0.1:9900",
+            "the running configuration stays"
+        );
     }
 }

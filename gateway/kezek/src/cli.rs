@@ -3,13 +3,10 @@
 use crate::config::Config;
 use crate::server::{self, Gateway};
 use clap::{Parser, Subcommand};
-use kezek_catalogue::{Catalogue, signing};
-use kezek_domain::{Application, CheckId};
+use kezek_catalogue::signing;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
-use std::time::Duration;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -34,16 +31,26 @@ enum Command {
         #[command(subcommand)]
         command: AdaptersCommand,
     },
-    /// Call one adapter with an application (JSON, from a file or stdin) and print the finding.
+    /// Call one adapter with an application (JSON, from a file or stdin) and print the finding:
+    /// the adapter a running gateway serves (`--url`), or the packages on disk (`--config`).
+    /// A refused adapter's reason is printed.
     Check {
+        /// The gateway's config: load the adapters on disk as a cold start would.
         #[arg(long, short, env = "KEZEK_CONFIG")]
-        config: PathBuf,
+        config: Option<PathBuf>,
+        /// Base URL of a running gateway's admin API: check through the adapter it runs
+        /// (wins over --config).
+        #[arg(long)]
+        url: Option<String>,
+        /// Admin bearer token, if the gateway requires one.
+        #[arg(long, env = "KEZEK_ADMIN_TOKEN")]
+        token: Option<String>,
         /// Adapter id, as in `adapters list`.
         #[arg(long)]
         adapter: String,
-        /// P18 check number; defaults to the adapter's first.
+        /// P18 check; defaults to the adapter's first.
         #[arg(long)]
-        check: Option<u8>,
+        check: Option<String>,
         /// Application JSON file; `-` or nothing reads stdin.
         request: Option<PathBuf>,
     },
@@ -136,16 +143,22 @@ enum AdaptersCommand {
         #[arg(required = true)]
         packages: Vec<PathBuf>,
     },
+    /// Validate, sign and install staged packages into the adapters directory, each in one
+    /// step; then, with --url, have the gateway reload and print what it did.
+    Deploy(crate::deploy_cli::DeployArgs),
+    /// Make a new adapter crate: manifest, SDK calls for its family, unit tests, and a mock
+    /// scenario to add to the mocks.
+    New(crate::scaffold::NewArgs),
 }
 
 #[derive(Debug, clap::Args)]
-struct AdminArgs {
+pub(crate) struct AdminArgs {
     /// Base URL of the gateway's admin API.
     #[arg(long, env = "KEZEK_ADMIN_URL", default_value = "http://127.0.0.1:8444")]
-    url: String,
+    pub(crate) url: String,
     /// Admin bearer token, if the gateway requires one.
     #[arg(long, env = "KEZEK_ADMIN_TOKEN")]
-    token: Option<String>,
+    pub(crate) token: Option<String>,
 }
 
 pub fn main() -> ExitCode {
@@ -186,10 +199,28 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Adapters { command } => adapters(command).await,
         Command::Check {
             config,
+            url,
+            token,
             adapter,
             check,
             request,
-        } => check_once(&config, &adapter, check, request.as_deref()).await,
+        } => {
+            let target = match (&url, &config) {
+                (Some(url), _) => crate::check_cli::Target::Gateway {
+                    url,
+                    token: token.as_deref(),
+                },
+                (None, Some(config)) => crate::check_cli::Target::Disk(config),
+                (None, None) => anyhow::bail!(
+                    "say what to check: --url (the running gateway's admin API) or --config (the packages on disk)"
+                ),
+            };
+            let application = read_request(request.as_deref())?;
+            let (code, text) =
+                crate::check_cli::run(target, &adapter, check.as_deref(), &application).await?;
+            print!("{text}");
+            Ok(ExitCode::from(code))
+        }
         Command::Bookings { command } => crate::bookings_cli::run(command).await,
         Command::Audit {
             command:
@@ -401,24 +432,20 @@ async fn adapters(command: AdaptersCommand) -> anyhow::Result<ExitCode> {
         AdaptersCommand::Sign { key, packages } => {
             let key = signing::read_signing_key(&key)?;
             for package in packages {
-                let manifest = std::fs::read(package.join("manifest.json"))
-                    .map_err(|e| anyhow::anyhow!("{}: manifest.json: {e}", package.display()))?;
-                kezek_manifest::Manifest::parse(&manifest)
-                    .map_err(|e| anyhow::anyhow!("{}: {e}", package.display()))?;
-                let component = std::fs::read(package.join("adapter.wasm"))
-                    .map_err(|e| anyhow::anyhow!("{}: adapter.wasm: {e}", package.display()))?;
-                std::fs::write(
-                    package.join("adapter.sig"),
-                    signing::sign(&key, &component, &manifest),
-                )?;
+                let mut staged = crate::deploy::Staged::read(&package)
+                    .map_err(|e| e.context(package.display().to_string()))?;
+                staged.sign(&key);
+                staged.write_signature()?;
                 println!("signed {}", package.display());
             }
             Ok(ExitCode::SUCCESS)
         }
+        AdaptersCommand::Deploy(args) => crate::deploy_cli::run(args).await,
+        AdaptersCommand::New(args) => crate::scaffold::run(&args),
     }
 }
 
-fn print_report(report: serde_json::Value) -> anyhow::Result<ExitCode> {
+pub(crate) fn print_report(report: serde_json::Value) -> anyhow::Result<ExitCode> {
     let report: kezek_catalogue::ReloadReport = serde_json::from_value(report)?;
     print!("{report}");
     Ok(if report.refused.is_empty() {
@@ -428,7 +455,7 @@ fn print_report(report: serde_json::Value) -> anyhow::Result<ExitCode> {
     })
 }
 
-async fn admin_call(
+pub(crate) async fn admin_call(
     admin: &AdminArgs,
     method: &str,
     path: &str,
@@ -446,75 +473,16 @@ async fn admin_call(
     Ok(value)
 }
 
-async fn check_once(
-    config_path: &Path,
-    adapter_id: &str,
-    check: Option<u8>,
-    request: Option<&Path>,
-) -> anyhow::Result<ExitCode> {
-    let mut config = Config::from_file(config_path)?;
-    config.adapters.watch = false;
-    let mut text = String::new();
+/// An application's JSON from a file, or stdin for `-` or nothing.
+fn read_request(request: Option<&Path>) -> anyhow::Result<String> {
     match request {
         Some(p) if p != Path::new("-") => {
-            text = std::fs::read_to_string(p)
-                .map_err(|e| anyhow::anyhow!("reading {}: {e}", p.display()))?
+            std::fs::read_to_string(p).map_err(|e| anyhow::anyhow!("reading {}: {e}", p.display()))
         }
         _ => {
+            let mut text = String::new();
             std::io::stdin().read_to_string(&mut text)?;
-        }
-    }
-    let application: Application = serde_json::from_str(&text)
-        .map_err(|e| anyhow::anyhow!("the application is not valid: {e}"))?;
-    let gateway = Gateway::start(&config).await?;
-    let catalogue: Arc<Catalogue> = gateway.catalogue.clone();
-    let set = catalogue.snapshot();
-    let adapter = set.adapters.get(adapter_id).ok_or_else(|| {
-        anyhow::anyhow!(
-            "no adapter {adapter_id} loaded from {}",
-            catalogue.dir().display()
-        )
-    })?;
-    let check = match check {
-        Some(n) => {
-            CheckId::new(n).ok_or_else(|| anyhow::anyhow!("P18 has checks 1 to 18, not {n}"))?
-        }
-        None => adapter.descriptor.checks[0],
-    };
-    let correlation = uuid::Uuid::new_v4().to_string();
-    let outcome = gateway
-        .host
-        .check(
-            adapter,
-            check,
-            &application,
-            &correlation,
-            Duration::from_secs(30),
-        )
-        .await;
-    println!(
-        "{} {} — {check}",
-        adapter.descriptor.id, adapter.descriptor.version
-    );
-    for exchange in &outcome.exchanges {
-        println!(
-            "  exchange  {} HTTP {} in {} ms",
-            exchange.endpoint,
-            exchange.status.map_or("-".to_string(), |s| s.to_string()),
-            exchange.duration.as_millis()
-        );
-    }
-    match outcome.result {
-        Ok(finding) => {
-            println!(
-                "  {:?}: {} ({})",
-                finding.verdict, finding.message, finding.reason_code
-            );
-            Ok(ExitCode::SUCCESS)
-        }
-        Err(e) => {
-            println!("  ERROR: {e}");
-            Ok(ExitCode::from(3))
+            Ok(text)
         }
     }
 }

@@ -35,6 +35,9 @@ pub struct Config {
     /// The audit log: group commit, back-pressure, signed anchors of the chain (ADR 0015).
     #[serde(default)]
     pub audit: AuditConfig,
+    /// The file this was read from: a reload re-reads `[egress]` from it (issue 12).
+    #[serde(skip)]
+    pub source: Option<std::path::PathBuf>,
 }
 
 impl Config {
@@ -46,6 +49,7 @@ impl Config {
         // Relative paths are relative to the config file, so a config works from any cwd.
         let base = path.parent().unwrap_or(Path::new("."));
         config.resolve_paths(base);
+        config.source = Some(path.to_owned());
         Ok(config)
     }
 

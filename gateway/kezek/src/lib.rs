@@ -6,7 +6,11 @@
 //! `kezek` command.
 
 mod bookings_cli;
+pub mod check_cli;
 pub mod cli;
 pub mod client;
 pub mod config;
+pub mod deploy;
+mod deploy_cli;
+pub mod scaffold;
 pub mod server;

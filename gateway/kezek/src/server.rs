@@ -52,18 +52,8 @@ impl Gateway {
     pub async fn start_with(config: &Config, options: StartOptions) -> anyhow::Result<Self> {
         // Who may call is settled before anything is built (issue 11 item 6).
         let admin_token = admin_token(config)?;
-        let egress = Arc::new(Egress::new(&config.egress)?);
         let clock = options.clock;
-        let host = Arc::new(AdapterHost::new(
-            HostSettings::from_config(
-                &config.sandbox,
-                config.adapters.precompiled_cache.clone(),
-                clock.clone(),
-            ),
-            egress,
-        )?);
-        let catalogue = Arc::new(Catalogue::new(host.clone(), &config.adapters)?);
-        let report = catalogue.reload().await?;
+        let (host, catalogue, report) = load_adapters(config, clock.clone(), false).await?;
         tracing::info!(%report, "adapters loaded");
         let store = Arc::new(kezek_store::Store::open(&config.store).await?);
         let audit = kezek_store::audit::AuditLog::start(
@@ -131,6 +121,42 @@ impl Gateway {
             owners: kezek_api::VerificationOwners::new(),
         })
     }
+}
+
+/// The adapter host and the catalogue of `config`, with the adapters loaded: what a gateway
+/// starts with, and all a one-off `kezek check` needs. `[egress]` is re-read from the config
+/// file on every reload (issue 12). A `read_only` catalogue reads the record of the set in
+/// force but never writes it (a check must not change what the gateway restarts with).
+pub async fn load_adapters(
+    config: &Config,
+    clock: SharedClock,
+    read_only: bool,
+) -> anyhow::Result<(
+    Arc<AdapterHost>,
+    Arc<Catalogue>,
+    kezek_catalogue::ReloadReport,
+)> {
+    let egress = Arc::new(Egress::new(&config.egress)?);
+    let host = Arc::new(AdapterHost::new(
+        HostSettings::from_config(
+            &config.sandbox,
+            config.adapters.precompiled_cache.clone(),
+            clock,
+        ),
+        egress.clone(),
+    )?);
+    let mut catalogue = Catalogue::new(host.clone(), &config.adapters)?;
+    if let Some(path) = config.source.clone() {
+        catalogue = catalogue.with_egress_reload(Box::new(move || {
+            egress.reconfigure(&Config::from_file(&path)?.egress)
+        }));
+    }
+    if read_only {
+        catalogue = catalogue.read_only();
+    }
+    let catalogue = Arc::new(catalogue);
+    let report = catalogue.reload().await?;
+    Ok((host, catalogue, report))
 }
 
 /// The anchor key and file of `[audit]`: both or neither. Key files are read here, with
