@@ -5,14 +5,22 @@ use super::bindings::v1::kezek::registry::{outbound as wit_out, types as wit};
 use kezek_domain::{self as domain, CheckError, CheckId, Finding, RequestFields, Verdict};
 use kezek_egress::{CredentialRequest, EgressError, OutboundRequest, OutboundResponse};
 
+/// The request of a 1.0.0 adapter, which names the check by its P18 number: only P18.1 to
+/// P18.18 cross this boundary (ADR 0018).
 pub(super) fn request(
     app: &domain::Application,
-    check: CheckId,
+    check: &CheckId,
     correlation_id: &str,
-) -> wit::CheckRequest {
-    wit::CheckRequest {
+) -> Result<wit::CheckRequest, CheckError> {
+    let number = check.p18_number().ok_or_else(|| {
+        CheckError::AdapterMissing(format!(
+            "{check}: an adapter on kezek:registry@1.0.0 names checks by P18 number and serves \
+             P18.1 to P18.18 only"
+        ))
+    })?;
+    Ok(wit::CheckRequest {
         correlation_id: correlation_id.to_owned(),
-        check: check.number(),
+        check: number,
         owner: wit::Owner {
             residency: residency(app.owner.residency),
             kind: match app.owner.kind {
@@ -76,7 +84,7 @@ pub(super) fn request(
         },
         checkpoint: app.checkpoint.clone(),
         travel_date: app.travel_date.clone(),
-    }
+    })
 }
 
 fn residency(r: domain::Residency) -> wit::Residency {
@@ -114,7 +122,11 @@ pub(super) fn descriptor(d: wit::Descriptor) -> Result<Descriptor, String> {
         .checks
         .iter()
         .map(|&n| {
-            CheckId::new(n).ok_or_else(|| format!("describe() names check {n}, P18 has 1 to 18"))
+            CheckId::p18(n).ok_or_else(|| {
+                format!(
+                    "describe() names check {n}; kezek:registry@1.0.0 speaks P18 numbers 1 to 18"
+                )
+            })
         })
         .collect::<Result<Vec<_>, _>>()?;
     let reads = RequestFields {

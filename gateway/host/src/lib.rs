@@ -183,9 +183,9 @@ impl AdapterHost {
                 LoadError::SelfTest(format!("describe() failed: {}", self.fault(&store, e)))
             })?;
         let descriptor = convert::descriptor(described).map_err(LoadError::SelfTest)?;
-        let mut declared: Vec<u8> = manifest.checks.clone();
+        let mut declared = manifest.checks.clone();
         declared.sort_unstable();
-        let mut described_checks: Vec<u8> = descriptor.checks.iter().map(|c| c.number()).collect();
+        let mut described_checks = descriptor.checks.clone();
         described_checks.sort_unstable();
         if descriptor.id != manifest.id
             || descriptor.version != manifest.version
@@ -209,13 +209,22 @@ impl AdapterHost {
     pub async fn check(
         &self,
         adapter: &LoadedAdapter,
-        check: CheckId,
+        check: &CheckId,
         application: &Application,
         correlation_id: &str,
         deadline: Duration,
     ) -> CallOutcome {
         let started = Instant::now();
-        let request = convert::request(application, check, correlation_id);
+        let request = match convert::request(application, check, correlation_id) {
+            Ok(request) => request,
+            Err(error) => {
+                return CallOutcome {
+                    result: Err(error),
+                    exchanges: Vec::new(),
+                    duration: started.elapsed(),
+                };
+            }
+        };
         // Declared before the store, so the slot is given back only after the store (and its
         // pooled instance) is dropped.
         let Ok(Ok(_slot)) =

@@ -41,9 +41,10 @@ enum Command {
         /// Adapter id, as in `adapters list`.
         #[arg(long)]
         adapter: String,
-        /// P18 check number; defaults to the adapter's first.
-        #[arg(long)]
-        check: Option<u8>,
+        /// Check id (`P18.3`, `O505.ADR`; a bare P18 number n means `P18.n`); defaults to
+        /// the adapter's first.
+        #[arg(long, value_parser = check_arg)]
+        check: Option<CheckId>,
         /// Application JSON file; `-` or nothing reads stdin.
         request: Option<PathBuf>,
     },
@@ -362,7 +363,7 @@ async fn adapters(command: AdaptersCommand) -> anyhow::Result<ExitCode> {
                     .as_array()
                     .into_iter()
                     .flatten()
-                    .map(|c| format!("P18.{c}"))
+                    .filter_map(|c| c.as_str().map(str::to_owned))
                     .collect();
                 println!(
                     "{:<28} {:<10} {:<10} {}",
@@ -446,10 +447,20 @@ async fn admin_call(
     Ok(value)
 }
 
+/// `--check`: an id, or a bare P18 number as the flag took before issue 12 (ADR 0018).
+fn check_arg(text: &str) -> Result<CheckId, String> {
+    match text.parse::<u8>() {
+        Ok(n) => CheckId::p18(n).ok_or_else(|| format!("P18 has checks 1 to 18, not {n}")),
+        Err(_) => text
+            .parse()
+            .map_err(|e: kezek_domain::BadCheckId| e.to_string()),
+    }
+}
+
 async fn check_once(
     config_path: &Path,
     adapter_id: &str,
-    check: Option<u8>,
+    check: Option<CheckId>,
     request: Option<&Path>,
 ) -> anyhow::Result<ExitCode> {
     let mut config = Config::from_file(config_path)?;
@@ -476,17 +487,25 @@ async fn check_once(
         )
     })?;
     let check = match check {
-        Some(n) => {
-            CheckId::new(n).ok_or_else(|| anyhow::anyhow!("P18 has checks 1 to 18, not {n}"))?
-        }
-        None => adapter.descriptor.checks[0],
+        Some(check) if !adapter.descriptor.checks.contains(&check) => anyhow::bail!(
+            "adapter {adapter_id} does not serve {check}; it serves {}",
+            adapter
+                .descriptor
+                .checks
+                .iter()
+                .map(CheckId::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        Some(check) => check,
+        None => adapter.descriptor.checks[0].clone(),
     };
     let correlation = uuid::Uuid::new_v4().to_string();
     let outcome = gateway
         .host
         .check(
             adapter,
-            check,
+            &check,
             &application,
             &correlation,
             Duration::from_secs(30),

@@ -112,7 +112,7 @@ impl FindingCache {
 
     pub fn key(
         &self,
-        check: CheckId,
+        check: &CheckId,
         adapter_sha: &str,
         rule_set: &str,
         reads: RequestFields,
@@ -120,7 +120,8 @@ impl FindingCache {
     ) -> CacheKey {
         let mut h = Sha256::new();
         h.update(self.salt);
-        h.update([check.number()]);
+        h.update(check.as_str().as_bytes());
+        h.update([0]);
         h.update(adapter_sha.as_bytes());
         h.update([0]);
         h.update(rule_set.as_bytes());
