@@ -500,7 +500,7 @@ pub mod registries {
 
         pub async fn check(
             &self,
-            check: CheckId,
+            check: &CheckId,
             application: &Application,
             deadline: Duration,
         ) -> Result<Finding, CheckError> {
@@ -516,7 +516,7 @@ pub mod registries {
                     rules
                         .plan(application)
                         .into_iter()
-                        .find(|rule| rule.check == check)
+                        .find(|rule| rule.check == *check)
                         .and_then(|rule| rule.narrowed(application))
                 });
             let application = narrowed.as_ref().unwrap_or(application);
@@ -562,33 +562,35 @@ pub mod registries {
             Ok(list) => list
                 .split(',')
                 .filter_map(|n| n.trim().parse().ok())
-                .filter_map(CheckId::new)
+                .filter_map(CheckId::p18)
                 .collect(),
-            Err(_) => CheckId::ALL.filter_map(CheckId::new).collect(),
+            Err(_) => (1..=18).filter_map(CheckId::p18).collect(),
         }
     }
 
     /// The registries a check's adapter talks to (PROTOCOLS.md §1).
-    pub fn registries_for(check: CheckId) -> &'static [RegistryId] {
+    pub fn registries_for(check: &CheckId) -> &'static [RegistryId] {
         use RegistryId::*;
-        match check.number() {
-            1 => &[GbdFl, GbdUl],
-            2 | 3 => &[Automobile],
-            4 => &[WantedVehicles],
-            5 => &[WantedPersons],
-            6 => &[AgriMachinery],
-            7 => &[ELicensing],
-            8 => &[Esbd],
-            9 => &[Tax],
-            10 => &[Erap],
-            11 => &[DigitalDocuments],
-            12 => &[Biometrics],
-            13 => &[MobileCitizens],
-            14 => &[TechInspection],
-            15 => &[EAgriculture],
-            16 => &[Astana1],
-            17 => &[Toll],
-            _ => &[Its],
+        match check.p18_number() {
+            Some(1) => &[GbdFl, GbdUl],
+            Some(2 | 3) => &[Automobile],
+            Some(4) => &[WantedVehicles],
+            Some(5) => &[WantedPersons],
+            Some(6) => &[AgriMachinery],
+            Some(7) => &[ELicensing],
+            Some(8) => &[Esbd],
+            Some(9) => &[Tax],
+            Some(10) => &[Erap],
+            Some(11) => &[DigitalDocuments],
+            Some(12) => &[Biometrics],
+            Some(13) => &[MobileCitizens],
+            Some(14) => &[TechInspection],
+            Some(15) => &[EAgriculture],
+            Some(16) => &[Astana1],
+            Some(17) => &[Toll],
+            Some(18) => &[Its],
+            // No mock registry serves a check beyond P18 yet.
+            _ => &[],
         }
     }
 }

@@ -21,9 +21,9 @@ fn main() {
             "{:<24} {:>5} {:>10} {:>12} {:>12} {:>10}",
             "adapter", "check", "size (KB)", "guest p50 µs", "guest p99 µs", "exchanges"
         );
-        for number in CheckId::ALL {
-            let check = CheckId::new(number).unwrap();
-            let adapter = set.for_check(check).expect("every check has an adapter");
+        for number in 1..=18 {
+            let check = CheckId::p18(number).unwrap();
+            let adapter = set.for_check(&check).expect("every check has an adapter");
             let size = std::fs::metadata(
                 kezek_tests::adapters_dir()
                     .join(&adapter.descriptor.id)
@@ -49,7 +49,7 @@ fn main() {
                     .host
                     .check(
                         adapter,
-                        check,
+                        &check,
                         &app,
                         "6f1c2d3e-8d4b-4b0e-9a51-2f7d1c0e9b11",
                         Duration::from_secs(5),

@@ -146,12 +146,12 @@ async fn bare_call(
 
 async fn product_call(gateway: &Gateway, app: &kezek_domain::Application) {
     let set = gateway.catalogue.snapshot();
-    let adapter = set.for_check(CheckId::new(1).unwrap()).unwrap();
+    let adapter = set.for_check(&CheckId::p18(1).unwrap()).unwrap();
     let outcome = gateway
         .host
         .check(
             adapter,
-            CheckId::new(1).unwrap(),
+            &CheckId::p18(1).unwrap(),
             app,
             "c",
             Duration::from_secs(5),
@@ -260,12 +260,12 @@ fn main() {
             workers.push(tokio::spawn(async move {
                 while !stop.load(Ordering::Relaxed) {
                     let set = gateway.catalogue.snapshot();
-                    let adapter = set.for_check(CheckId::new(1).unwrap()).unwrap().clone();
+                    let adapter = set.for_check(&CheckId::p18(1).unwrap()).unwrap().clone();
                     let outcome = gateway
                         .host
                         .check(
                             &adapter,
-                            CheckId::new(1).unwrap(),
+                            &CheckId::p18(1).unwrap(),
                             &app,
                             "c",
                             Duration::from_secs(5),

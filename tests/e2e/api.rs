@@ -143,7 +143,7 @@ async fn decisions_over_http_and_fetch_by_id() {
         "licence-category-missing"
     );
     let notices = s.post(&s.persona_json("r-unpaid-fine"), &[]).await.json();
-    assert_eq!(notices["notices"][0]["check"], 10);
+    assert_eq!(notices["notices"][0]["check"], "P18.10");
 
     s.world.mocks.set_fault(
         kezek_mocks::registry::RegistryId::Astana1,
@@ -154,7 +154,7 @@ async fn decisions_over_http_and_fetch_by_id() {
         .await;
     let v = reply.json();
     assert_eq!(v["decision"], "indeterminate", "{v}");
-    assert_eq!(v["unanswered"][0]["check"], 16);
+    assert_eq!(v["unanswered"][0]["check"], "P18.16");
     assert!(reply.header("retry-after").is_some());
 }
 

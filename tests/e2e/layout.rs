@@ -71,7 +71,7 @@ fn dependencies() -> Vec<(String, BTreeSet<String>)> {
 const ROOMS: &[(&str, &[&str])] = &[
     ("kezek-domain", &[]),
     ("kezek-schema", &[]),
-    ("kezek-manifest", &["kezek-schema"]),
+    ("kezek-manifest", &["kezek-domain", "kezek-schema"]),
     ("kezek-store", &["kezek-domain"]),
     ("kezek-egress", &["kezek-manifest"]),
     (

@@ -52,7 +52,7 @@ async fn call(
         .adapters
         .get(adapter)
         .unwrap_or_else(|| panic!("{adapter} is loaded"));
-    let check = adapter.descriptor.checks[0];
+    let check = &adapter.descriptor.checks[0];
     let mut application = sample_application();
     application.checkpoint = checkpoint.to_owned();
     let started = Instant::now();
@@ -175,7 +175,7 @@ async fn the_callers_deadline_bounds_the_whole_call() {
         .host
         .check(
             adapter,
-            adapter.descriptor.checks[0],
+            &adapter.descriptor.checks[0],
             &application,
             "c",
             Duration::from_millis(100),

@@ -23,11 +23,17 @@ async fn verify(world: &World, id: &str) -> Verification {
 }
 
 fn checks_run(v: &Verification) -> BTreeSet<u8> {
-    v.checks.iter().map(|c| c.check.number()).collect()
+    v.checks
+        .iter()
+        .map(|c| c.check.p18_number().unwrap())
+        .collect()
 }
 
 fn numbers(reasons: &[kezek_domain::Reason]) -> Vec<u8> {
-    reasons.iter().map(|r| r.check.number()).collect()
+    reasons
+        .iter()
+        .map(|r| r.check.p18_number().unwrap())
+        .collect()
 }
 
 /// P19, data-driven: for every persona of the default population, the rule set runs
@@ -201,7 +207,7 @@ async fn an_unanswered_blocking_check_is_indeterminate_and_a_non_blocking_one_a_
     assert_eq!(
         v.unanswered
             .iter()
-            .map(|u| u.check.number())
+            .map(|u| u.check.p18_number().unwrap())
             .collect::<Vec<_>>(),
         vec![8]
     );
@@ -247,7 +253,7 @@ async fn a_slow_registry_hits_the_deadline() {
     let tax = v
         .unanswered
         .iter()
-        .find(|u| u.check.number() == 9)
+        .find(|u| u.check.p18_number() == Some(9))
         .expect("tax unanswered");
     assert!(matches!(tax.error, CheckError::Timeout(_)), "{tax:?}");
     assert!(
@@ -329,7 +335,7 @@ async fn cache_hits_misses_errors_and_single_flight() {
     let tax = v
         .checks
         .iter()
-        .find(|c| c.check == CheckId::new(9).unwrap())
+        .find(|c| c.check == CheckId::p18(9).unwrap())
         .unwrap();
     assert!(!tax.cached && matches!(tax.outcome, CheckOutcome::Finding(_)));
 }
@@ -452,7 +458,7 @@ async fn the_breaker_opens_after_failures_and_a_probe_closes_it() {
     let unanswered = v
         .unanswered
         .iter()
-        .find(|u| u.check.number() == 14)
+        .find(|u| u.check.p18_number() == Some(14))
         .expect("14 unanswered while open");
     assert!(
         matches!(&unanswered.error, CheckError::Unavailable(m) if m.contains("circuit open")),

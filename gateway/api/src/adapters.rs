@@ -28,8 +28,8 @@ pub(crate) struct Adapter {
     id: String,
     version: String,
     registry: String,
-    /// The P18 checks it serves.
-    checks: Vec<u8>,
+    /// The checks it serves, by id (ADR 0018).
+    checks: Vec<String>,
     /// The parts of the application it reads (they key the finding cache).
     #[schema(value_type = Object)]
     reads: RequestFields,
@@ -69,7 +69,7 @@ pub(crate) async fn list(State(gateway): State<Services>) -> Json<AdapterList> {
             id: a.descriptor.id.clone(),
             version: a.descriptor.version.clone(),
             registry: a.descriptor.registry.clone(),
-            checks: a.descriptor.checks.iter().map(|c| c.number()).collect(),
+            checks: a.descriptor.checks.iter().map(|c| c.to_string()).collect(),
             reads: a.descriptor.reads,
             component_sha256: a.component_sha256.clone(),
             manifest: serde_json::to_value(&a.manifest).unwrap_or_default(),

@@ -314,8 +314,9 @@ pub enum Decision {
 #[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 pub struct Reason {
-    #[schema(minimum = 1, maximum = 18)]
-    check: u8,
+    /// The check's id (ADR 0018).
+    #[schema(example = "P18.3")]
+    check: String,
     #[schema(example = "P18.3")]
     rule_id: String,
     registry: String,
@@ -329,7 +330,8 @@ pub struct Reason {
 #[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 pub struct Unanswered {
-    check: u8,
+    #[schema(example = "P18.8")]
+    check: String,
     rule_id: String,
     registry: String,
     error: CheckError,
@@ -356,7 +358,8 @@ pub enum CheckError {
 #[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 pub struct CheckResult {
-    check: u8,
+    #[schema(example = "P18.3")]
+    check: String,
     rule_id: String,
     registry: String,
     /// Empty when no adapter serves the check.

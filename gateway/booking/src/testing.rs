@@ -69,7 +69,7 @@ impl Verifier for ScriptedVerifier {
 
 fn verification(script: &Script) -> Verification {
     let check = |n: u8, outcome: CheckOutcome| CheckResult {
-        check: CheckId::new(n).expect("1..=18"),
+        check: CheckId::p18(n).expect("1..=18"),
         rule_id: format!("P18.{n}"),
         registry: format!("registry-{n}"),
         adapter: format!("scripted-{n}@1.0.0"),
@@ -127,7 +127,7 @@ fn verification(script: &Script) -> Verification {
         .iter()
         .filter_map(|c| match &c.outcome {
             CheckOutcome::Finding(f) if f.verdict == Verdict::Fail => Some(kezek_domain::Reason {
-                check: c.check,
+                check: c.check.clone(),
                 rule_id: c.rule_id.clone(),
                 registry: c.registry.clone(),
                 reason_code: f.reason_code.clone(),
@@ -140,7 +140,7 @@ fn verification(script: &Script) -> Verification {
         .iter()
         .filter_map(|c| match &c.outcome {
             CheckOutcome::Error { error } => Some(kezek_domain::Unanswered {
-                check: c.check,
+                check: c.check.clone(),
                 rule_id: c.rule_id.clone(),
                 registry: c.registry.clone(),
                 error: error.clone(),

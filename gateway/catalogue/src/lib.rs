@@ -1,4 +1,5 @@
-//! The adapter catalogue: which adapters serve which P18 checks right now.
+//! The adapter catalogue: which adapters serve which checks right now, and the rules that
+//! use them.
 //!
 //! Packages live in the adapters directory, one folder each:
 //! `<dir>/<id>/{manifest.json, adapter.wasm, adapter.sig}`. A reload reads every package,
@@ -7,6 +8,11 @@
 //! one, in one atomic swap. A request holds the [`AdapterSet`] it started with until it
 //! ends, so in-flight calls finish on the version they started with. A package that fails
 //! any step is refused with the reason, and the version already running keeps serving.
+//!
+//! Rules and adapters are one set: a rule book that names a check no adapter of the new set
+//! serves is refused, and the running one stays; a reload whose adapters would leave a check
+//! of the rules in force unserved is refused whole (ADR 0018). At a cold start there is no
+//! running book to keep, so a refused one stops the start with its reason.
 //!
 //! Architecture invariant: a request sees one consistent set of adapters and rules; nothing
 //! that failed a step of the reload ever serves. Runs wasm only through kezek-host.
@@ -59,8 +65,7 @@ impl AdapterSet {
         let mut by_check = BTreeMap::new();
         for adapter in adapters.values() {
             for check in &adapter.descriptor.checks {
-                // to_owned: whatever a check id is (a number now, a string later).
-                by_check.insert(check.to_owned(), adapter.clone());
+                by_check.insert(check.clone(), adapter.clone());
             }
         }
         Self {
@@ -71,9 +76,9 @@ impl AdapterSet {
         }
     }
 
-    /// The adapter serving a P18 check, if any.
-    pub fn for_check(&self, check: CheckId) -> Option<&Arc<LoadedAdapter>> {
-        self.by_check.get(&check)
+    /// The adapter serving a check, if any.
+    pub fn for_check(&self, check: &CheckId) -> Option<&Arc<LoadedAdapter>> {
+        self.by_check.get(check)
     }
 
     /// The checks a package serves in this set.
@@ -153,6 +158,10 @@ pub enum CatalogueError {
     Directory(PathBuf, std::io::Error),
     #[error("there is no earlier adapter set to roll back to")]
     NothingToRollBack,
+    /// At a cold start: the rule book was refused and there is none running to keep. A
+    /// gateway without its rules could decide nothing (ADR 0018).
+    #[error("no rules to start with: {0}")]
+    NoRules(String),
 }
 
 /// Re-reads the egress configuration (`[egress]`) and hands it to the egress, answering
@@ -317,7 +326,20 @@ impl Catalogue {
             }
         }
         refuse_conflicts(&mut next, &current, &mut report);
-        let rules = self.reload_rules(&current, &mut report);
+        let mut rules = self.reload_rules(&current, &next, &mut report);
+        if self.rules_dir.is_some() && rules.sets().is_empty() {
+            // A loaded book is never empty: this is a cold start whose rules were refused.
+            if let Some(refusal) = report.refused.iter().find(|r| r.package == RULES) {
+                return Err(CatalogueError::NoRules(refusal.reason.clone()));
+            }
+        }
+        let unserved = rules.unserved(|check| served(&next, check));
+        if !unserved.is_empty() {
+            // The rules in force stay, so the adapters they need stay too: all or nothing.
+            keep_old(&mut report, &unserved.join("; "));
+            next = current.adapters.clone();
+            rules = current.rules.clone();
+        }
 
         let changed = (first && !next.is_empty())
             || !report.loaded.is_empty()
@@ -508,12 +530,27 @@ impl Catalogue {
     }
 
     /// The rule book for the next set: the directory's, or the running one if the directory
-    /// has an error (refused, with the reason, like a bad adapter).
-    fn reload_rules(&self, current: &AdapterSet, report: &mut ReloadReport) -> Arc<RuleBook> {
+    /// has an error or names a check no adapter of `next` serves (refused, with the reason,
+    /// like a bad adapter).
+    fn reload_rules(
+        &self,
+        current: &AdapterSet,
+        next: &BTreeMap<String, Arc<LoadedAdapter>>,
+        report: &mut ReloadReport,
+    ) -> Arc<RuleBook> {
         let Some(dir) = &self.rules_dir else {
             return current.rules.clone();
         };
-        match RuleBook::load(dir) {
+        // The book in force is checked against `next` by the caller, with the adapters.
+        let loaded = RuleBook::load(dir).and_then(|book| {
+            let unserved = book.unserved(|check| served(next, check));
+            if unserved.is_empty() || book == *current.rules {
+                Ok(book)
+            } else {
+                Err(rules::RulesError::Unserved(unserved.join("; ")))
+            }
+        });
+        match loaded {
             Ok(book) if book == *current.rules => current.rules.clone(),
             Ok(book) => {
                 for set in book.sets() {
@@ -525,7 +562,7 @@ impl Catalogue {
             }
             Err(e) => {
                 report.refused.push(Refusal {
-                    package: "rules".into(),
+                    package: RULES.into(),
                     version: None,
                     reason: e.to_string(),
                 });
@@ -612,6 +649,39 @@ impl Catalogue {
                 .map_err(|e| refuse(version, format!("{e:#}")))?;
         }
         Ok(Prepared::Loaded(Box::new(adapter)))
+    }
+}
+
+/// The package name under which rule-book refusals are reported.
+const RULES: &str = "rules";
+
+/// Whether an adapter of `adapters` serves `check`.
+fn served(adapters: &BTreeMap<String, Arc<LoadedAdapter>>, check: &CheckId) -> bool {
+    adapters
+        .values()
+        .any(|a| a.descriptor.checks.contains(check))
+}
+
+/// A reload refused whole: what it would have loaded or removed is reported refused, with
+/// the reason, and the running set stays.
+fn keep_old(report: &mut ReloadReport, unserved: &str) {
+    let reason = format!(
+        "refused with the whole reload, which would leave a check of the rules in force without \
+         an adapter ({unserved}); the running adapters and rules stay"
+    );
+    for (package, version) in std::mem::take(&mut report.loaded) {
+        report.refused.push(Refusal {
+            package,
+            version: Some(version),
+            reason: reason.clone(),
+        });
+    }
+    for package in std::mem::take(&mut report.removed) {
+        report.refused.push(Refusal {
+            package,
+            version: None,
+            reason: reason.clone(),
+        });
     }
 }
 

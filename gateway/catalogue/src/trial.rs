@@ -141,9 +141,11 @@ impl Catalogue {
 /// A check as an operator writes it on a command line or in a query: as the application's
 /// JSON spells check ids (`3` now).
 pub fn parse_check(text: &str) -> Result<CheckId, String> {
-    serde_json::from_str(text)
-        .or_else(|_| serde_json::from_value(serde_json::Value::String(text.to_owned())))
-        .map_err(|e| format!("{text} names no check: {e}"))
+    match text.parse::<u8>() {
+        // A bare P18 number, as the flag took before checks were data (ADR 0018).
+        Ok(n) => CheckId::p18(n).ok_or_else(|| format!("P18 has checks 1 to 18, not {n}")),
+        Err(_) => text.parse().map_err(|e: kezek_domain::BadCheckId| e.to_string()),
+    }
 }
 
 fn in_parens(version: &Option<String>) -> String {

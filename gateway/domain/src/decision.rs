@@ -27,7 +27,7 @@ pub fn decide(plan: &[&CheckRule], checks: &[CheckResult]) -> Decided {
     let mut unanswered = Vec::new();
     for (rule, result) in plan.iter().zip(checks) {
         let reason = |f: &Finding| Reason {
-            check: result.check,
+            check: result.check.clone(),
             rule_id: result.rule_id.clone(),
             registry: result.registry.clone(),
             reason_code: f.reason_code.clone(),
@@ -41,13 +41,13 @@ pub fn decide(plan: &[&CheckRule], checks: &[CheckResult]) -> Decided {
                 Verdict::Fail | Verdict::Notice => notices.push(reason(f)),
             },
             CheckOutcome::Error { error } if rule.blocking => unanswered.push(Unanswered {
-                check: result.check,
+                check: result.check.clone(),
                 rule_id: result.rule_id.clone(),
                 registry: result.registry.clone(),
                 error: error.clone(),
             }),
             CheckOutcome::Error { error } => notices.push(Reason {
-                check: result.check,
+                check: result.check.clone(),
                 rule_id: result.rule_id.clone(),
                 registry: result.registry.clone(),
                 reason_code: "not-checked".into(),
@@ -88,7 +88,7 @@ mod tests {
 
     fn rule(check: u8, blocking: bool, notice_blocks: bool) -> CheckRule {
         serde_json::from_value(serde_json::json!({
-            "check": check, "blocking": blocking, "notice-blocks": notice_blocks, "cache-ttl-s": 0
+            "check": format!("P18.{check}"), "blocking": blocking, "notice-blocks": notice_blocks, "cache-ttl-s": 0
         }))
         .unwrap()
     }
@@ -104,7 +104,7 @@ mod tests {
             })
         };
         CheckResult {
-            check: CheckId::new(check).unwrap(),
+            check: CheckId::p18(check).unwrap(),
             rule_id: format!("P18.{check}"),
             registry: format!("registry-{check}"),
             adapter: format!("adapter-{check}@1.0.0"),

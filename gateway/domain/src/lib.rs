@@ -138,58 +138,190 @@ pub struct Cargo {
     pub description: String,
 }
 
-/// One of the 18 automatic checks of P18.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(try_from = "u8", into = "u8")]
-pub struct CheckId(u8);
+/// A registry check, named by a string id: `P18.3` for the third automatic check of Order
+/// 707 P18, or a later amendment's own (`O505.ADR`). What a check is — its title, the rule it
+/// cites, its registry — is data in the rule-set file's catalogue (ADR 0018); this is only
+/// its name. Cheap to clone (one `Arc`).
+///
+/// An id is a capital letter, then letters and digits, then one or more `.`-separated
+/// segments of letters, digits and `-`; at most [`CheckId::MAX_LEN`] bytes
+/// (`^[A-Z][A-Za-z0-9]*(\.[A-Za-z0-9-]+)+$`, as in the schemas). Ordered naturally:
+/// `P18.2` before `P18.10`.
+#[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct CheckId(std::sync::Arc<str>);
+
+/// Why a text is not a check id.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{text:?} is not a check id: {why} (a check id looks like \"P18.3\" or \"O505.ADR\")")]
+pub struct BadCheckId {
+    text: String,
+    why: &'static str,
+}
 
 impl CheckId {
-    pub const ALL: std::ops::RangeInclusive<u8> = 1..=18;
+    pub const MAX_LEN: usize = 64;
 
-    pub fn new(n: u8) -> Option<Self> {
-        Self::ALL.contains(&n).then_some(Self(n))
+    /// The check P18.n of Order 707, for n in 1..=18: the only checks the frozen WIT
+    /// `kezek:registry@1.0.0` can name (it speaks `u8` P18 numbers).
+    pub fn p18(n: u8) -> Option<Self> {
+        (1..=18)
+            .contains(&n)
+            .then(|| Self(format!("P18.{n}").into()))
     }
 
-    pub fn number(self) -> u8 {
-        self.0
+    /// n for P18.n, the number a `kezek:registry@1.0.0` adapter speaks; `None` for any
+    /// other check, which such an adapter cannot serve.
+    pub fn p18_number(&self) -> Option<u8> {
+        let n: u8 = self.0.strip_prefix("P18.")?.parse().ok()?;
+        // "P18.03" is a check of its own, not P18.3.
+        (Self::p18(n)? == *self).then_some(n)
     }
 
-    /// The rule behind the check, as REQUIREMENTS.md cites it: "P18.3".
-    pub fn rule_id(self) -> String {
-        format!("P18.{}", self.0)
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    fn validate(text: &str) -> Result<(), &'static str> {
+        if text.is_empty() {
+            return Err("it is empty");
+        }
+        if text.len() > Self::MAX_LEN {
+            return Err("it is longer than 64 bytes");
+        }
+        let mut segments = text.split('.');
+        let head = segments.next().unwrap_or_default();
+        if !head.starts_with(|c: char| c.is_ascii_uppercase()) {
+            return Err("it must start with a capital letter A-Z");
+        }
+        if !head.chars().all(|c| c.is_ascii_alphanumeric()) {
+            return Err("before the first '.' only letters and digits may follow");
+        }
+        let mut rest = 0;
+        for segment in segments {
+            rest += 1;
+            if segment.is_empty() {
+                return Err("a '.' must be followed by letters, digits or '-'");
+            }
+            if !segment
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-')
+            {
+                return Err("after a '.' only letters, digits and '-' may follow");
+            }
+        }
+        if rest == 0 {
+            return Err("it needs a '.' and a segment after it, as in P18.3");
+        }
+        Ok(())
     }
 }
 
-impl TryFrom<u8> for CheckId {
-    type Error = String;
-    fn try_from(n: u8) -> Result<Self, String> {
-        Self::new(n).ok_or_else(|| format!("P18 has checks 1 to 18, not {n}"))
+impl std::str::FromStr for CheckId {
+    type Err = BadCheckId;
+    fn from_str(text: &str) -> Result<Self, BadCheckId> {
+        Self::validate(text).map_err(|why| BadCheckId {
+            text: text.chars().take(Self::MAX_LEN + 1).collect(),
+            why,
+        })?;
+        Ok(Self(text.into()))
     }
 }
 
-impl From<CheckId> for u8 {
-    fn from(c: CheckId) -> u8 {
-        c.0
+impl TryFrom<String> for CheckId {
+    type Error = BadCheckId;
+    fn try_from(text: String) -> Result<Self, BadCheckId> {
+        text.parse()
+    }
+}
+
+impl From<CheckId> for String {
+    fn from(c: CheckId) -> String {
+        c.0.as_ref().to_owned()
     }
 }
 
 impl fmt::Display for CheckId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "P18.{}", self.0)
+        f.write_str(&self.0)
     }
 }
 
-/// Reads a check as the rules cite it ("P18.13"), the form the `kezek:registry@1.1.0`
-/// contract carries; the inverse of `Display`.
-impl std::str::FromStr for CheckId {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        let n = s
-            .strip_prefix("P18.")
-            .filter(|n| !n.starts_with('0') && n.bytes().all(|b| b.is_ascii_digit()))
-            .and_then(|n| n.parse::<u8>().ok())
-            .ok_or_else(|| format!("{s:?} is not a P18 check (\"P18.1\" to \"P18.18\")"))?;
-        Self::try_from(n)
+impl fmt::Debug for CheckId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&*self.0, f)
+    }
+}
+
+impl Ord for CheckId {
+    /// Segment by segment, numbers as numbers: P18.2 < P18.10 < P19.1. Ties (P18.03 and
+    /// P18.3) fall back to the text, so the order agrees with equality.
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        use std::cmp::Ordering::{Equal, Greater, Less};
+        let (mut a, mut b) = (self.0.split('.'), other.0.split('.'));
+        loop {
+            let order = match (a.next(), b.next()) {
+                (None, None) => return self.0.cmp(&other.0),
+                (None, Some(_)) => Less,
+                (Some(_), None) => Greater,
+                (Some(x), Some(y)) => match (x.parse::<u64>(), y.parse::<u64>()) {
+                    (Ok(m), Ok(n)) => m.cmp(&n),
+                    _ => x.cmp(y),
+                },
+            };
+            if order != Equal {
+                return order;
+            }
+        }
+    }
+}
+
+impl PartialOrd for CheckId {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// Adapter manifests written before issue 12 name their checks by P18 number: `9` for
+/// `P18.9`. Signed packages carry those bytes (ADR 0002), so a manifest may still say `9`
+/// (ADR 0018); everything else names a check by its id. Use with
+/// `#[serde(deserialize_with = "kezek_domain::p18_or_id::seq")]`.
+pub mod p18_or_id {
+    use super::CheckId;
+    use serde::de::{self, Deserializer, Visitor};
+    use std::fmt;
+
+    struct OneCheck(CheckId);
+
+    impl<'de> serde::Deserialize<'de> for OneCheck {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct V;
+            impl Visitor<'_> for V {
+                type Value = CheckId;
+                fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                    f.write_str("a check id such as \"P18.3\", or a P18 number 1 to 18")
+                }
+                fn visit_u64<E: de::Error>(self, n: u64) -> Result<CheckId, E> {
+                    u8::try_from(n)
+                        .ok()
+                        .and_then(CheckId::p18)
+                        .ok_or_else(|| E::custom(format!("P18 has checks 1 to 18, not {n}")))
+                }
+                fn visit_i64<E: de::Error>(self, n: i64) -> Result<CheckId, E> {
+                    Err(E::custom(format!("P18 has checks 1 to 18, not {n}")))
+                }
+                fn visit_str<E: de::Error>(self, text: &str) -> Result<CheckId, E> {
+                    text.parse().map_err(E::custom)
+                }
+            }
+            d.deserialize_any(V).map(OneCheck)
+        }
+    }
+
+    /// A list of checks, each an id or a P18 number.
+    pub fn seq<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<CheckId>, D::Error> {
+        let checks: Vec<OneCheck> = serde::Deserialize::deserialize(d)?;
+        Ok(checks.into_iter().map(|c| c.0).collect())
     }
 }
 
@@ -498,6 +630,111 @@ pub trait Verifier: Send + Sync + 'static {
 mod tests {
     use super::*;
     use time::macros::datetime;
+
+    /// Issue 12, ADR 0018: a check id is a string of the documented pattern; P18.n maps to
+    /// the `u8` of WIT 1.0.0 and back, nothing else does.
+    #[test]
+    fn check_ids_parse_by_the_documented_pattern() {
+        let check = |text: &str, ok: bool, p18: Option<u8>| {
+            let parsed = text.parse::<CheckId>();
+            assert_eq!(parsed.is_ok(), ok, "{text:?}: {parsed:?}");
+            if let Ok(id) = parsed {
+                assert_eq!(id.as_str(), text);
+                assert_eq!(id.to_string(), text);
+                assert_eq!(id.p18_number(), p18, "{text:?}");
+                if let Some(n) = p18 {
+                    assert_eq!(CheckId::p18(n), Some(id));
+                }
+            }
+        };
+        check("P18.1", true, Some(1));
+        check("P18.3", true, Some(3));
+        check("P18.18", true, Some(18));
+        check("P18.19", true, None);
+        check("P18.0", true, None);
+        check("P18.03", true, None);
+        check("P18.3.a", true, None);
+        check("O505.ADR", true, None);
+        check("O505.dangerous-cargo", true, None);
+        check("P1.2.3-b", true, None);
+        check("", false, None);
+        check("P18", false, None);
+        check("p18.3", false, None);
+        check("18.3", false, None);
+        check("P18.", false, None);
+        check("P18..3", false, None);
+        check(".3", false, None);
+        check("P-18.3", false, None);
+        check("P18.3 ", false, None);
+        check("P18.3/x", false, None);
+        check("P18.ß", false, None);
+        check(&format!("P18.{}", "9".repeat(60)), true, None);
+        check(&format!("P18.{}", "9".repeat(61)), false, None);
+        assert_eq!(CheckId::p18(0), None);
+        assert_eq!(CheckId::p18(19), None);
+    }
+
+    /// The error names the text and what is wrong with it.
+    #[test]
+    fn a_bad_check_id_says_why() {
+        let err = "p18.3".parse::<CheckId>().unwrap_err().to_string();
+        assert!(
+            err.contains("\"p18.3\"") && err.contains("capital letter"),
+            "{err}"
+        );
+        let err = "P18".parse::<CheckId>().unwrap_err().to_string();
+        assert!(err.contains("needs a '.'"), "{err}");
+    }
+
+    /// Natural order: P18.2 before P18.10, so lists read as the law numbers them.
+    #[test]
+    fn check_ids_sort_naturally() {
+        let mut ids: Vec<CheckId> = ["P18.10", "O505.ADR", "P18.2", "P18.1", "P18.03", "P18.3"]
+            .iter()
+            .map(|t| t.parse().unwrap())
+            .collect();
+        ids.sort();
+        let texts: Vec<&str> = ids.iter().map(CheckId::as_str).collect();
+        assert_eq!(
+            texts,
+            ["O505.ADR", "P18.1", "P18.2", "P18.03", "P18.3", "P18.10"]
+        );
+    }
+
+    /// Serde speaks the id as a string; a manifest's list also takes a P18 number (ADR 0018).
+    #[test]
+    fn check_ids_are_strings_in_json_and_numbers_only_where_kept() {
+        let id: CheckId = serde_json::from_str("\"O505.ADR\"").unwrap();
+        assert_eq!(serde_json::to_string(&id).unwrap(), "\"O505.ADR\"");
+        assert!(serde_json::from_str::<CheckId>("3").is_err());
+        assert!(serde_json::from_str::<CheckId>("\"p18\"").is_err());
+
+        #[derive(serde::Deserialize)]
+        struct Listed {
+            #[serde(deserialize_with = "p18_or_id::seq")]
+            checks: Vec<CheckId>,
+        }
+        let check = |json: &str, expect: Result<&[&str], &str>| {
+            let got = serde_json::from_str::<Listed>(json);
+            match (got, expect) {
+                (Ok(l), Ok(ids)) => {
+                    let texts: Vec<&str> = l.checks.iter().map(CheckId::as_str).collect();
+                    assert_eq!(texts, ids, "{json}");
+                }
+                (Err(e), Err(part)) => assert!(e.to_string().contains(part), "{json}: {e}"),
+                (got, _) => panic!("{json}: {:?}", got.map(|l| l.checks)),
+            }
+        };
+        check(r#"{"checks": [9]}"#, Ok(&["P18.9"]));
+        check(r#"{"checks": [9, "O505.ADR"]}"#, Ok(&["P18.9", "O505.ADR"]));
+        check(r#"{"checks": ["P18.9"]}"#, Ok(&["P18.9"]));
+        check(r#"{"checks": [19]}"#, Err("not 19"));
+        check(r#"{"checks": [0]}"#, Err("not 0"));
+        check(r#"{"checks": [-1]}"#, Err("not -1"));
+        check(r#"{"checks": [300]}"#, Err("not 300"));
+        check(r#"{"checks": ["adr"]}"#, Err("capital letter"));
+        check(r#"{"checks": [true]}"#, Err("a check id"));
+    }
 
     /// Issue 10: an Idempotency-Key replays an answer; an indeterminate one only until its
     /// Retry-After has passed, decided ones always.

@@ -1,14 +1,19 @@
-//! Rule sets as data (Order 707 P19): which P18 checks apply to residents and to
-//! non-residents, which block, under which conditions, how long their answers are reused;
-//! and the [`plan`](RuleSet::plan) they make for one application. Pure: loading and
-//! validating the files is the gateway's rule book (`kezek::rules`).
+//! Rule sets as data (Order 707 P19): the catalogue of the checks a rule set uses (what
+//! each is, the rule it cites, its registry: ADR 0018), which of them apply to residents and
+//! to non-residents, which block, under which conditions, how long their answers are
+//! reused; and the [`plan`](RuleSet::plan) they make for one application. Pure: reading
+//! the files and validating them against the schema is the gateway's rule book
+//! (`kezek_catalogue::rules`); what the schema cannot say (every set entry names a check
+//! of the catalogue, none twice) is checked here, on every deserialisation.
 
 use crate::{Application, CargoClass, CheckId, Driver, Residency, VehicleKind};
 use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+#[serde(try_from = "Unresolved")]
 pub struct RuleSet {
     pub id: String,
     pub version: String,
@@ -16,7 +21,35 @@ pub struct RuleSet {
     pub effective_from: String,
     pub source: String,
     pub deadline_ms: u64,
+    /// Every check the sets name, defined once.
+    pub checks: BTreeMap<CheckId, Arc<CheckDef>>,
     pub sets: Sets,
+}
+
+/// A rule-set file as written, before its set entries are matched to its catalogue.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct Unresolved {
+    id: String,
+    version: String,
+    effective_from: String,
+    source: String,
+    deadline_ms: u64,
+    checks: BTreeMap<CheckId, CheckDef>,
+    sets: Sets,
+}
+
+/// What a check is: the same in every set of the rule set (ADR 0018).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct CheckDef {
+    /// What is checked, in a sentence: "the driver holds a valid ADR certificate".
+    pub title: String,
+    /// The rule a refusal by this check cites: "P18.3", or an amendment's paragraph.
+    pub rule: String,
+    /// The registry that answers it (an adapter's own name for it takes precedence in
+    /// answers; this one is shown when no adapter serves the check).
+    pub registry: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -24,6 +57,62 @@ pub struct RuleSet {
 pub struct Sets {
     pub resident: Vec<CheckRule>,
     pub non_resident: Vec<CheckRule>,
+}
+
+impl Sets {
+    /// Each set by its name in the file (`resident`, `non-resident`).
+    pub fn named(&self) -> [(&'static str, &[CheckRule]); 2] {
+        [
+            ("resident", self.resident.as_slice()),
+            ("non-resident", self.non_resident.as_slice()),
+        ]
+    }
+}
+
+impl TryFrom<Unresolved> for RuleSet {
+    type Error = String;
+
+    /// Every set entry names a check of the catalogue, once per set; each gets its
+    /// definition. A refusal names the entry by its JSON pointer.
+    fn try_from(file: Unresolved) -> Result<Self, String> {
+        let checks: BTreeMap<CheckId, Arc<CheckDef>> = file
+            .checks
+            .into_iter()
+            .map(|(id, def)| (id, Arc::new(def)))
+            .collect();
+        let mut sets = file.sets;
+        for (name, rules) in [
+            ("resident", &mut sets.resident),
+            ("non-resident", &mut sets.non_resident),
+        ] {
+            let mut seen = std::collections::BTreeSet::new();
+            for (i, rule) in rules.iter_mut().enumerate() {
+                let pointer = format!("/sets/{name}/{i}/check");
+                let Some(def) = checks.get(&rule.check) else {
+                    return Err(format!(
+                        "{pointer}: {} is not defined under /checks; define it there (title, rule, registry)",
+                        rule.check
+                    ));
+                };
+                if !seen.insert(rule.check.clone()) {
+                    return Err(format!(
+                        "{pointer}: the {name} set lists {} twice",
+                        rule.check
+                    ));
+                }
+                rule.definition = def.clone();
+            }
+        }
+        Ok(Self {
+            id: file.id,
+            version: file.version,
+            effective_from: file.effective_from,
+            source: file.source,
+            deadline_ms: file.deadline_ms,
+            checks,
+            sets,
+        })
+    }
 }
 
 /// How one check counts in one rule set.
@@ -51,6 +140,9 @@ pub struct CheckRule {
     pub cache_ttl_s: u64,
     #[serde(default = "default_check_deadline")]
     pub deadline_ms: u64,
+    /// The check as the rule set's catalogue defines it (set when the rule set is read).
+    #[serde(skip)]
+    pub definition: Arc<CheckDef>,
 }
 
 fn default_check_deadline() -> u64 {
@@ -106,13 +198,13 @@ impl CheckRule {
         Duration::from_millis(self.deadline_ms)
     }
 
-    /// The rule behind a refusal by this check: P18.n, plus P19 where the rule set made a
-    /// notice blocking.
+    /// The rule behind a refusal by this check, as its definition cites it ("P18.3"), plus
+    /// P19 where the rule set made a notice blocking.
     pub fn rule_id(&self) -> String {
         if self.notice_blocks {
-            format!("{}, P19", self.check.rule_id())
+            format!("{}, P19", self.definition.rule)
         } else {
-            self.check.rule_id()
+            self.definition.rule.clone()
         }
     }
 }
@@ -211,11 +303,11 @@ mod tests {
         let check = |drivers: &[&str], expect_plan: &[u8], expect_narrowed_to: Option<usize>| {
             let app = application("resident", "truck", &["general"], drivers);
             let plan = rules.plan(&app);
-            let numbers: Vec<u8> = plan.iter().map(|r| r.check.number()).collect();
+            let numbers: Vec<u8> = plan.iter().map(|r| r.check.p18_number().unwrap()).collect();
             assert_eq!(numbers, expect_plan, "{drivers:?}");
             for rule in &plan {
                 let narrowed = rule.narrowed(&app).map(|a| a.drivers.len());
-                let scoped = [3, 11, 12, 13].contains(&rule.check.number());
+                let scoped = [3, 11, 12, 13].contains(&rule.check.p18_number().unwrap());
                 let expect = if scoped { expect_narrowed_to } else { None };
                 assert_eq!(narrowed, expect, "check {} for {drivers:?}", rule.check);
             }
@@ -236,7 +328,11 @@ mod tests {
         let rules = order_707();
         let check = |residency: &str, kind: &str, cargo: &[&str], expect: &[u8]| {
             let app = application(residency, kind, cargo, &[residency]);
-            let plan: Vec<u8> = rules.plan(&app).iter().map(|r| r.check.number()).collect();
+            let plan: Vec<u8> = rules
+                .plan(&app)
+                .iter()
+                .map(|r| r.check.p18_number().unwrap())
+                .collect();
             assert_eq!(plan, expect, "{residency} {kind} {cargo:?}");
         };
         let resident_truck = [1, 2, 3, 4, 5, 7, 8, 9, 10, 11, 12, 13, 14, 16, 17, 18];
@@ -284,7 +380,10 @@ mod tests {
                 "travel-date": "2026-12-01"
             }))
             .unwrap();
-            let has_15 = rules.plan(&app).iter().any(|r| r.check.number() == 15);
+            let has_15 = rules
+                .plan(&app)
+                .iter()
+                .any(|r| r.check.p18_number() == Some(15));
             assert_eq!(has_15, expect_15, "{classes:?} {hs:?}");
         };
         check(&["general"], &["870421"], false);
@@ -293,10 +392,91 @@ mod tests {
         check(&["animal"], &[], true);
     }
 
+    /// ADR 0018: a set entry names a check the file's catalogue defines, once per set; the
+    /// refusal points at the entry. A new check id is as good as a P18 one.
+    #[test]
+    fn set_entries_name_checks_of_the_catalogue() {
+        let file = |checks: serde_json::Value, resident: serde_json::Value| {
+            serde_json::json!({
+                "id": "t", "version": "1", "effective-from": "2023-07-01", "source": "s",
+                "deadline-ms": 1000, "checks": checks,
+                "sets": {"resident": resident, "non-resident": [{"check": "P18.1", "blocking": true, "cache-ttl-s": 0}]}
+            })
+        };
+        let def = |rule: &str| serde_json::json!({"title": "t", "rule": rule, "registry": "r"});
+        let entry = |id: &str| serde_json::json!({"check": id, "blocking": true, "cache-ttl-s": 0});
+        let check = |json: serde_json::Value, expect: Result<(), &str>| {
+            let got = serde_json::from_value::<RuleSet>(json.clone());
+            match (got, expect) {
+                (Ok(_), Ok(())) => {}
+                (Err(e), Err(part)) => assert!(e.to_string().contains(part), "{e}"),
+                (got, _) => panic!("{json}: {got:?}"),
+            }
+        };
+        let both = serde_json::json!({"P18.1": def("P18.1"), "O505.ADR": def("O505 p.2")});
+        check(
+            file(
+                both.clone(),
+                serde_json::json!([entry("P18.1"), entry("O505.ADR")]),
+            ),
+            Ok(()),
+        );
+        check(
+            file(
+                both.clone(),
+                serde_json::json!([entry("P18.1"), entry("O505.XYZ")]),
+            ),
+            Err("/sets/resident/1/check: O505.XYZ is not defined under /checks"),
+        );
+        check(
+            file(
+                serde_json::json!({"O505.ADR": def("O505 p.2")}),
+                serde_json::json!([entry("O505.ADR")]),
+            ),
+            Err("/sets/non-resident/0/check: P18.1 is not defined"),
+        );
+        check(
+            file(
+                both.clone(),
+                serde_json::json!([entry("P18.1"), entry("P18.1")]),
+            ),
+            Err("/sets/resident/1/check: the resident set lists P18.1 twice"),
+        );
+        check(
+            file(
+                both.clone(),
+                serde_json::json!([{"check": 1, "blocking": true, "cache-ttl-s": 0}]),
+            ),
+            Err("invalid type: integer `1`"),
+        );
+        check(
+            file(
+                serde_json::json!({"adr": def("x")}),
+                serde_json::json!([entry("P18.1")]),
+            ),
+            Err("\"adr\" is not a check id"),
+        );
+
+        let rules: RuleSet = serde_json::from_value(file(
+            both,
+            serde_json::json!([entry("P18.1"), {"check": "O505.ADR", "blocking": true,
+                "notice-blocks": true, "cache-ttl-s": 0}]),
+        ))
+        .unwrap();
+        let adr = &rules.sets.resident[1];
+        assert_eq!(adr.check.as_str(), "O505.ADR");
+        assert_eq!(adr.definition.registry, "r");
+        assert_eq!(adr.rule_id(), "O505 p.2, P19");
+    }
+
     #[test]
     fn p19_notice_rules() {
         let rules = order_707();
-        let find = |set: &[CheckRule], n: u8| set.iter().find(|r| r.check.number() == n).cloned();
+        let find = |set: &[CheckRule], n: u8| {
+            set.iter()
+                .find(|r| r.check.p18_number() == Some(n))
+                .cloned()
+        };
         for n in [10, 17] {
             let resident = find(&rules.sets.resident, n).unwrap();
             let non_resident = find(&rules.sets.non_resident, n).unwrap();

@@ -29,10 +29,13 @@ macro_rules! shared_conversions {
             pre: &AdapterPre<CallState>,
             store: &mut wasmtime::Store<CallState>,
             projection: kezek_domain::Projection<'_>,
-            check: kezek_domain::CheckId,
+            check: &kezek_domain::CheckId,
             correlation_id: &str,
         ) -> wasmtime::Result<Result<kezek_domain::Finding, kezek_domain::CheckError>> {
-            let request = request(projection, check, correlation_id);
+            let request = match request(projection, check, correlation_id) {
+                Ok(request) => request,
+                Err(cannot) => return Ok(Err(cannot)),
+            };
             let instance = pre.instantiate_async(&mut *store).await?;
             let answer = instance
                 .kezek_registry_checker()

@@ -249,9 +249,9 @@ impl AdapterHost {
                 LoadError::SelfTest(format!("describe() failed: {}", self.fault(&store, e)))
             })?
             .map_err(LoadError::SelfTest)?;
-        let mut declared: Vec<u8> = manifest.checks.clone();
+        let mut declared = manifest.checks.clone();
         declared.sort_unstable();
-        let mut described_checks: Vec<u8> = descriptor.checks.iter().map(|c| c.number()).collect();
+        let mut described_checks = descriptor.checks.clone();
         described_checks.sort_unstable();
         if descriptor.id != manifest.id
             || descriptor.version != manifest.version
@@ -276,7 +276,7 @@ impl AdapterHost {
     pub async fn check(
         &self,
         adapter: &LoadedAdapter,
-        check: CheckId,
+        check: &CheckId,
         application: &Application,
         correlation_id: &str,
         deadline: Duration,

@@ -22,10 +22,22 @@ use kezek::registry::{outbound as wit_out, types as wit};
 
 shared_conversions!();
 
-fn request(app: Projection<'_>, check: CheckId, correlation_id: &str) -> wit::CheckRequest {
-    wit::CheckRequest {
+/// The request of a 1.0.0 adapter, which names the check by its P18 number: only P18.1 to
+/// P18.18 cross this boundary (ADR 0018).
+fn request(
+    app: Projection<'_>,
+    check: &CheckId,
+    correlation_id: &str,
+) -> Result<wit::CheckRequest, CheckError> {
+    let number = check.p18_number().ok_or_else(|| {
+        CheckError::AdapterMissing(format!(
+            "{check}: an adapter on kezek:registry@1.0.0 names checks by P18 number and serves \
+             P18.1 to P18.18 only"
+        ))
+    })?;
+    Ok(wit::CheckRequest {
         correlation_id: correlation_id.to_owned(),
-        check: check.number(),
+        check: number,
         owner: app.owner.map(owner).unwrap_or(wit::Owner {
             residency: wit::Residency::Resident,
             kind: wit::PartyKind::NaturalPerson,
@@ -49,7 +61,7 @@ fn request(app: Projection<'_>, check: CheckId, correlation_id: &str) -> wit::Ch
         }),
         checkpoint: app.checkpoint.unwrap_or_default().to_owned(),
         travel_date: app.travel_date.unwrap_or_default().to_owned(),
-    }
+    })
 }
 
 fn check_error(e: wit::CheckError) -> CheckError {
@@ -62,7 +74,9 @@ fn check_error(e: wit::CheckError) -> CheckError {
 }
 
 fn check_id(n: u8) -> Result<CheckId, String> {
-    CheckId::new(n).ok_or_else(|| format!("describe() names check {n}, P18 has 1 to 18"))
+    CheckId::p18(n).ok_or_else(|| {
+        format!("describe() names check {n}; kezek:registry@1.0.0 speaks P18 numbers 1 to 18")
+    })
 }
 
 fn outbound_error(e: EgressError) -> wit_out::OutboundError {

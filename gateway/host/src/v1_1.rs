@@ -18,8 +18,13 @@ use kezek::registry::{outbound as wit_out, types as wit};
 
 shared_conversions!();
 
-fn request(app: Projection<'_>, check: CheckId, correlation_id: &str) -> wit::CheckRequest {
-    wit::CheckRequest {
+/// The request of a 1.1.0 adapter: any check, by its id.
+fn request(
+    app: Projection<'_>,
+    check: &CheckId,
+    correlation_id: &str,
+) -> Result<wit::CheckRequest, CheckError> {
+    Ok(wit::CheckRequest {
         correlation_id: correlation_id.to_owned(),
         check: check.to_string(),
         owner: app.owner.map(owner),
@@ -29,7 +34,7 @@ fn request(app: Projection<'_>, check: CheckId, correlation_id: &str) -> wit::Ch
         cargo: app.cargo.map(cargo),
         checkpoint: app.checkpoint.map(str::to_owned),
         travel_date: app.travel_date.map(str::to_owned),
-    }
+    })
 }
 
 fn check_error(e: wit::CheckError) -> CheckError {
@@ -128,9 +133,9 @@ mod tests {
             })
         };
         let ok = described(&["P18.13"]).unwrap();
-        assert_eq!(ok.checks, vec![CheckId::new(13).unwrap()]);
+        assert_eq!(ok.checks, vec![CheckId::p18(13).unwrap()]);
         assert!(ok.reads.drivers && !ok.reads.owner);
         let err = described(&["13"]).unwrap_err();
-        assert!(err.contains("P18.1"), "{err}");
+        assert!(err.contains("P18.3"), "{err}");
     }
 }

@@ -393,7 +393,7 @@ async fn adapters(command: AdaptersCommand) -> anyhow::Result<ExitCode> {
                     .as_array()
                     .into_iter()
                     .flatten()
-                    .map(|c| format!("P18.{c}"))
+                    .filter_map(|c| c.as_str().map(str::to_owned))
                     .collect();
                 println!(
                     "{:<28} {:<10} {:<10} {}",

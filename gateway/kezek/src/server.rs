@@ -43,7 +43,8 @@ pub struct Gateway {
 
 impl Gateway {
     /// Builds the engine, the egress, the catalogue and the pipeline, and loads the adapters
-    /// and rules. Refused packages are logged; the gateway starts with what loaded.
+    /// and rules. Refused packages are logged; the gateway starts with what loaded, but not
+    /// without its rules, nor with rules naming a check no adapter serves (ADR 0018).
     pub async fn start(config: &Config) -> anyhow::Result<Self> {
         Self::start_with(config, StartOptions::default()).await
     }

@@ -4,8 +4,12 @@
 //! Architecture invariant: types and parsing only. Egress, the host and the catalogue all
 //! read a manifest, so it lives below all three (ADR 0009).
 
+use kezek_domain::CheckId;
 use kezek_schema::{self as schemas, Schema};
 use serde::{Deserialize, Serialize};
+
+/// The WIT that names checks by P18 number (`u8`): its adapters serve P18.1..=18 only.
+pub const WIT_1_0: &str = "kezek:registry@1.0.0";
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -14,8 +18,9 @@ pub struct Manifest {
     pub version: String,
     pub wit: String,
     pub registry: String,
-    /// P18 check numbers served.
-    pub checks: Vec<u8>,
+    /// The checks served, by id; a P18 number n in the file means P18.n (ADR 0018).
+    #[serde(deserialize_with = "kezek_domain::p18_or_id::seq")]
+    pub checks: Vec<CheckId>,
     pub endpoints: Vec<EndpointDecl>,
     #[serde(default)]
     pub timeouts: Timeouts,
@@ -92,6 +97,8 @@ pub enum ManifestError {
     Schema(Vec<schemas::Violation>),
     #[error("manifest.json: {0}")]
     Shape(serde_json::Error),
+    #[error("manifest.json at /checks/{index}: {reason}")]
+    Check { index: usize, reason: String },
 }
 
 impl Manifest {
@@ -102,7 +109,28 @@ impl Manifest {
         if !violations.is_empty() {
             return Err(ManifestError::Schema(violations));
         }
-        serde_json::from_value(value).map_err(ManifestError::Shape)
+        let manifest: Self = serde_json::from_value(value).map_err(ManifestError::Shape)?;
+        manifest.check_checks()?;
+        Ok(manifest)
+    }
+
+    /// What the schema cannot see: `9` and `"P18.9"` are one check; a 1.0.0 adapter speaks
+    /// P18 numbers and so cannot serve any other check.
+    fn check_checks(&self) -> Result<(), ManifestError> {
+        for (index, check) in self.checks.iter().enumerate() {
+            let reason = if self.checks[..index].contains(check) {
+                format!("{check} is listed twice")
+            } else if self.wit == WIT_1_0 && check.p18_number().is_none() {
+                format!(
+                    "{check} cannot be served over {WIT_1_0}, which names checks by P18 number \
+                     (P18.1 to P18.18 only); build the adapter against a later WIT"
+                )
+            } else {
+                continue;
+            };
+            return Err(ManifestError::Check { index, reason });
+        }
+        Ok(())
     }
 }
 
@@ -118,9 +146,45 @@ mod tests {
     #[test]
     fn a_valid_manifest_parses_with_defaults() {
         let m = Manifest::parse(GOOD.as_bytes()).unwrap();
-        assert_eq!(m.checks, vec![9]);
+        assert_eq!(m.checks, vec![CheckId::p18(9).unwrap()]);
         assert_eq!(m.timeouts.response_ms, 5000);
         assert_eq!(m.endpoints[0].credentials, vec![Credential::GatewaySender]);
+    }
+
+    /// ADR 0018: checks by id, or by P18 number as packages before issue 12 wrote them; no
+    /// cap on how many; a 1.0.0 adapter serves P18 checks only. Each refusal points at the
+    /// entry.
+    #[test]
+    fn checks_are_ids_or_p18_numbers() {
+        let check = |checks: &str, expect: Result<&[&str], &str>| {
+            let json = GOOD.replace(r#""checks":[9]"#, &format!(r#""checks":{checks}"#));
+            match (Manifest::parse(json.as_bytes()), expect) {
+                (Ok(m), Ok(ids)) => {
+                    let got: Vec<&str> = m.checks.iter().map(CheckId::as_str).collect();
+                    assert_eq!(got, ids, "{checks}");
+                }
+                (Err(e), Err(part)) => assert!(e.to_string().contains(part), "{checks}: {e}"),
+                (got, _) => panic!("{checks}: {got:?}"),
+            }
+        };
+        check("[9]", Ok(&["P18.9"]));
+        check(r#"["P18.9"]"#, Ok(&["P18.9"]));
+        check(r#"[9, "P18.10"]"#, Ok(&["P18.9", "P18.10"]));
+        let all: Vec<u8> = (1..=18).collect();
+        let ids: Vec<String> = all.iter().map(|n| format!("P18.{n}")).collect();
+        let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+        check(&format!("{all:?}"), Ok(&ids));
+        check("[19]", Err("/checks/0"));
+        check("[0]", Err("/checks/0"));
+        check(r#"["p18.9"]"#, Err("/checks/0"));
+        check(r#"[9, "P18..9"]"#, Err("/checks/1"));
+        check("[]", Err("/checks"));
+        check(r#"[9, "P18.9"]"#, Err("/checks/1: P18.9 is listed twice"));
+        check(
+            r#"[9, "O505.ADR"]"#,
+            Err("/checks/1: O505.ADR cannot be served over kezek:registry@1.0.0"),
+        );
+        check(r#"["P18.19"]"#, Err("/checks/0: P18.19 cannot be served"));
     }
 
     #[test]

@@ -117,7 +117,7 @@ impl FindingCache {
     /// others cannot split the cache and what it is handed cannot go stale.
     pub fn key(
         &self,
-        check: CheckId,
+        check: &CheckId,
         adapter_sha: &str,
         rule_set: &str,
         seen: &Projection<'_>,
@@ -125,7 +125,8 @@ impl FindingCache {
     ) -> CacheKey {
         let mut h = Sha256::new();
         h.update(self.salt);
-        h.update([check.number()]);
+        h.update(check.as_str().as_bytes());
+        h.update([0]);
         h.update(adapter_sha.as_bytes());
         h.update([0]);
         h.update(rule_set.as_bytes());

@@ -280,7 +280,7 @@ impl Pipeline {
         } = job;
         let (app, fingerprint) = job.as_seen_by(rule);
         let started = Instant::now();
-        let check = rule.check;
+        let check = &rule.check;
         let Some(adapter) = set.for_check(check) else {
             return (
                 self.unanswered(set, rule, CheckError::AdapterMissing(check.to_string())),
@@ -311,6 +311,7 @@ impl Pipeline {
         // use every core; a hit costs no task at all.
         let call = self.upstreams.call(&adapter.descriptor.id, || {
             let (host, adapter, app) = (self.host.clone(), adapter.clone(), app.clone());
+            let check = check.clone();
             // Every adapter call gets a correlation id of its own: the gateway requires a
             // unique messageId per message, and a fresh instance cannot remember the last.
             let remaining = job
@@ -323,11 +324,11 @@ impl Pipeline {
             async move {
                 let outcome =
                     tokio::spawn(
-                        async move { host.check(&adapter, check, &app, &id, deadline).await },
+                        async move { host.check(&adapter, &check, &app, &id, deadline).await },
                     )
                     .await
                     .map(|o| {
-                        exchanges.record(check, adapter_label, &o.exchanges);
+                        exchanges.record(&rule.check, adapter_label, &o.exchanges);
                         o.result
                     })
                     .unwrap_or_else(|e| Err(CheckError::Trapped(format!("internal error: {e}"))));
@@ -362,7 +363,7 @@ impl Pipeline {
         tracing::debug!(parent: &span, "check done");
         self.metrics.check(check, label, cached);
         let result = CheckResult {
-            check,
+            check: check.clone(),
             rule_id: rule.rule_id(),
             registry,
             adapter: format!("{}@{}", adapter.descriptor.id, adapter.descriptor.version),
@@ -375,14 +376,15 @@ impl Pipeline {
     }
 
     fn unanswered(&self, set: &AdapterSet, rule: &CheckRule, error: CheckError) -> CheckResult {
-        let check = rule.check;
-        let adapter = set.for_check(check);
+        let adapter = set.for_check(&rule.check);
         CheckResult {
-            check,
+            check: rule.check.clone(),
             rule_id: rule.rule_id(),
-            registry: adapter
-                .map(|a| a.descriptor.registry.clone())
-                .unwrap_or_else(|| "none".into()),
+            // Without an adapter, the registry the rule set names for the check.
+            registry: adapter.map_or_else(
+                || rule.definition.registry.clone(),
+                |a| a.descriptor.registry.clone(),
+            ),
             adapter: adapter
                 .map(|a| format!("{}@{}", a.descriptor.id, a.descriptor.version))
                 .unwrap_or_default(),
@@ -621,7 +623,7 @@ struct Exchanges(std::sync::Mutex<Vec<serde_json::Value>>);
 impl Exchanges {
     fn record(
         &self,
-        check: kezek_domain::CheckId,
+        check: &kezek_domain::CheckId,
         adapter: &str,
         exchanges: &[kezek_egress::Exchange],
     ) {

@@ -3,10 +3,10 @@
 //! adapter ids and outcomes only — never personal data.
 
 use kezek_domain::{CheckId, Decision};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, RwLock};
 use std::time::Duration;
 
 /// Check outcomes as labelled in metrics.
@@ -15,14 +15,19 @@ pub const OUTCOMES: [&str; 4] = ["pass", "fail", "notice", "error"];
 /// Upper bounds (seconds) of the verification duration histogram.
 const BUCKETS: [f64; 10] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0];
 
+/// One check's counters: [outcome][cached].
+type CheckCounters = [[AtomicU64; 2]; OUTCOMES.len()];
+
 #[derive(Debug, Default)]
 pub struct Metrics {
     decisions: [AtomicU64; 3],
     duration_buckets: [AtomicU64; BUCKETS.len()],
     duration_count: AtomicU64,
     duration_sum_us: AtomicU64,
-    /// [check 1..=18][outcome][cached]: fixed counters, no lock on the hot path.
-    checks: [[[AtomicU64; 2]; OUTCOMES.len()]; 18],
+    /// Per check id: [outcome][cached]. Any check a rule set declares (ADR 0018); the ids
+    /// come from the rule sets, never from a request, so the labels stay few. The hot path
+    /// takes the read lock and an atomic add; only a check's first outcome writes.
+    checks: RwLock<HashMap<CheckId, CheckCounters>>,
     /// (adapter, ok) → count.
     registry_calls: Mutex<BTreeMap<(String, bool), u64>>,
     /// Verifications answered 503 because no sandbox slot was free in time.
@@ -49,11 +54,24 @@ impl Metrics {
             .fetch_add(took.as_micros() as u64, Ordering::Relaxed);
     }
 
-    pub fn check(&self, check: CheckId, outcome: &str, cached: bool) {
-        if let Some(i) = OUTCOMES.iter().position(|o| *o == outcome) {
-            self.checks[usize::from(check.number()) - 1][i][usize::from(cached)]
-                .fetch_add(1, Ordering::Relaxed);
+    pub fn check(&self, check: &CheckId, outcome: &str, cached: bool) {
+        let Some(i) = OUTCOMES.iter().position(|o| *o == outcome) else {
+            return;
+        };
+        let count = |counters: &CheckCounters| {
+            counters[i][usize::from(cached)].fetch_add(1, Ordering::Relaxed);
+        };
+        if let Some(counters) = self.checks.read().expect("metrics").get(check) {
+            count(counters);
+            return;
         }
+        count(
+            self.checks
+                .write()
+                .expect("metrics")
+                .entry(check.clone())
+                .or_default(),
+        );
     }
 
     /// An HTTP handler panicked and was answered 500 (the edge counts it here).
@@ -125,21 +143,24 @@ impl Metrics {
             self.duration_sum_us.load(Ordering::Relaxed) as f64 / 1e6
         );
         let _ = writeln!(out, "kezek_verification_duration_seconds_count {count}");
-        out.push_str("# HELP kezek_checks_total Check outcomes, by P18 check, outcome and cache use.\n# TYPE kezek_checks_total counter\n");
-        for (c, by_outcome) in self.checks.iter().enumerate() {
-            for (outcome, by_cached) in OUTCOMES.iter().zip(by_outcome) {
+        out.push_str("# HELP kezek_checks_total Check outcomes, by check id, outcome and cache use.\n# TYPE kezek_checks_total counter\n");
+        let checks = self.checks.read().expect("metrics");
+        let mut ids: Vec<&CheckId> = checks.keys().collect();
+        ids.sort();
+        for check in ids {
+            for (outcome, by_cached) in OUTCOMES.iter().zip(&checks[check]) {
                 for (cached, n) in [false, true].iter().zip(by_cached) {
                     let n = n.load(Ordering::Relaxed);
                     if n > 0 {
                         let _ = writeln!(
                             out,
-                            "kezek_checks_total{{check=\"P18.{}\",outcome=\"{outcome}\",cached=\"{cached}\"}} {n}",
-                            c + 1
+                            "kezek_checks_total{{check=\"{check}\",outcome=\"{outcome}\",cached=\"{cached}\"}} {n}"
                         );
                     }
                 }
             }
         }
+        drop(checks);
         out.push_str("# HELP kezek_registry_calls_total Adapter calls that reached the host, by adapter and success.\n# TYPE kezek_registry_calls_total counter\n");
         for ((adapter, ok), n) in self.registry_calls.lock().expect("metrics").iter() {
             let _ = writeln!(
@@ -154,5 +175,37 @@ impl Metrics {
             );
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// ADR 0018: any declared check is counted under its id, P18 or not, in natural order.
+    #[test]
+    fn checks_are_counted_by_id() {
+        let metrics = Metrics::default();
+        let id = |text: &str| text.parse::<CheckId>().unwrap();
+        metrics.check(&id("P18.10"), "fail", false);
+        metrics.check(&id("O505.ADR"), "pass", false);
+        metrics.check(&id("O505.ADR"), "pass", false);
+        metrics.check(&id("O505.ADR"), "pass", true);
+        metrics.check(&id("P18.2"), "error", false);
+        metrics.check(&id("P18.2"), "no-such-outcome", false);
+        let text = metrics.render(&[]);
+        let lines: Vec<&str> = text
+            .lines()
+            .filter(|l| l.starts_with("kezek_checks_total{"))
+            .collect();
+        assert_eq!(
+            lines,
+            [
+                r#"kezek_checks_total{check="O505.ADR",outcome="pass",cached="false"} 2"#,
+                r#"kezek_checks_total{check="O505.ADR",outcome="pass",cached="true"} 1"#,
+                r#"kezek_checks_total{check="P18.2",outcome="error",cached="false"} 1"#,
+                r#"kezek_checks_total{check="P18.10",outcome="fail",cached="false"} 1"#,
+            ]
+        );
     }
 }
