@@ -188,8 +188,8 @@ impl std::str::FromStr for CheckId {
             .strip_prefix("P18.")
             .filter(|n| !n.starts_with('0') && n.bytes().all(|b| b.is_ascii_digit()))
             .and_then(|n| n.parse::<u8>().ok())
-            .ok_or_else(|| format!("{s:?} is not a P18 check (\"P18.1\" to \"P18.18\")"))?;
-        Self::try_from(n)
+            .and_then(Self::new);
+        n.ok_or_else(|| format!("{s:?} is not a P18 check (\"P18.1\" to \"P18.18\")"))
     }
 }
 
