@@ -77,14 +77,14 @@ impl Catalogue {
                 });
             }
             Some(check) => check,
-            None => serves[0].to_owned(),
+            None => serves[0].clone(),
         };
         let correlation = uuid::Uuid::new_v4().to_string();
         let outcome = self
             .host
             .check(
                 adapter,
-                check.to_owned(),
+                &check,
                 application,
                 &correlation,
                 deadline,

@@ -247,7 +247,8 @@ mod tests {
             trailer: true,
             ..Default::default()
         };
-        let edits: [(&str, fn(&mut Application)); 4] = [
+        type Edit = (&'static str, fn(&mut Application));
+        let edits: [Edit; 4] = [
             ("owner", |a| a.owner.name.push('x')),
             ("vehicle", |a| a.vehicle.plate.push('X')),
             ("trailer", |a| a.trailer = None),
