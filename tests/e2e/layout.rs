@@ -194,7 +194,13 @@ fn the_domain_and_the_contracts_stay_small() {
     check("kezek-schema", &["jsonschema", "serde", "serde_json"]);
     check(
         "kezek-manifest",
-        &["kezek-schema", "serde", "serde_json", "thiserror"],
+        &[
+            "kezek-domain",
+            "kezek-schema",
+            "serde",
+            "serde_json",
+            "thiserror",
+        ],
     );
 }
 

@@ -313,7 +313,7 @@ async fn cache_hits_misses_errors_and_single_flight() {
         "{:?}",
         v.checks
             .iter()
-            .map(|c| (c.check, c.cached))
+            .map(|c| (c.check.clone(), c.cached))
             .collect::<Vec<_>>()
     );
     let after: Vec<usize> = RegistryId::ALL
