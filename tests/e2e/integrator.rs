@@ -27,7 +27,7 @@ async fn start(staging: &Staging, extra: &str) -> (Arc<Catalogue>, ReloadReport)
 fn serving(catalogue: &Catalogue) -> (String, String) {
     let set = catalogue.snapshot();
     let adapter = set
-        .for_check(CheckId::new(1).unwrap())
+        .for_check(&CheckId::p18(1).unwrap())
         .expect("check 1 is served");
     (
         adapter.descriptor.id.clone(),

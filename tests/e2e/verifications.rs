@@ -396,7 +396,7 @@ async fn the_edition_in_force_on_the_travel_date_applies() {
     let mut amended = current.clone();
     amended["version"] = "amended".into();
     amended["effective-from"] = ahead(10).into();
-    let dropped = CheckId::new(9).unwrap();
+    let dropped = CheckId::p18(9).unwrap();
     amended["sets"]["resident"]
         .as_array_mut()
         .unwrap()

@@ -18,7 +18,7 @@ async fn handed(gateway: &Gateway, adapter: &str) -> String {
         .host
         .check(
             adapter,
-            adapter.descriptor.checks[0],
+            &adapter.descriptor.checks[0],
             &sample_application(),
             "6f1c2d3e-0000-4000-8000-000000000001",
             Duration::from_secs(10),

@@ -202,7 +202,7 @@ mod tests {
 
     #[test]
     fn a_check_is_read_as_json_spells_it() {
-        assert_eq!(parse_check("3"), Ok(CheckId::new(3).unwrap()));
+        assert_eq!(parse_check("3"), Ok(CheckId::p18(3).unwrap()));
         for bad in ["0", "19", "x", ""] {
             let err = parse_check(bad).unwrap_err();
             assert!(err.contains("names no check"), "{bad}: {err}");
@@ -227,7 +227,7 @@ mod tests {
         let trial = Trial {
             adapter: "a".into(),
             version: "1.0.0".into(),
-            check: CheckId::new(3).unwrap(),
+            check: CheckId::p18(3).unwrap(),
             exchanges: vec![TrialExchange {
                 endpoint: "egov-gateway".into(),
                 status: Some(200),

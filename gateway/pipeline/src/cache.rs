@@ -229,10 +229,10 @@ mod tests {
     #[test]
     fn the_key_follows_what_the_adapter_is_handed() {
         let cache = FindingCache::new(1 << 20);
-        let check = CheckId::new(4).unwrap();
+        let check = CheckId::p18(4).unwrap();
         let key = |app: &Application, reads: RequestFields| {
             cache.key(
-                check,
+                &check,
                 "sha",
                 "rules@1",
                 &app.project(reads),
