@@ -33,7 +33,10 @@ async fn every_persona_gets_its_expected_finding_from_every_adapter() {
     for persona in &world.scenario.personas {
         let app = application(persona);
         for (key, expected) in &persona.expect {
-            let check: CheckId = key.as_str().parse().expect("an expectation key is a check id");
+            let check: CheckId = key
+                .as_str()
+                .parse()
+                .expect("an expectation key is a check id");
             if !checks.contains(&check) {
                 continue;
             }

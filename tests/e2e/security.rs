@@ -602,7 +602,7 @@ async fn the_gateway_follows_a_key_rotation_at_the_jwks_url() {
     let reads = Arc::new(AtomicUsize::new(0));
     let url = jwks_server(keys.clone(), reads.clone()).await;
     let config: kezek::config::ApiConfig = toml::from_str(&format!(
-        "[auth]\nissuer = {ISSUER:?}\naudience = {AUDIENCE:?}\njwks_url = {url:?}\njwks_min_refresh_ms = 300\n"
+        "[auth]\nissuer = {ISSUER:?}\naudience = {AUDIENCE:?}\njwks_url = {url:?}\njwks_min_refresh_ms = 300\nrequire_applicant_iin = false\n"
     ))
     .unwrap();
     let authenticator = kezek_api::auth::Authenticator::from_config(config.auth.as_ref())
@@ -831,7 +831,7 @@ async fn a_registrar_back_end_may_call_with_a_client_certificate() {
     let config: kezek::config::ApiConfig = toml::from_str(&format!(
         "listen = \"127.0.0.1:0\"\nadmin_listen = \"127.0.0.1:0\"\ndev_cert_out = {server_cert:?}\n\
          [auth]\nissuer = {ISSUER:?}\naudience = {AUDIENCE:?}\njwks_file = {jwks:?}\n\
-         client_ca_file = {client_ca:?}\nregistrar_clients = [\"registrar-backend.kezek.test\"]\n"
+         client_ca_file = {client_ca:?}\nregistrar_clients = [\"registrar-backend.kezek.test\"]\nrequire_applicant_iin = false\n"
     ))
     .unwrap();
     let listeners = Listeners::bind(&config).await.unwrap();

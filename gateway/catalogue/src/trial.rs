@@ -82,13 +82,7 @@ impl Catalogue {
         let correlation = uuid::Uuid::new_v4().to_string();
         let outcome = self
             .host
-            .check(
-                adapter,
-                &check,
-                application,
-                &correlation,
-                deadline,
-            )
+            .check(adapter, &check, application, &correlation, deadline)
             .await;
         let (finding, error) = match outcome.result {
             Ok(finding) => (Some(finding), None),
@@ -144,7 +138,9 @@ pub fn parse_check(text: &str) -> Result<CheckId, String> {
     match text.parse::<u8>() {
         // A bare P18 number, as the flag took before checks were data (ADR 0018).
         Ok(n) => CheckId::p18(n).ok_or_else(|| format!("P18 has checks 1 to 18, not {n}")),
-        Err(_) => text.parse().map_err(|e: kezek_domain::BadCheckId| e.to_string()),
+        Err(_) => text
+            .parse()
+            .map_err(|e: kezek_domain::BadCheckId| e.to_string()),
     }
 }
 
@@ -203,9 +199,15 @@ mod tests {
     #[test]
     fn a_check_is_read_as_json_spells_it() {
         assert_eq!(parse_check("3"), Ok(CheckId::p18(3).unwrap()));
-        for bad in ["0", "19", "x", ""] {
+        assert_eq!(parse_check("O505.ADR").unwrap().as_str(), "O505.ADR");
+        for (bad, says) in [
+            ("0", "1 to 18"),
+            ("19", "1 to 18"),
+            ("x", "check id"),
+            ("", "check id"),
+        ] {
             let err = parse_check(bad).unwrap_err();
-            assert!(err.contains("names no check"), "{bad}: {err}");
+            assert!(err.contains(says), "{bad}: {err}");
         }
     }
 

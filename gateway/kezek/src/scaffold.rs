@@ -290,7 +290,7 @@ mod tests {
 
     #[test]
     fn every_placeholder_is_filled_and_the_manifest_parses() {
-        let today = time::OffsetDateTime::now_utc().date();
+        let today = kezek_domain::clock::Clock::now(&kezek_domain::clock::SystemClock).date();
         for family in [Family::EgovSoap, Family::DirectSoap, Family::Rest] {
             for (path, text) in render(&plan(family), today) {
                 assert!(
@@ -325,7 +325,7 @@ mod tests {
         assert!(err.contains("1 to 18"), "{err}");
 
         let root = tempfile::tempdir().unwrap();
-        let today = time::OffsetDateTime::now_utc().date();
+        let today = kezek_domain::clock::Clock::now(&kezek_domain::clock::SystemClock).date();
         let plan = Plan::new(&args("good-id", 3)).unwrap();
         scaffold(&plan, root.path(), today).unwrap();
         let err = scaffold(&plan, root.path(), today).unwrap_err().to_string();
