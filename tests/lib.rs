@@ -68,6 +68,15 @@ impl Staging {
         out
     }
 
+    /// Stages `package` with the component of `component_of` in place of its own, signed:
+    /// a build that is genuine but cannot load (e.g. another fixture's WIT).
+    pub fn stage_with_component_of(&self, package: &Path, component_of: &Path) -> PathBuf {
+        let out = self.stage_unsigned(package);
+        std::fs::copy(component_of.join("adapter.wasm"), out.join("adapter.wasm")).unwrap();
+        self.sign(&out);
+        out
+    }
+
     /// (Re-)signs a staged package as it is now, with the staging key.
     pub fn sign(&self, package: &Path) {
         let component = std::fs::read(package.join("adapter.wasm")).unwrap();

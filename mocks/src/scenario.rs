@@ -523,8 +523,8 @@ impl Persona {
 
 /// A check id as a scenario names it (issue 12): any string id such as `P18.3` or
 /// `O505.ADR`. A bare number `n` in 1..=18 is the shipped form and means `P18.n`; it is
-/// normalised, so `"3"` and `"P18.3"` are the same key. Kept as a string in the mocks on
-/// purpose: the mocks do not depend on the gateway's check catalogue.
+/// normalised, so `"3"` and `"P18.3"` are the same key. Kept as a string, read with the
+/// domain's `CheckId` grammar: the mocks do not depend on the gateway's check catalogue.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(transparent)]
 pub struct CheckKey(String);
@@ -547,22 +547,13 @@ impl CheckKey {
                 )),
             };
         }
-        let mut segments = s.split('.');
-        let head = segments.next().unwrap_or_default();
-        let head_ok = head.starts_with(|c: char| c.is_ascii_uppercase())
-            && head.chars().all(|c| c.is_ascii_alphanumeric());
-        let tail: Vec<&str> = segments.collect();
-        let tail_ok = !tail.is_empty()
-            && tail
-                .iter()
-                .all(|t| !t.is_empty() && t.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'));
-        if head_ok && tail_ok {
-            Ok(Self(s.to_string()))
-        } else {
-            Err(format!(
+        // One grammar for check ids: the domain's (ADR 0018).
+        match s.parse::<kezek_domain::CheckId>() {
+            Ok(_) => Ok(Self(s.to_string())),
+            Err(_) => Err(format!(
                 "check {s:?} is not a check id: expected a number 1..=18 (P18.n) or a dotted \
                  id such as \"P18.3\" or \"O505.ADR\""
-            ))
+            )),
         }
     }
 
@@ -572,10 +563,7 @@ impl CheckKey {
 
     /// `n` when this is Order 707's check `P18.n` (the WIT 1.0.0 boundary speaks numbers).
     pub fn p18_number(&self) -> Option<u8> {
-        self.0
-            .strip_prefix("P18.")
-            .and_then(|n| n.parse().ok())
-            .filter(|n| (1..=18).contains(n))
+        self.0.parse::<kezek_domain::CheckId>().ok()?.p18_number()
     }
 }
 

@@ -80,13 +80,7 @@ async fn reload_under_load_fails_no_call_and_rollback_restores() {
     assert_eq!(serving_version(&gateway).await, "2.0.0");
 
     // A broken build of the same adapter is refused; v2 keeps serving.
-    let broken = staging.stage_signed(&fixture("echo-v2"));
-    std::fs::copy(
-        fixture("wrong-wit").join("adapter.wasm"),
-        broken.join("adapter.wasm"),
-    )
-    .unwrap();
-    staging.sign(&broken);
+    staging.stage_with_component_of(&fixture("echo-v2"), &fixture("wrong-wit"));
     let report = gateway.catalogue.reload().await.unwrap();
     assert_eq!(report.refused.len(), 1, "{report}");
     assert!(

@@ -81,13 +81,7 @@ async fn a_restart_keeps_the_build_in_force_when_the_folder_holds_a_refused_one(
     staging.stage_signed(&fixture("echo"));
     {
         let (running, _) = start(&staging, "").await;
-        let broken = staging.stage_signed(&fixture("echo-v2"));
-        std::fs::copy(
-            fixture("wrong-wit").join("adapter.wasm"),
-            broken.join("adapter.wasm"),
-        )
-        .unwrap();
-        staging.sign(&broken);
+        staging.stage_with_component_of(&fixture("echo-v2"), &fixture("wrong-wit"));
         let report = running.reload().await.unwrap();
         assert!(
             refusal(&report, ECHO).contains("kezek:registry@1.0.0"),
