@@ -354,7 +354,7 @@ fn slow_scaffolded_adapters_build_and_pass_their_tests() {
         let plan = Plan::new(&NewArgs {
             id: id.into(),
             family,
-            check: 7,
+            check: "P18.7".into(),
             registry: Some("A \"new\" registry".into()),
             service_id: None,
             dir: registries.clone(),

@@ -4,6 +4,7 @@
 //! builds and its unit tests pass as generated (the e2e test `scaffolded_adapters_build`
 //! proves it for every family).
 
+use kezek_domain::CheckId;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use time::Date;
@@ -26,9 +27,9 @@ pub struct NewArgs {
     pub id: String,
     #[arg(long, value_enum)]
     pub family: Family,
-    /// The P18 check it serves (1 to 18).
+    /// The check it serves, as the rule set names it: `P18.7`, or a new one (`O505.ADR`).
     #[arg(long)]
-    pub check: u8,
+    pub check: String,
     /// The registry, in words (manifest and describe()).
     #[arg(long)]
     pub registry: Option<String>,
@@ -45,7 +46,7 @@ pub struct NewArgs {
 pub struct Plan {
     pub id: String,
     pub family: Family,
-    pub check: u8,
+    pub check: CheckId,
     pub registry: String,
     pub service_id: String,
 }
@@ -54,10 +55,11 @@ impl Plan {
     /// Validates what an integrator typed.
     pub fn new(args: &NewArgs) -> anyhow::Result<Self> {
         check_id(&args.id).map_err(anyhow::Error::msg)?;
-        // P18 lists checks 1 to 18; the WIT carries the number.
-        if !(1..=18).contains(&args.check) {
-            anyhow::bail!("--check {}: P18 has checks 1 to 18", args.check);
-        }
+        // Any check id the rule sets can name (ADR 0018); WIT 1.1 carries it as a string.
+        let check: CheckId = args
+            .check
+            .parse()
+            .map_err(|e| anyhow::anyhow!("--check {:?}: {e}", args.check))?;
         let registry = args
             .registry
             .clone()
@@ -78,7 +80,7 @@ impl Plan {
         Ok(Self {
             id: args.id.clone(),
             family: args.family,
-            check: args.check,
+            check,
             registry,
             service_id,
         })
@@ -157,7 +159,7 @@ pub fn render(plan: &Plan, today: Date) -> Vec<(&'static str, String)> {
         ("registry_doc", plan.registry.replace('\n', " ")),
         (
             "description_toml",
-            json(&format!("P18.{}: {}", plan.check, plan.registry)),
+            json(&format!("{}: {}", plan.check, plan.registry)),
         ),
         ("today", today.to_string()),
         ("travel_date", days(10)),
@@ -228,7 +230,7 @@ pub fn run(args: &NewArgs) -> anyhow::Result<ExitCode> {
     let dest = scaffold(&plan, &args.dir, today)?;
     let id = &plan.id;
     println!(
-        "created {} ({:?} family, P18.{})",
+        "created {} ({:?} family, {}, kezek:registry@1.1.0)",
         dest.display(),
         plan.family,
         plan.check
@@ -280,7 +282,7 @@ mod tests {
         Plan::new(&NewArgs {
             id: "cargo-seals".into(),
             family,
-            check: 16,
+            check: "P18.16".into(),
             registry: Some("Customs \"seal\" register\\".into()),
             service_id: None,
             dir: PathBuf::new(),
@@ -312,21 +314,31 @@ mod tests {
 
     #[test]
     fn bad_input_is_refused_in_words() {
-        let args = |id: &str, check: u8| NewArgs {
+        let args = |id: &str, check: &str| NewArgs {
             id: id.into(),
             family: Family::Rest,
-            check,
+            check: check.into(),
             registry: None,
             service_id: None,
             dir: PathBuf::new(),
         };
-        assert!(Plan::new(&args("Bad Id", 3)).is_err());
-        let err = Plan::new(&args("good-id", 19)).unwrap_err().to_string();
-        assert!(err.contains("1 to 18"), "{err}");
+        assert!(Plan::new(&args("Bad Id", "P18.3")).is_err());
+        for bad in ["19", "p18.3", "O505 ADR", ""] {
+            let err = Plan::new(&args("good-id", bad)).unwrap_err().to_string();
+            assert!(err.starts_with(&format!("--check {bad:?}: ")), "{err}");
+        }
+        // A new check id is as good as a P18 one (ADR 0018).
+        assert_eq!(
+            Plan::new(&args("good-id", "O505.ADR"))
+                .unwrap()
+                .check
+                .as_str(),
+            "O505.ADR"
+        );
 
         let root = tempfile::tempdir().unwrap();
         let today = kezek_domain::clock::Clock::now(&kezek_domain::clock::SystemClock).date();
-        let plan = Plan::new(&args("good-id", 3)).unwrap();
+        let plan = Plan::new(&args("good-id", "P18.3")).unwrap();
         scaffold(&plan, root.path(), today).unwrap();
         let err = scaffold(&plan, root.path(), today).unwrap_err().to_string();
         assert!(err.contains("already exists"), "{err}");
