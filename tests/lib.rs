@@ -442,6 +442,21 @@ pub mod registries {
             extra_config: &str,
             mocks: MockConfig,
         ) -> Self {
+            Self::start_inner(upstream, extra_config, mocks, &[]).await
+        }
+
+        /// A world without these packages of the build, to deploy them into while it runs
+        /// ([`World::deploy`]).
+        pub async fn start_without(packages: &[&str]) -> Self {
+            Self::start_inner(Default::default(), "", MockConfig::default(), packages).await
+        }
+
+        async fn start_inner(
+            upstream: kezek_pipeline::upstream::UpstreamSettings,
+            extra_config: &str,
+            mocks: MockConfig,
+            without: &[&str],
+        ) -> Self {
             // The population and the gateway on the same day: today (`super::days`).
             let today = super::days::today();
             let scenario = Scenario::default_population().on(today);
@@ -457,7 +472,8 @@ pub mod registries {
             for entry in std::fs::read_dir(super::adapters_dir()).unwrap() {
                 let path = entry.unwrap().path();
                 // Packages only: not the record a gateway keeps there (`.kezek`).
-                if !path.file_name().unwrap().to_string_lossy().starts_with('.') {
+                let name = path.file_name().unwrap().to_string_lossy();
+                if !name.starts_with('.') && !without.contains(&name.as_ref()) {
                     staging.stage_signed(&path);
                 }
             }
@@ -500,6 +516,27 @@ pub mod registries {
                     .find(|p| p.id == id)
                     .unwrap_or_else(|| panic!("persona {id}")),
             )
+        }
+
+        /// Signs the build's package `id` into the directory the gateway serves, as
+        /// `kezek adapters deploy` does; the gateway takes it on its next reload.
+        pub fn deploy(&self, id: &str) -> std::path::PathBuf {
+            self._staging.stage_signed(&super::adapters_dir().join(id))
+        }
+
+        /// Has the mocks serve `mocks/scenarios/<file>` merged onto the world's population
+        /// (already on today; the merge puts the file's data on it too), and returns the
+        /// merged scenario.
+        pub fn merge_scenario(&self, file: &str) -> Scenario {
+            let path = super::workspace().join("mocks/scenarios").join(file);
+            let other =
+                Scenario::from_file(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            let scenario = self
+                .scenario
+                .merged(&other, &format!("default + {file}"))
+                .unwrap_or_else(|e| panic!("{file} merges onto the population: {e}"));
+            self.mocks.load_scenario(scenario.clone());
+            scenario
         }
 
         /// The world's own copy of the rules directory.

@@ -851,8 +851,12 @@ fn start_with_adr(today: time::Date) -> (RegistryMocks, Scenario) {
     (mocks, scenario)
 }
 
-fn adr_request(iin: &str) -> String {
-    format!("<AdrCertificateRequest><iin>{iin}</iin></AdrCertificateRequest>")
+/// The register selects a driver by identity document: (issuing country, number).
+fn adr_request((country, number): &(String, String)) -> String {
+    format!(
+        "<AdrCertificateRequest><documentCountry>{country}</documentCountry>\
+         <documentNumber>{number}</documentNumber></AdrCertificateRequest>"
+    )
 }
 
 /// Issue 12: a registry declared in JSON (egov-soap family) answers its personas over the
@@ -867,10 +871,8 @@ async fn issue_12_declared_egov_soap_registry_answers_personas() {
     let driver = |id: &str| {
         let p = s.example(id).expect("ADR example");
         assert_eq!(p.request.travel_date, travel.to_string(), "{}", p.id);
-        p.request.drivers[0]
-            .iin
-            .clone()
-            .expect("resident driver IIN")
+        let document = &p.request.drivers[0].document;
+        (document.issuing_country.clone(), document.number.clone())
     };
 
     let valid = driver("adr-valid");
@@ -882,7 +884,7 @@ async fn issue_12_declared_egov_soap_registry_answers_personas() {
     assert_eq!(data.name, "AdrCertificateResponse");
     assert_eq!(data.text_of("found").as_deref(), Some("true"));
     let cert = data.child("certificate").expect("certificate");
-    assert_eq!(cert.text_of("iin"), Some(valid.clone()));
+    assert_eq!(cert.text_of("number").as_deref(), Some("KZ-ADR-0001201"));
     let classes: Vec<&str> = cert
         .child("classes")
         .unwrap()
@@ -931,7 +933,7 @@ async fn issue_12_declared_egov_soap_registry_answers_personas() {
     assert_eq!(rec.len(), 4);
     assert_eq!(rec[0].registry.as_str(), "adr-certificates");
     assert_eq!(rec[0].service_id.as_deref(), Some("MTI_ADR_CERTIFICATES"));
-    assert_eq!(rec[0].keys.get("iin"), Some(&valid));
+    assert_eq!(rec[0].keys.get("documentNumber"), Some(&valid.1));
     assert_eq!(rec[0].sender, CredentialCheck::Valid);
     assert_eq!(rec[0].consent_token, CredentialCheck::NotApplicable);
     assert_eq!(
@@ -964,11 +966,8 @@ async fn issue_12_declared_egov_soap_registry_answers_personas() {
 async fn issue_12_declared_registry_faults() {
     let (mocks, s) = start_with_adr(today());
     let a = mocks.addr();
-    let iin = s.example("adr-valid").unwrap().request.drivers[0]
-        .iin
-        .clone()
-        .unwrap();
-    let request = adr_request(&iin);
+    let document = &s.example("adr-valid").unwrap().request.drivers[0].document;
+    let request = adr_request(&(document.issuing_country.clone(), document.number.clone()));
     let call = || gateway(a, "m-f", "MTI_ADR_CERTIFICATES", &request);
 
     let put = |fault: &'static str| http(a, "PUT", "/__admin/faults/adr-certificates", &[], fault);

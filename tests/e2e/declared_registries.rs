@@ -6,12 +6,16 @@
 use std::collections::BTreeSet;
 
 use kezek_domain::Decision;
-use kezek_mocks::scenario::{Scenario, Verdict as Expected};
+use kezek_mocks::scenario::Verdict as Expected;
 use kezek_mocks::{soap, xml};
 use kezek_tests::registries::{World, application};
 
-/// The ADR certificate answer of the declared registry for a driver, as the business XML.
-async fn adr_certificate(world: &World, iin: &str) -> xml::Node {
+/// The ADR certificate answer of the declared registry for a driver's identity document,
+/// as the business XML.
+async fn adr_certificate(
+    world: &World,
+    document: &kezek_mocks::scenario::IdentityDocument,
+) -> xml::Node {
     // The gateway's `egress.endpoints.egov-gateway` (kezek_tests::registries::endpoints_toml).
     let url = world
         .mocks
@@ -26,7 +30,11 @@ async fn adr_certificate(world: &World, iin: &str) -> xml::Node {
             .expect("a timestamp"),
         "kezek-dev",
         "kezek-dev-secret",
-        &format!("<AdrCertificateRequest><iin>{iin}</iin></AdrCertificateRequest>"),
+        &format!(
+            "<AdrCertificateRequest><documentCountry>{}</documentCountry>\
+             <documentNumber>{}</documentNumber></AdrCertificateRequest>",
+            document.issuing_country, document.number
+        ),
     );
     let reply = kezek_tests::http::request(
         world.mocks.addr(),
@@ -56,20 +64,14 @@ async fn adr_certificate(world: &World, iin: &str) -> xml::Node {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn issue_12_declared_registry_beside_the_default_population() {
     let world = World::start().await;
-    let adr =
-        Scenario::from_file(kezek_tests::workspace().join("mocks/scenarios/adr-certificates.json"))
-            .expect("the ADR scenario loads");
-    // The world's population is on today already; the merge puts the ADR data on it too.
-    let scenario = world
-        .scenario
-        .merged(&adr, "default + adr")
-        .expect("the ADR scenario merges onto the default population");
-    world.mocks.load_scenario(scenario.clone());
+    let scenario = world.merge_scenario("adr-certificates.json");
     let travel = kezek_tests::days::ahead(10);
     for (example, found) in [
         ("adr-valid", true),
         ("adr-expired", true),
         ("adr-missing", false),
+        ("adr-non-resident", true),
+        ("adr-non-resident-missing", false),
     ] {
         let p = scenario.example(example).expect("an ADR example");
         assert_eq!(p.request.travel_date, travel, "{}", p.id);
@@ -89,11 +91,7 @@ async fn issue_12_declared_registry_beside_the_default_population() {
         assert_eq!(ran, p18, "{}", p.id);
         assert_eq!(v.decision, Decision::Approved, "{}: {:?}", p.id, v.reasons);
 
-        let iin = p.request.drivers[0]
-            .iin
-            .as_deref()
-            .expect("a resident driver");
-        let answer = adr_certificate(&world, iin).await;
+        let answer = adr_certificate(&world, &p.request.drivers[0].document).await;
         assert_eq!(answer.text_of("found"), Some(found.to_string()), "{}", p.id);
         let want = p.expected("O505.ADR").expect("the new check's expectation");
         match (want.verdict, answer.path(&["certificate", "validUntil"])) {
@@ -103,5 +101,5 @@ async fn issue_12_declared_registry_beside_the_default_population() {
             other => panic!("{}: unexpected {other:?}", p.id),
         }
     }
-    assert_eq!(world.mocks.call_count("adr-certificates"), 3);
+    assert_eq!(world.mocks.call_count("adr-certificates"), 5);
 }

@@ -2,6 +2,7 @@
 //! DESIGN.md invariant it enforces.
 
 mod adapter_packages;
+mod amendment;
 mod api;
 mod audit;
 mod booking;

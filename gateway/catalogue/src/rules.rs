@@ -170,6 +170,34 @@ mod tests {
         }
     }
 
+    /// Issue 12 item 7: the worked example's edition is the shipped rule set plus O505.ADR,
+    /// blocking for residents and non-residents with dangerous cargo, and nothing else; a
+    /// change to the shipped text that the example does not follow fails here.
+    #[test]
+    fn the_example_amendment_is_the_shipped_rule_set_plus_o505_adr() {
+        const EDITION: &str = include_str!("../../../deploy/amendments/order-707-adr.json");
+        let shipped = RuleBook::parse(SHIPPED.as_bytes()).unwrap();
+        let mut edition = RuleBook::parse(EDITION.as_bytes()).unwrap();
+        let adr: CheckId = "O505.ADR".parse().unwrap();
+        assert!(edition.checks.remove(&adr).is_some());
+        let dangerous = Condition {
+            vehicle_kind: None,
+            cargo_any: Some(vec![kezek_domain::CargoClass::Dangerous]),
+        };
+        for rules in [&mut edition.sets.resident, &mut edition.sets.non_resident] {
+            let last = rules.pop().unwrap();
+            assert_eq!(last.check, adr);
+            assert!(last.blocking);
+            assert_eq!(last.when.as_ref(), Some(&dangerous));
+        }
+        assert!(edition.effective_from > shipped.effective_from);
+        assert_eq!(edition.id, shipped.id);
+        edition.version = shipped.version.clone();
+        edition.effective_from = shipped.effective_from.clone();
+        edition.source = shipped.source.clone();
+        assert_eq!(edition, shipped);
+    }
+
     /// ADR 0018: what a rule-set file can get wrong about its checks, each refused with the
     /// pointer of the entry; a new check id is as good as a P18 one.
     #[test]
