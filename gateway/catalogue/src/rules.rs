@@ -41,7 +41,8 @@ impl RuleBook {
             .filter(|p| p.extension().is_some_and(|x| x == "json"))
             .collect();
         files.sort();
-        let mut sets = Vec::new();
+        let mut sets: Vec<RuleSet> = Vec::new();
+        let mut names: Vec<String> = Vec::new();
         for file in files {
             let name = file.display().to_string();
             let invalid = |reason: String| RulesError::Invalid {
@@ -49,7 +50,21 @@ impl RuleBook {
                 reason,
             };
             let bytes = std::fs::read(&file).map_err(|e| invalid(e.to_string()))?;
-            sets.push(Self::parse(&bytes).map_err(invalid)?);
+            let set = Self::parse(&bytes).map_err(invalid)?;
+            // Two texts in force from the same day: which one decides would be the file
+            // names' sort order, not the law's.
+            if let Some(i) = sets
+                .iter()
+                .position(|s| s.effective_from == set.effective_from)
+            {
+                return Err(invalid(format!(
+                    "{}@{} is in force from {}, the same day as {}@{} in {}; one edition \
+                     per day: give the amendment its own effective-from, or remove one",
+                    set.id, set.version, set.effective_from, sets[i].id, sets[i].version, names[i]
+                )));
+            }
+            sets.push(set);
+            names.push(name);
         }
         if sets.is_empty() {
             return Err(RulesError::Empty(dir.display().to_string()));
@@ -196,6 +211,38 @@ mod tests {
         edition.effective_from = shipped.effective_from.clone();
         edition.source = shipped.source.clone();
         assert_eq!(edition, shipped);
+    }
+
+    /// P19 editions (issue 12 item 4): editions stand side by side and the one in force on
+    /// the travel date applies; two in force from the same day are refused, naming both,
+    /// since the file names' order would otherwise choose.
+    #[test]
+    fn editions_apply_by_travel_date_and_one_per_day() {
+        let dir = tempfile::tempdir().unwrap();
+        let edition = |file: &str, version: &str, from: &str| {
+            let text = amended(|f| {
+                f["version"] = version.into();
+                f["effective-from"] = from.into();
+            });
+            std::fs::write(dir.path().join(file), text).unwrap();
+        };
+        edition("a.json", "1", "2030-01-01");
+        edition("b.json", "2", "2030-02-01");
+        let book = RuleBook::load(dir.path()).unwrap();
+        let version = |date| book.in_effect(date).map(|s| s.version.as_str());
+        assert_eq!(version("2029-12-31"), None);
+        assert_eq!(version("2030-01-01"), Some("1"));
+        assert_eq!(version("2030-01-31"), Some("1"));
+        assert_eq!(version("2030-02-01"), Some("2"));
+
+        edition("c.json", "3", "2030-02-01");
+        let e = RuleBook::load(dir.path()).unwrap_err().to_string();
+        assert!(e.contains("c.json"), "{e}");
+        assert!(
+            e.contains("order-707@3 is in force from 2030-02-01, the same day as order-707@2"),
+            "{e}"
+        );
+        assert!(e.contains("b.json"), "{e}");
     }
 
     /// ADR 0018: what a rule-set file can get wrong about its checks, each refused with the
