@@ -10,6 +10,7 @@ use kezek_domain::{Application, CheckOutcome, Decision, Verification};
 use kezek_mocks::scenario::Verdict as Expected;
 use kezek_tests::days;
 use kezek_tests::registries::{World, application};
+use std::sync::Arc;
 
 const ADR: &str = "O505.ADR";
 
@@ -23,7 +24,7 @@ fn edition(effective_from: &str) -> String {
     file.to_string()
 }
 
-async fn verify(world: &World, application: Application) -> Verification {
+async fn verify(world: &World, application: Application) -> Arc<Verification> {
     world
         .gateway
         .pipeline
@@ -59,7 +60,7 @@ async fn issue_12_the_adr_amendment_is_hot_loaded_without_gateway_code() {
     let world = World::start_without(&["adr-certificates"]).await;
     let scenario = world.merge_scenario("adr-certificates.json");
     let valid = application(scenario.example("adr-valid").unwrap());
-    assert_eq!(adr_outcome(&verify(&world, valid.clone()).await), None);
+    assert_eq!(adr_outcome(&*verify(&world, valid.clone()).await), None);
 
     // The personas travel ten days ahead; the edition is in force from five days ahead.
     let edition_day = days::ahead(5);
@@ -73,7 +74,7 @@ async fn issue_12_the_adr_amendment_is_hot_loaded_without_gateway_code() {
                 && r.reason.contains("which no adapter serves")),
         "{report}"
     );
-    assert_eq!(adr_outcome(&verify(&world, valid.clone()).await), None);
+    assert_eq!(adr_outcome(&*verify(&world, valid.clone()).await), None);
 
     world.deploy("adr-certificates");
     let report = world.gateway.catalogue.reload().await.unwrap();

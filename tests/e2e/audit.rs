@@ -430,7 +430,7 @@ async fn a_full_audit_queue_refuses_rather_than_drops() {
     for b in burst {
         match b.await.unwrap() {
             Ok(v) => {
-                answered.insert(v.id);
+                answered.insert(v.id.clone());
             }
             Err(kezek_pipeline::VerifyError::AuditUnavailable(e)) => {
                 assert!(e.reason.contains("full"), "{e}");

@@ -7,13 +7,14 @@ use kezek_mocks::registry::RegistryId;
 use kezek_mocks::scenario::Verdict as Expected;
 use kezek_tests::registries::{World, application};
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 fn persona(world: &World, id: &str) -> kezek_domain::Application {
     world.persona(id)
 }
 
 /// Verifies a persona of the default population.
-async fn verify(world: &World, id: &str) -> Verification {
+async fn verify(world: &World, id: &str) -> Arc<Verification> {
     world
         .gateway
         .pipeline

@@ -153,8 +153,8 @@ impl BookingEngine {
                 }
             })?;
         match verification.decision {
-            Decision::Approved => Ok(verification.id),
-            Decision::Refused => Err(BookingError::Refused(Box::new(verification))),
+            Decision::Approved => Ok(verification.id.clone()),
+            Decision::Refused => Err(BookingError::Refused(verification)),
             Decision::Indeterminate => {
                 let unanswered: Vec<String> = verification
                     .unanswered

@@ -20,7 +20,7 @@ pub enum BookingError {
     },
     /// P20: the verification refused the application; the reasons say why.
     #[error("P20: the verification refused the application")]
-    Refused(Box<Verification>),
+    Refused(std::sync::Arc<Verification>),
     /// P20: a registry could not answer; unknown is never yes.
     #[error("P20: the verification could not decide: {detail}")]
     Indeterminate {

@@ -63,7 +63,7 @@ impl Verifier for ScriptedVerifier {
             .find(|(p, _)| *p == application.vehicle.plate)
             .map(|(_, s)| s.clone())
             .unwrap_or_else(|| self.default.lock().expect("lock").clone());
-        Box::pin(async move { Ok(verification(&script)) })
+        Box::pin(async move { Ok(std::sync::Arc::new(verification(&script))) })
     }
 }
 

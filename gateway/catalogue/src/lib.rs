@@ -34,7 +34,7 @@ use ed25519_dalek::VerifyingKey;
 use kezek_domain::CheckId;
 use kezek_host::{AdapterHost, LoadedAdapter};
 use kezek_manifest::Manifest;
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -53,7 +53,9 @@ pub struct AdapterSet {
     pub generation: u64,
     pub adapters: BTreeMap<String, Arc<LoadedAdapter>>,
     pub rules: Arc<RuleBook>,
-    by_check: BTreeMap<CheckId, Arc<LoadedAdapter>>,
+    /// Hashed, not ordered: every check of every verification looks its adapter up here,
+    /// and the natural order of check ids costs a parse per comparison.
+    by_check: HashMap<CheckId, Arc<LoadedAdapter>>,
 }
 
 impl AdapterSet {
@@ -62,7 +64,7 @@ impl AdapterSet {
         adapters: BTreeMap<String, Arc<LoadedAdapter>>,
         rules: Arc<RuleBook>,
     ) -> Self {
-        let mut by_check = BTreeMap::new();
+        let mut by_check = HashMap::new();
         for adapter in adapters.values() {
             for check in &adapter.descriptor.checks {
                 by_check.insert(check.clone(), adapter.clone());
@@ -83,11 +85,14 @@ impl AdapterSet {
 
     /// The checks a package serves in this set.
     fn served_by(&self, id: &str) -> Vec<CheckId> {
-        self.by_check
+        let mut checks: Vec<CheckId> = self
+            .by_check
             .iter()
             .filter(|(_, adapter)| adapter.descriptor.id == id)
             .map(|(check, _)| check.to_owned())
-            .collect()
+            .collect();
+        checks.sort();
+        checks
     }
 
     /// What the state file records for this set.

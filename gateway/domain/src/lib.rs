@@ -618,7 +618,11 @@ pub enum VerifierError {
 
 /// A verification in flight.
 pub type VerifyFuture<'a> = std::pin::Pin<
-    Box<dyn std::future::Future<Output = Result<Verification, VerifierError>> + Send + 'a>,
+    Box<
+        dyn std::future::Future<Output = Result<std::sync::Arc<Verification>, VerifierError>>
+            + Send
+            + 'a,
+    >,
 >;
 
 /// What the booking engine needs from the verification pipeline (P17, P20).

@@ -140,7 +140,7 @@ impl Pipeline {
     }
 
     /// Verifies for a caller of the API: see [`Record::CommittedUnlessCached`].
-    pub async fn verify(&self, application: Application) -> Result<Verification, VerifyError> {
+    pub async fn verify(&self, application: Application) -> Result<Arc<Verification>, VerifyError> {
         self.verify_recorded(application, Record::CommittedUnlessCached)
             .await
     }
@@ -149,7 +149,7 @@ impl Pipeline {
         &self,
         application: Application,
         record: Record,
-    ) -> Result<Verification, VerifyError> {
+    ) -> Result<Arc<Verification>, VerifyError> {
         let started = Instant::now();
         let set = self.catalogue.snapshot();
         self.prune_cache(&set);
@@ -231,8 +231,11 @@ impl Pipeline {
         self.metrics
             .verification(verification.decision, started.elapsed());
         tracing::info!(parent: &span, decision = ?verification.decision, duration_ms = started.elapsed().as_millis() as u64, "verification decided");
+        // Shared with the recent-verifications cache, not copied: a copy of every check's
+        // result was a tenth of a cached verification's cost.
+        let verification = Arc::new(verification);
         self.recent
-            .insert(verification.id.clone(), Arc::new(verification.clone()));
+            .insert(verification.id.clone(), verification.clone());
         Ok(verification)
     }
 
