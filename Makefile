@@ -4,6 +4,7 @@
 SHELL        := /bin/bash
 ADAPTERS_OUT := target/adapters
 STAGING      := target/staging/adapters
+DEVICES_STAGING := target/staging/devices
 FIXTURES_OUT := target/adapter-fixtures
 DEV_KEY      := target/dev-keys/dev
 AUDIT_KEY    := target/dev-keys/audit
@@ -40,25 +41,30 @@ test-any-day: adapters
 wasm-target:
 	@rustup target list --installed | grep -qx wasm32-wasip2 || rustup target add wasm32-wasip2
 
-## Compile every adapter and fixture to a component, lay them out as packages in a staging
-## directory, then sign and install them into $(ADAPTERS_OUT) one package at a time, each in
-## one step (`kezek adapters deploy`): a gateway watching $(ADAPTERS_OUT) never sees it
-## emptied or half written, and one bad package does not leave the others unsigned.
+## Compile every adapter, device driver and fixture to a component, lay them out as packages
+## in staging directories, then sign and install them into $(ADAPTERS_OUT) one package at a
+## time, each in one step (`kezek adapters deploy`): a gateway watching $(ADAPTERS_OUT) never
+## sees it emptied or half written, and one bad package does not leave the others unsigned.
+## Device drivers go into the same directory; the catalogue tells them by their manifest's
+## "wit" (ADR 0020).
 adapters: wasm-target dev-keys
 	cargo build --release --manifest-path adapters/Cargo.toml --target wasm32-wasip2
 	mkdir -p $(ADAPTERS_OUT)
-	scripts/package-adapters --registries $(STAGING) --fixtures $(FIXTURES_OUT); packaged=$$?; \
+	scripts/package-adapters --registries $(STAGING) --devices $(DEVICES_STAGING) --fixtures $(FIXTURES_OUT); packaged=$$?; \
 	$(KEZEK) adapters deploy --key $(DEV_KEY).key --to $(ADAPTERS_OUT) $(STAGING); deployed=$$?; \
-	test $$packaged -eq 0 && test $$deployed -eq 0
+	$(KEZEK) adapters deploy --key $(DEV_KEY).key --to $(ADAPTERS_OUT) $(DEVICES_STAGING); drivers=$$?; \
+	test $$packaged -eq 0 && test $$deployed -eq 0 && test $$drivers -eq 0
 
-## One adapter, e.g. `make adapter ID=tax-debt`: build it, stage it, sign and install it.
+## One adapter or device driver, e.g. `make adapter ID=tax-debt`: build it, stage it, sign
+## and install it.
 ## With KEZEK_ADMIN_URL set, the running gateway reloads and prints what it did.
 adapter: wasm-target dev-keys
 	@test -n "$(ID)" || { echo "usage: make adapter ID=<adapter id>" >&2; exit 2; }
 	cargo build --release --manifest-path adapters/Cargo.toml --target wasm32-wasip2 -p $(ID)
 	mkdir -p $(ADAPTERS_OUT)
-	scripts/package-adapters --registries $(STAGING) $(ID)
-	$(KEZEK) adapters deploy --key $(DEV_KEY).key --to $(ADAPTERS_OUT) $(STAGING)/$(ID) \
+	scripts/package-adapters --registries $(STAGING) --devices $(DEVICES_STAGING) $(ID)
+	$(KEZEK) adapters deploy --key $(DEV_KEY).key --to $(ADAPTERS_OUT) \
+	  $$(if [ -d $(DEVICES_STAGING)/$(ID) ]; then echo $(DEVICES_STAGING); else echo $(STAGING); fi)/$(ID) \
 	  $(if $(KEZEK_ADMIN_URL),--url $(KEZEK_ADMIN_URL))
 
 ## The development keys: adapter signing, audit anchors, the test identity provider.
@@ -73,4 +79,4 @@ bench: adapters
 
 ## Stop any gateway serving $(ADAPTERS_OUT) first.
 clean-adapters:
-	rm -rf $(ADAPTERS_OUT) $(STAGING) $(FIXTURES_OUT)
+	rm -rf $(ADAPTERS_OUT) $(STAGING) $(DEVICES_STAGING) $(FIXTURES_OUT)

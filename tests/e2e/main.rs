@@ -9,6 +9,7 @@ mod booking;
 mod clock;
 mod decision_integrity;
 mod declared_registries;
+mod devices;
 mod hot_reload;
 mod integrator;
 mod layout;

@@ -18,6 +18,7 @@ pub mod auth;
 mod body;
 pub mod booking;
 pub mod config;
+mod devices;
 mod health;
 mod layers;
 pub mod limits;

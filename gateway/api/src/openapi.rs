@@ -11,7 +11,7 @@
 //! both, anything else the public one ([`surfaces_of`]).
 
 use crate::routes::{ADMIN, BOTH, PUBLIC, Surface};
-use crate::{adapters, booking, health, verifications};
+use crate::{adapters, booking, devices, health, verifications};
 use axum::http::header;
 use axum::response::IntoResponse;
 use kezek_schema::Schema;
@@ -118,6 +118,8 @@ a new one).",
         adapters::rollback,
         adapters::trial,
         adapters::metrics,
+        devices::list,
+        devices::get,
         booking::capacity,
         booking::debt,
         booking::priority_list,
@@ -130,7 +132,7 @@ a new one).",
         (name = "checkpoints", description = "The Order 707 appendix and free capacity"),
         (name = "health", description = "Liveness and readiness, on both listeners"),
         (name = "meta", description = "This document"),
-        (name = "admin", description = "The admin listener: adapters, metrics, booking operations"),
+        (name = "admin", description = "The admin listener: adapters, device drivers, metrics, booking operations"),
     ),
 )]
 struct ApiDoc;

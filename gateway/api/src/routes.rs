@@ -4,7 +4,7 @@
 //! served without a verified caller unless the table says it is open (ADR 0014).
 
 use crate::problem::Problem;
-use crate::{Services, adapters, auth, booking, health, layers, openapi, verifications};
+use crate::{Services, adapters, auth, booking, devices, health, layers, openapi, verifications};
 use axum::Router;
 use axum::handler::Handler;
 use axum::http::{Method, Uri};
@@ -90,6 +90,8 @@ pub fn table() -> Vec<Route<Services>> {
             adapters::trial,
         ),
         route(ADMIN, M::GET, "/metrics", adapters::metrics),
+        route(ADMIN, M::GET, "/admin/devices", devices::list),
+        route(ADMIN, M::GET, "/admin/devices/{id}", devices::get),
     ];
     rows.extend(booking::routes());
     rows

@@ -2,7 +2,10 @@
 //! use them.
 //!
 //! Packages live in the adapters directory, one folder each:
-//! `<dir>/<id>/{manifest.json, adapter.wasm, adapter.sig}`. A reload reads every package,
+//! `<dir>/<id>/{manifest.json, adapter.wasm, adapter.sig}`. A package is a registry adapter
+//! or a device driver (ADR 0020), as its manifest's `wit` says; both go through the same
+//! steps below (signature, compilation, type-check, self-test), the same set, swap,
+//! record and rollback. A driver serves no check: the set answers [`AdapterSet::driver`]. A reload reads every package,
 //! and for each one that changed: validates the manifest, verifies the signature, compiles,
 //! type-checks against the WIT and self-tests. Only then does the new set replace the old
 //! one, in one atomic swap. A request holds the [`AdapterSet`] it started with until it
@@ -32,8 +35,8 @@ use crate::state::{InForce, State, StateDir};
 use arc_swap::ArcSwap;
 use ed25519_dalek::VerifyingKey;
 use kezek_domain::CheckId;
-use kezek_host::{AdapterHost, LoadedAdapter};
-use kezek_manifest::Manifest;
+use kezek_host::{AdapterHost, LoadedAdapter, LoadedDriver};
+use kezek_manifest::Package;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -52,6 +55,8 @@ pub struct AdapterSet {
     /// Increases with every swap (reload or rollback).
     pub generation: u64,
     pub adapters: BTreeMap<String, Arc<LoadedAdapter>>,
+    /// Device drivers (ADR 0020), by id.
+    pub drivers: BTreeMap<String, Arc<LoadedDriver>>,
     pub rules: Arc<RuleBook>,
     /// Hashed, not ordered: every check of every verification looks its adapter up here,
     /// and the natural order of check ids costs a parse per comparison.
@@ -62,6 +67,7 @@ impl AdapterSet {
     fn new(
         generation: u64,
         adapters: BTreeMap<String, Arc<LoadedAdapter>>,
+        drivers: BTreeMap<String, Arc<LoadedDriver>>,
         rules: Arc<RuleBook>,
     ) -> Self {
         let mut by_check = HashMap::new();
@@ -73,9 +79,15 @@ impl AdapterSet {
         Self {
             generation,
             adapters,
+            drivers,
             rules,
             by_check,
         }
+    }
+
+    /// The device driver with this id, if one is loaded.
+    pub fn driver(&self, id: &str) -> Option<&Arc<LoadedDriver>> {
+        self.drivers.get(id)
     }
 
     /// The adapter serving a check, if any.
@@ -95,18 +107,27 @@ impl AdapterSet {
         checks
     }
 
-    /// What the state file records for this set.
+    /// What the state file records for this set: adapters and drivers alike.
     fn in_force(&self) -> BTreeMap<String, InForce> {
-        self.adapters
-            .iter()
-            .map(|(id, a)| {
-                let build = InForce {
-                    version: a.descriptor.version.clone(),
-                    component_sha256: a.component_sha256.clone(),
-                };
-                (id.clone(), build)
-            })
-            .collect()
+        let build = |version: &str, sha: &str| InForce {
+            version: version.to_owned(),
+            component_sha256: sha.to_owned(),
+        };
+        let adapters = self.adapters.iter().map(|(id, a)| {
+            let b = build(&a.descriptor.version, &a.component_sha256);
+            (id.clone(), b)
+        });
+        let drivers = self.drivers.iter().map(|(id, d)| {
+            let b = build(&d.descriptor.version, &d.component_sha256);
+            (id.clone(), b)
+        });
+        adapters.chain(drivers).collect()
+    }
+
+    /// The running package with this id, adapter or driver.
+    fn running(&self, id: &str) -> Option<Loaded> {
+        let adapter = self.adapters.get(id).cloned().map(Loaded::Adapter);
+        adapter.or_else(|| self.drivers.get(id).cloned().map(Loaded::Driver))
     }
 }
 
@@ -258,6 +279,15 @@ impl Catalogue {
         &self.dir
     }
 
+    /// Why the package `id` was refused at the last reload, if it was.
+    pub fn refusal(&self, id: &str) -> Option<Refusal> {
+        self.last_refusals
+            .load()
+            .iter()
+            .find(|r| r.package == id)
+            .cloned()
+    }
+
     pub fn rules_dir(&self) -> Option<&Path> {
         self.rules_dir.as_deref()
     }
@@ -279,6 +309,7 @@ impl Catalogue {
         // Endpoints changed: every adapter is rebuilt so that its policy has the new ones.
         let rebuild = self.reload_egress(&mut report);
         let mut next: BTreeMap<String, Arc<LoadedAdapter>> = BTreeMap::new();
+        let mut next_drivers: BTreeMap<String, Arc<LoadedDriver>> = BTreeMap::new();
         let mut seen_packages = HashSet::new();
 
         for folder in package_folders(&self.dir)? {
@@ -292,41 +323,38 @@ impl Catalogue {
                 .await
             {
                 // A set restored on a cold start is new to this process: loaded, in words.
-                Ok(Prepared::Unchanged(adapter)) if first => {
-                    report.loaded.push((
-                        adapter.descriptor.id.clone(),
-                        adapter.descriptor.version.clone(),
-                    ));
-                    next.insert(adapter.descriptor.id.clone(), adapter);
+                Ok(Prepared::Unchanged(loaded)) if first => {
+                    report.loaded.push(loaded.id_version());
+                    loaded.insert(&mut next, &mut next_drivers);
                 }
-                Ok(Prepared::Unchanged(adapter)) => {
-                    report.unchanged.push(adapter.descriptor.id.clone());
-                    next.insert(adapter.descriptor.id.clone(), adapter);
+                Ok(Prepared::Unchanged(loaded)) => {
+                    report.unchanged.push(loaded.id_version().0);
+                    loaded.insert(&mut next, &mut next_drivers);
                 }
-                Ok(Prepared::Loaded(adapter)) => {
-                    report.loaded.push((
-                        adapter.descriptor.id.clone(),
-                        adapter.descriptor.version.clone(),
-                    ));
-                    next.insert(adapter.descriptor.id.clone(), Arc::from(adapter));
+                Ok(Prepared::Loaded(loaded)) => {
+                    report.loaded.push(loaded.id_version());
+                    loaded.insert(&mut next, &mut next_drivers);
                 }
                 Err(refusal) => {
                     // The running version, if any, keeps serving.
-                    if let Some(running) = current.adapters.get(&package) {
+                    if let Some(running) = current.running(&package) {
                         if first {
                             report.notes.push(format!(
                                 "{package} {}: restored, as in force before the restart",
-                                running.descriptor.version
+                                running.id_version().1
                             ));
                         }
-                        next.insert(package.clone(), running.clone());
+                        running.insert(&mut next, &mut next_drivers);
                     }
                     report.refused.push(refusal);
                 }
             }
         }
-        for id in current.adapters.keys() {
-            if !seen_packages.contains(id) && !next.contains_key(id) {
+        for id in current.adapters.keys().chain(current.drivers.keys()) {
+            if !seen_packages.contains(id)
+                && !next.contains_key(id)
+                && !next_drivers.contains_key(id)
+            {
                 report.removed.push(id.clone());
             }
         }
@@ -343,6 +371,7 @@ impl Catalogue {
             // The rules in force stay, so the adapters they need stay too: all or nothing.
             keep_old(&mut report, &unserved.join("; "));
             next = current.adapters.clone();
+            next_drivers = current.drivers.clone();
             rules = current.rules.clone();
         }
 
@@ -359,8 +388,12 @@ impl Catalogue {
             if history.previous.len() > HISTORY {
                 history.previous.remove(0);
             }
-            self.current
-                .store(Arc::new(AdapterSet::new(generation, next, rules)));
+            self.current.store(Arc::new(AdapterSet::new(
+                generation,
+                next,
+                next_drivers,
+                rules,
+            )));
             self.record(&mut history, &mut report);
         }
         report.generation = self.snapshot().generation;
@@ -387,39 +420,37 @@ impl Catalogue {
             .ok_or(CatalogueError::NothingToRollBack)?;
         let current = self.snapshot();
         let mut report = ReloadReport::default();
-        for (id, adapter) in &current.adapters {
-            match previous.adapters.get(id) {
-                Some(old) if old.component_sha256 == adapter.component_sha256 => {
+        // Adapters and drivers alike, by the builds in force.
+        let (now, before) = (current.in_force(), previous.in_force());
+        for (id, build) in &now {
+            match before.get(id) {
+                Some(old) if old.component_sha256 == build.component_sha256 => {
                     report.unchanged.push(id.clone())
                 }
                 _ => {
                     history
                         .rolled_back
-                        .insert((id.clone(), adapter.component_sha256.clone()));
-                    report
-                        .removed
-                        .push(format!("{id} {}", adapter.descriptor.version));
+                        .insert((id.clone(), build.component_sha256.clone()));
+                    report.removed.push(format!("{id} {}", build.version));
                 }
             }
         }
-        for (id, adapter) in &previous.adapters {
-            let same = current
-                .adapters
+        for (id, build) in &before {
+            let same = now
                 .get(id)
-                .is_some_and(|a| a.component_sha256 == adapter.component_sha256);
+                .is_some_and(|b| b.component_sha256 == build.component_sha256);
             if !same {
                 history
                     .rolled_back
-                    .remove(&(id.clone(), adapter.component_sha256.clone()));
-                report
-                    .loaded
-                    .push((id.clone(), adapter.descriptor.version.clone()));
+                    .remove(&(id.clone(), build.component_sha256.clone()));
+                report.loaded.push((id.clone(), build.version.clone()));
             }
         }
         let generation = current.generation + 1;
         self.current.store(Arc::new(AdapterSet::new(
             generation,
             previous.adapters.clone(),
+            previous.drivers.clone(),
             previous.rules.clone(),
         )));
         report.generation = generation;
@@ -444,7 +475,7 @@ impl Catalogue {
             }
         };
         history.rolled_back = state.rolled_back.clone();
-        let mut restored = BTreeMap::new();
+        let (mut restored, mut drivers) = (BTreeMap::new(), BTreeMap::new());
         for (id, build) in &state.in_force {
             let folder = self.states.build(id, &build.component_sha256);
             if !folder.is_dir() {
@@ -456,11 +487,8 @@ impl Catalogue {
                 continue;
             }
             match self.prepare(&folder, id, &empty, history, false).await {
-                Ok(Prepared::Loaded(adapter)) => {
-                    restored.insert(id.clone(), Arc::from(adapter));
-                }
-                Ok(Prepared::Unchanged(adapter)) => {
-                    restored.insert(id.clone(), adapter);
+                Ok(Prepared::Loaded(loaded) | Prepared::Unchanged(loaded)) => {
+                    loaded.insert(&mut restored, &mut drivers);
                 }
                 Err(refusal) => report.notes.push(format!(
                     "{id} {} was in force but cannot be restored: {}",
@@ -469,7 +497,7 @@ impl Catalogue {
             }
         }
         history.recorded = Some(state);
-        Arc::new(AdapterSet::new(0, restored, empty.rules.clone()))
+        Arc::new(AdapterSet::new(0, restored, drivers, empty.rules.clone()))
     }
 
     /// Records the set now in force and keeps the builds a rollback may return to; drops
@@ -592,15 +620,12 @@ impl Catalogue {
         let read = |name: &str| std::fs::read(folder.join(name));
         let manifest_bytes =
             read("manifest.json").map_err(|e| refuse(None, format!("manifest.json: {e}")))?;
-        let manifest = Manifest::parse(&manifest_bytes).map_err(|e| refuse(None, e.to_string()))?;
-        let version = Some(manifest.version.as_str());
-        if manifest.id != package {
+        let manifest = Package::parse(&manifest_bytes).map_err(|e| refuse(None, e.to_string()))?;
+        let (id, version) = (manifest.id().to_owned(), Some(manifest.version()));
+        if id != package {
             return Err(refuse(
                 version,
-                format!(
-                    "the folder is named {package} but the manifest's id is {}",
-                    manifest.id
-                ),
+                format!("the folder is named {package} but the manifest's id is {id}"),
             ));
         }
         let component =
@@ -621,27 +646,38 @@ impl Catalogue {
             .map_err(|e| refuse(version, e.to_string()))?;
         }
         let sha = kezek_host::sha256_hex(&component);
-        if let Some(running) = current.adapters.get(&manifest.id)
-            && !rebuild
-            && running.component_sha256 == sha
-            && running.manifest == manifest
-        {
-            return Ok(Prepared::Unchanged(running.clone()));
+        // A driver has no endpoints: `[egress]` changing does not rebuild it.
+        let unchanged = match (current.running(&id), &manifest) {
+            (Some(Loaded::Adapter(running)), Package::Adapter(m)) => {
+                !rebuild && running.component_sha256 == sha && running.manifest == *m
+            }
+            (Some(Loaded::Driver(running)), Package::Driver(m)) => {
+                running.component_sha256 == sha && running.manifest == *m
+            }
+            _ => false,
+        };
+        if unchanged && let Some(running) = current.running(&id) {
+            return Ok(Prepared::Unchanged(running));
         }
-        if history
-            .rolled_back
-            .contains(&(manifest.id.clone(), sha.clone()))
-        {
+        if history.rolled_back.contains(&(id.clone(), sha.clone())) {
             return Err(refuse(
                 version,
                 "this build was rolled back; deploy a different build".into(),
             ));
         }
-        let adapter = self
-            .host
-            .load(&component, manifest.clone())
-            .await
-            .map_err(|e| refuse(version, e.to_string()))?;
+        let loaded = match manifest.clone() {
+            Package::Adapter(m) => self
+                .host
+                .load(&component, m)
+                .await
+                .map(|a| Loaded::Adapter(Arc::new(a))),
+            Package::Driver(m) => self
+                .host
+                .load_driver(&component, m)
+                .await
+                .map(|d| Loaded::Driver(Arc::new(d))),
+        }
+        .map_err(|e| refuse(version, e.to_string()))?;
         if self.records {
             // Kept before it can serve, so the record never names a build it cannot restore.
             let mut files = vec![
@@ -650,10 +686,10 @@ impl Catalogue {
             ];
             files.extend(signature.as_deref().map(|s| ("adapter.sig", s)));
             self.states
-                .keep(&manifest.id, &sha, &files)
+                .keep(&id, &sha, &files)
                 .map_err(|e| refuse(version, format!("{e:#}")))?;
         }
-        Ok(Prepared::Loaded(Box::new(adapter)))
+        Ok(Prepared::Loaded(loaded))
     }
 }
 
@@ -691,8 +727,40 @@ fn keep_old(report: &mut ReloadReport, unserved: &str) {
 }
 
 enum Prepared {
-    Unchanged(Arc<LoadedAdapter>),
-    Loaded(Box<LoadedAdapter>),
+    Unchanged(Loaded),
+    Loaded(Loaded),
+}
+
+/// A package ready to serve: a registry adapter or a device driver.
+#[derive(Clone)]
+enum Loaded {
+    Adapter(Arc<LoadedAdapter>),
+    Driver(Arc<LoadedDriver>),
+}
+
+impl Loaded {
+    fn id_version(&self) -> (String, String) {
+        match self {
+            Self::Adapter(a) => (a.descriptor.id.clone(), a.descriptor.version.clone()),
+            Self::Driver(d) => (d.descriptor.id.clone(), d.descriptor.version.clone()),
+        }
+    }
+
+    /// Into the next set's adapters or drivers.
+    fn insert(
+        self,
+        adapters: &mut BTreeMap<String, Arc<LoadedAdapter>>,
+        drivers: &mut BTreeMap<String, Arc<LoadedDriver>>,
+    ) {
+        match self {
+            Self::Adapter(a) => {
+                adapters.insert(a.descriptor.id.clone(), a);
+            }
+            Self::Driver(d) => {
+                drivers.insert(d.descriptor.id.clone(), d);
+            }
+        }
+    }
 }
 
 /// Settles checks claimed twice by the rule of [`ownership::resolve`]. A refused package

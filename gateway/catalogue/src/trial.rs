@@ -107,12 +107,7 @@ impl Catalogue {
     }
 
     fn why_not_running(&self, adapter_id: &str, set: &crate::AdapterSet) -> NotRunning {
-        let refused: Option<Refusal> = self
-            .last_refusals
-            .load()
-            .iter()
-            .find(|r| r.package == adapter_id)
-            .cloned();
+        let refused: Option<Refusal> = self.refusal(adapter_id);
         match refused {
             Some(r) => NotRunning::Refused {
                 adapter: adapter_id.to_owned(),

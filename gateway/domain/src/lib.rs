@@ -13,6 +13,7 @@
 pub mod cargo;
 pub mod clock;
 pub mod decision;
+pub mod device;
 pub mod parts;
 pub mod plate;
 pub mod residency;

@@ -13,12 +13,17 @@
 //! adapter is handed only the request parts it declares ([`Application::project`], the
 //! same projection the finding cache keys on; ADR 0019).
 //!
+//! Device drivers (`kezek:device@1.0.0`, ADR 0020) run in the same sandbox: the same
+//! engine, pool, slots, memory cap and CPU budget, a fresh instance per call ([`device`]).
+//!
 //! Architecture invariant: the only crate that depends on wasmtime (`tests/e2e/layout.rs`);
-//! every wasmtime fault becomes a `CheckError`, never a finding.
+//! every wasmtime fault becomes a `CheckError` (a driver's, a `DriverError`), never a
+//! finding or an event.
 
 pub mod config;
 #[macro_use]
 mod conversions;
+pub mod device;
 mod engine;
 pub mod v1_0;
 pub mod v1_1;
@@ -32,6 +37,7 @@ use wasmtime::component::{HasSelf, Linker, ResourceTable};
 use wasmtime::{Engine, ResourceLimiter, Store, UpdateDeadline};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
+pub use device::LoadedDriver;
 pub use engine::{HostSettings, sha256_hex};
 
 /// A released version of the `kezek:registry` contract this host speaks.
@@ -137,6 +143,8 @@ pub struct AdapterHost {
     /// of failing to instantiate when every slot is busy.
     slots: Arc<tokio::sync::Semaphore>,
     linker: Linker<CallState>,
+    /// Device drivers import nothing: WASI with nothing in it, and no Kezek interface.
+    driver_linker: Linker<CallState>,
     egress: Arc<Egress>,
     settings: HostSettings,
     _ticker: engine::EpochTicker,
@@ -160,6 +168,9 @@ impl AdapterHost {
             .map_err(|e| anyhow::anyhow!("linking kezek:registry@1.0.0: {e}"))?;
         v1_1::Adapter::add_to_linker::<CallState, HasSelf<CallState>>(&mut linker, |s| s)
             .map_err(|e| anyhow::anyhow!("linking kezek:registry@1.1.0: {e}"))?;
+        let mut driver_linker = Linker::<CallState>::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut driver_linker)
+            .map_err(|e| anyhow::anyhow!("linking WASI: {e}"))?;
         let ticker = engine::EpochTicker::start(&engine, settings.epoch_tick);
         let slots = Arc::new(tokio::sync::Semaphore::new(
             settings.max_concurrent_calls.max(1) as usize,
@@ -168,6 +179,7 @@ impl AdapterHost {
             engine,
             slots,
             linker,
+            driver_linker,
             egress,
             settings,
             _ticker: ticker,
@@ -198,16 +210,26 @@ impl AdapterHost {
                 wit.package()
             ))
         };
-        let exported = exported_checkers(&self.engine, &compiled);
+        let exported = exported(&self.engine, &compiled, "kezek:registry/checker@");
         if !exported.iter().any(|e| e == wit.checker()) {
+            let driver = exported_driver(&self.engine, &compiled);
             return Err(LoadError::Contract(format!(
                 "the manifest says {} but the component exports {}; build it against the \
-                 manifest's WIT or correct the manifest's \"wit\"",
+                 manifest's WIT or correct the manifest's \"wit\"{}",
                 wit.package(),
                 if exported.is_empty() {
                     "no kezek:registry checker".to_owned()
                 } else {
                     exported.join(", ")
+                },
+                if driver {
+                    format!(
+                        " (it is a device driver, exporting {}: its manifest names {})",
+                        device::DRIVER_EXPORT,
+                        kezek_manifest::WIT_DEVICE
+                    )
+                } else {
+                    String::new()
                 }
             )));
         }
@@ -239,7 +261,11 @@ impl AdapterHost {
         manifest: &Manifest,
         policy: &Arc<EgressPolicy>,
     ) -> Result<Descriptor, LoadError> {
-        let mut store = self.store(manifest, policy);
+        let mut store = self.store(
+            manifest.limits.memory_mib,
+            manifest.limits.cpu_ms,
+            Some(policy.clone()),
+        );
         let described = match pre {
             Pre::V1_0(pre) => v1_0::describe(pre, &mut store).await,
             Pre::V1_1(pre) => v1_1::describe(pre, &mut store).await,
@@ -299,7 +325,12 @@ impl AdapterHost {
             };
         };
         let deadline = deadline.saturating_sub(started.elapsed());
-        let mut store = self.store(&adapter.manifest, &adapter.policy);
+        let limits = &adapter.manifest.limits;
+        let mut store = self.store(
+            limits.memory_mib,
+            limits.cpu_ms,
+            Some(adapter.policy.clone()),
+        );
         let call = async {
             match &adapter.pre {
                 Pre::V1_0(pre) => {
@@ -326,24 +357,30 @@ impl AdapterHost {
         }
     }
 
-    fn store(&self, manifest: &Manifest, policy: &Arc<EgressPolicy>) -> Store<CallState> {
-        let limits = &manifest.limits;
+    /// A fresh store under a memory cap and a CPU budget; `policy` is an adapter's egress
+    /// (a driver has none: it imports nothing).
+    fn store(
+        &self,
+        memory_mib: u64,
+        cpu_ms: u64,
+        policy: Option<Arc<EgressPolicy>>,
+    ) -> Store<CallState> {
         let state = CallState {
             wasi: engine::empty_wasi(&self.settings.clock),
             table: ResourceTable::new(),
             memory: MemoryCap {
-                max_bytes: (limits.memory_mib as usize) << 20,
+                max_bytes: (memory_mib as usize) << 20,
                 hit: false,
             },
             egress: self.egress.clone(),
-            policy: policy.clone(),
+            policy,
             started: Instant::now(),
             outbound: Duration::ZERO,
             exchanges: Vec::new(),
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.memory);
-        let budget = Duration::from_millis(limits.cpu_ms);
+        let budget = Duration::from_millis(cpu_ms);
         let tick = self.settings.epoch_tick;
         store.set_epoch_deadline(ticks(budget, tick));
         store.epoch_deadline_callback(move |ctx| {
@@ -388,7 +425,8 @@ struct CallState {
     table: ResourceTable,
     memory: MemoryCap,
     egress: Arc<Egress>,
-    policy: Arc<EgressPolicy>,
+    /// An adapter's egress policy; none for a device driver, which cannot link `outbound`.
+    policy: Option<Arc<EgressPolicy>>,
     started: Instant,
     /// Time spent waiting on registries, which does not count against the CPU budget.
     outbound: Duration,
@@ -442,20 +480,36 @@ impl CallState {
         &mut self,
         request: OutboundRequest,
     ) -> Result<OutboundResponse, kezek_egress::EgressError> {
-        let (result, exchange) = self.egress.send(&self.policy, request).await;
+        let Some(policy) = &self.policy else {
+            return Err(kezek_egress::EgressError::Denied(
+                "a device driver has no egress".into(),
+            ));
+        };
+        let (result, exchange) = self.egress.send(policy, request).await;
         self.outbound += exchange.duration;
         self.exchanges.push(exchange);
         result
     }
 }
 
-/// The `kezek:registry/checker@…` interfaces a component exports.
-fn exported_checkers(engine: &Engine, component: &wasmtime::component::Component) -> Vec<String> {
+/// The interfaces a component exports whose names start with `prefix`.
+fn exported(
+    engine: &Engine,
+    component: &wasmtime::component::Component,
+    prefix: &str,
+) -> Vec<String> {
     component
         .component_type()
         .exports(engine)
         .map(|(name, _)| name)
-        .filter(|name| name.starts_with("kezek:registry/checker@"))
+        .filter(|name| name.starts_with(prefix))
         .map(str::to_owned)
         .collect()
+}
+
+/// Whether a component exports the device driver interface.
+fn exported_driver(engine: &Engine, component: &wasmtime::component::Component) -> bool {
+    exported(engine, component, device::DRIVER_EXPORT)
+        .iter()
+        .any(|e| e == device::DRIVER_EXPORT)
 }

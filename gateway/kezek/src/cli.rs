@@ -1,4 +1,4 @@
-//! The `kezek` command line: `serve`, `adapters …`, `check`, `keygen`, `dev-token`, `openapi`.
+//! The `kezek` command line: `serve`, `adapters …`, `devices …`, `check`, `keygen`, `dev-token`, `openapi`.
 
 use crate::config::Config;
 use crate::server::{self, Gateway};
@@ -30,6 +30,13 @@ enum Command {
     Adapters {
         #[command(subcommand)]
         command: AdaptersCommand,
+    },
+    /// Inspect the device drivers of a running gateway (ADR 0020). Drivers are packages of
+    /// the adapters directory: `adapters deploy` installs them, `devices reload` (the same as
+    /// `adapters reload`) loads them.
+    Devices {
+        #[command(subcommand)]
+        command: DevicesCommand,
     },
     /// Call one adapter with an application (JSON, from a file or stdin) and print the finding:
     /// the adapter a running gateway serves (`--url`), or the packages on disk (`--config`).
@@ -151,6 +158,21 @@ enum AdaptersCommand {
     New(crate::scaffold::NewArgs),
 }
 
+#[derive(Debug, Subcommand)]
+enum DevicesCommand {
+    /// List the device drivers the gateway is running.
+    List(AdminArgs),
+    /// Show one driver: what describe() says (capabilities, config fields), its manifest and
+    /// component hash.
+    Inspect {
+        #[command(flatten)]
+        admin: AdminArgs,
+        id: String,
+    },
+    /// Re-read the adapters directory (adapters and drivers) and swap in what changed.
+    Reload(AdminArgs),
+}
+
 #[derive(Debug, clap::Args)]
 pub(crate) struct AdminArgs {
     /// Base URL of the gateway's admin API.
@@ -197,6 +219,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Serve { config } => serve(&config).await,
         Command::Adapters { command } => adapters(command).await,
+        Command::Devices { command } => devices(command).await,
         Command::Check {
             config,
             url,
@@ -442,6 +465,53 @@ async fn adapters(command: AdaptersCommand) -> anyhow::Result<ExitCode> {
         }
         AdaptersCommand::Deploy(args) => crate::deploy_cli::run(args).await,
         AdaptersCommand::New(args) => crate::scaffold::run(&args),
+    }
+}
+
+async fn devices(command: DevicesCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        DevicesCommand::List(admin) => {
+            let list = admin_call(&admin, "GET", "/admin/devices").await?;
+            println!("generation {}", list["generation"]);
+            println!(
+                "{:<28} {:<10} {:<8} {:<13} {:<40} PROTOCOL",
+                "ID", "VERSION", "KIND", "TRANSPORT", "CAPABILITIES"
+            );
+            for d in list["drivers"].as_array().into_iter().flatten() {
+                let capabilities: Vec<&str> = d["capabilities"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|c| c.as_str())
+                    .collect();
+                println!(
+                    "{:<28} {:<10} {:<8} {:<13} {:<40} {}",
+                    d["id"].as_str().unwrap_or("?"),
+                    d["version"].as_str().unwrap_or("?"),
+                    d["kind"].as_str().unwrap_or("?"),
+                    d["transport"].as_str().unwrap_or("?"),
+                    capabilities.join(","),
+                    d["protocol"].as_str().unwrap_or("?")
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        DevicesCommand::Inspect { admin, id } => {
+            let found = admin_call(&admin, "GET", &format!("/admin/devices/{id}")).await;
+            match found {
+                Ok(d) => {
+                    println!("{}", serde_json::to_string_pretty(&d)?);
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => {
+                    eprintln!("{e} (see `kezek devices list`)");
+                    Ok(ExitCode::FAILURE)
+                }
+            }
+        }
+        DevicesCommand::Reload(admin) => {
+            print_report(admin_call(&admin, "POST", "/admin/adapters/reload").await?)
+        }
     }
 }
 

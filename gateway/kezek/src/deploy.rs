@@ -5,7 +5,7 @@
 
 use kezek_catalogue::signing::SigningKey;
 use kezek_catalogue::{install, signing};
-use kezek_manifest::Manifest;
+use kezek_manifest::Package;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -13,7 +13,8 @@ use std::path::{Path, PathBuf};
 #[derive(Debug)]
 pub struct Staged {
     pub folder: PathBuf,
-    pub manifest: Manifest,
+    /// A registry adapter's or a device driver's (ADR 0020): both deploy alike.
+    pub manifest: Package,
     manifest_bytes: Vec<u8>,
     component: Vec<u8>,
     signature: Option<Vec<u8>>,
@@ -28,15 +29,15 @@ impl Staged {
             std::fs::read(folder.join(name)).map_err(|e| anyhow::anyhow!("{name}: {e}"))
         };
         let manifest_bytes = read("manifest.json")?;
-        let manifest = Manifest::parse(&manifest_bytes)?;
+        let manifest = Package::parse(&manifest_bytes)?;
         let name = folder
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        if name != manifest.id {
+        if name != manifest.id() {
             anyhow::bail!(
                 "the folder is named {name} but the manifest's id is {}: a package folder is named by its manifest id",
-                manifest.id
+                manifest.id()
             );
         }
         let component = read("adapter.wasm")?;
@@ -159,16 +160,16 @@ pub fn deploy(
                 ),
                 None => {}
             }
-            let dest = adapters.join(&package.manifest.id);
+            let dest = adapters.join(package.manifest.id());
             if installed_as(&dest, &package.files()) {
-                report.unchanged.push(package.manifest.id.clone());
+                report.unchanged.push(package.manifest.id().to_owned());
                 return Ok(());
             }
             install::install_folder(&dest, &package.files())
                 .map_err(|e| anyhow::anyhow!("installing into {}: {e}", dest.display()))?;
             report.installed.push((
-                package.manifest.id.clone(),
-                package.manifest.version.clone(),
+                package.manifest.id().to_owned(),
+                package.manifest.version().to_owned(),
             ));
             Ok(())
         });
