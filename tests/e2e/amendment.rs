@@ -37,14 +37,7 @@ async fn verify(world: &World, application: Application) -> Arc<Verification> {
 fn adr_outcome(v: &Verification) -> Option<(String, String)> {
     let result = v.checks.iter().find(|c| c.check.as_str() == ADR)?;
     match &result.outcome {
-        CheckOutcome::Finding(f) => Some((
-            serde_json::to_value(f.verdict)
-                .unwrap()
-                .as_str()
-                .unwrap()
-                .to_owned(),
-            f.reason_code.clone(),
-        )),
+        CheckOutcome::Finding(f) => Some((f.verdict.as_str().to_owned(), f.reason_code.clone())),
         CheckOutcome::Error { error } => panic!("O505.ADR was not answered: {error}"),
     }
 }

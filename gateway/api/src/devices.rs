@@ -45,7 +45,7 @@ pub(crate) struct Driver {
 }
 
 impl Driver {
-    fn of(d: &DriverDescriptor, component_sha256: &str, manifest: serde_json::Value) -> Self {
+    fn of(d: &DriverDescriptor, component_sha256: &str, manifest: &impl Serialize) -> Self {
         Self {
             id: d.id.clone(),
             version: d.version.clone(),
@@ -62,22 +62,9 @@ impl Driver {
             poll_interval_ms: d.poll_interval_ms,
             silence_ms: d.silence_ms,
             component_sha256: component_sha256.to_owned(),
-            manifest,
+            manifest: serde_json::to_value(manifest).unwrap_or_default(),
         }
     }
-}
-
-fn drivers(gateway: &Services) -> (u64, Vec<Driver>) {
-    let set = gateway.catalogue.snapshot();
-    let drivers = set
-        .drivers
-        .values()
-        .map(|d| {
-            let manifest = serde_json::to_value(&d.manifest).unwrap_or_default();
-            Driver::of(&d.descriptor, &d.component_sha256, manifest)
-        })
-        .collect();
-    (set.generation, drivers)
 }
 
 /// The device drivers loaded now
@@ -93,9 +80,14 @@ fn drivers(gateway: &Services) -> (u64, Vec<Driver>) {
     ),
 )]
 pub(crate) async fn list(State(gateway): State<Services>) -> Json<DriverList> {
-    let (generation, drivers) = drivers(&gateway);
+    let set = gateway.catalogue.snapshot();
+    let drivers = set
+        .drivers
+        .values()
+        .map(|d| Driver::of(&d.descriptor, &d.component_sha256, &d.manifest))
+        .collect();
     Json(DriverList {
-        generation,
+        generation: set.generation,
         drivers,
     })
 }
@@ -118,11 +110,9 @@ pub(crate) async fn get(
     State(gateway): State<Services>,
     Path(id): Path<String>,
 ) -> Result<Json<Driver>, Problem> {
-    let (_, drivers) = drivers(&gateway);
-    drivers
-        .into_iter()
-        .find(|d| d.id == id)
-        .map(Json)
+    let set = gateway.catalogue.snapshot();
+    set.driver(&id)
+        .map(|d| Json(Driver::of(&d.descriptor, &d.component_sha256, &d.manifest)))
         .ok_or_else(|| {
             let why = gateway
                 .catalogue

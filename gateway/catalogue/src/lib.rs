@@ -647,7 +647,8 @@ impl Catalogue {
         }
         let sha = kezek_host::sha256_hex(&component);
         // A driver has no endpoints: `[egress]` changing does not rebuild it.
-        let unchanged = match (current.running(&id), &manifest) {
+        let running = current.running(&id);
+        let unchanged = match (&running, &manifest) {
             (Some(Loaded::Adapter(running)), Package::Adapter(m)) => {
                 !rebuild && running.component_sha256 == sha && running.manifest == *m
             }
@@ -656,7 +657,7 @@ impl Catalogue {
             }
             _ => false,
         };
-        if unchanged && let Some(running) = current.running(&id) {
+        if unchanged && let Some(running) = running {
             return Ok(Prepared::Unchanged(running));
         }
         if history.rolled_back.contains(&(id.clone(), sha.clone())) {

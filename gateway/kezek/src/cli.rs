@@ -412,12 +412,7 @@ async fn adapters(command: AdaptersCommand) -> anyhow::Result<ExitCode> {
             println!("generation {}", list["generation"]);
             println!("{:<28} {:<10} {:<10} REGISTRY", "ID", "VERSION", "CHECKS");
             for a in list["adapters"].as_array().into_iter().flatten() {
-                let checks: Vec<String> = a["checks"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|c| c.as_str().map(str::to_owned))
-                    .collect();
+                let checks = strings(&a["checks"]);
                 println!(
                     "{:<28} {:<10} {:<10} {}",
                     a["id"].as_str().unwrap_or("?"),
@@ -478,12 +473,7 @@ async fn devices(command: DevicesCommand) -> anyhow::Result<ExitCode> {
                 "ID", "VERSION", "KIND", "TRANSPORT", "CAPABILITIES"
             );
             for d in list["drivers"].as_array().into_iter().flatten() {
-                let capabilities: Vec<&str> = d["capabilities"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|c| c.as_str())
-                    .collect();
+                let capabilities = strings(&d["capabilities"]);
                 println!(
                     "{:<28} {:<10} {:<8} {:<13} {:<40} {}",
                     d["id"].as_str().unwrap_or("?"),
@@ -513,6 +503,12 @@ async fn devices(command: DevicesCommand) -> anyhow::Result<ExitCode> {
             print_report(admin_call(&admin, "POST", "/admin/adapters/reload").await?)
         }
     }
+}
+
+/// The strings of a JSON array an admin route answered (none if it is not one).
+fn strings(array: &serde_json::Value) -> Vec<&str> {
+    let items = array.as_array().into_iter().flatten();
+    items.filter_map(serde_json::Value::as_str).collect()
 }
 
 pub(crate) fn print_report(report: serde_json::Value) -> anyhow::Result<ExitCode> {
