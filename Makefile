@@ -17,7 +17,7 @@ MOCKS        := target/release/kezek-mocks
 ## Run the gateway on embedded defaults: every registry mocked on 127.0.0.1:8700.
 run: adapters
 	cargo build --release -p kezek -p kezek-mocks
-	$(MOCKS) serve --listen 127.0.0.1:8700 & mocks=$$!; \
+	$(MOCKS) serve --listen 127.0.0.1:8700 --devices 127.0.0.1:8450 & mocks=$$!; \
 	trap 'kill $$mocks' EXIT INT TERM; \
 	$(KEZEK) serve --config deploy/dev/kezek.toml
 

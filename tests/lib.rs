@@ -152,12 +152,39 @@ pub async fn serve(
     tls: Option<tokio_rustls::TlsAcceptor>,
     per_peer: usize,
 ) -> (std::net::SocketAddr, std::net::SocketAddr) {
-    let api = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let admin = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addrs = (api.local_addr().unwrap(), admin.local_addr().unwrap());
+    let served = serve_all(gateway, tls, per_peer).await;
+    (served.api, served.admin)
+}
+
+/// The addresses of a gateway's three listeners ([`serve_all`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Listening {
+    pub api: std::net::SocketAddr,
+    pub admin: std::net::SocketAddr,
+    pub device_push: std::net::SocketAddr,
+}
+
+/// As [`serve`], with the device push listener too.
+pub async fn serve_all(
+    gateway: kezek::server::Gateway,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    per_peer: usize,
+) -> Listening {
+    let bind = || tokio::net::TcpListener::bind("127.0.0.1:0");
+    let (api, admin, device_push) = (
+        bind().await.unwrap(),
+        bind().await.unwrap(),
+        bind().await.unwrap(),
+    );
+    let listening = Listening {
+        api: api.local_addr().unwrap(),
+        admin: admin.local_addr().unwrap(),
+        device_push: device_push.local_addr().unwrap(),
+    };
     let listeners = kezek_api::Listeners {
         api,
         admin: Some(admin),
+        device_push: Some(device_push),
         tls,
         per_peer,
     };
@@ -166,7 +193,7 @@ pub async fn serve(
         gateway,
         std::future::pending(),
     ));
-    addrs
+    listening
 }
 
 /// The benchmarks' runtime: two worker threads, the machine's two cores.

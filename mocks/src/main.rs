@@ -41,6 +41,10 @@ enum Command {
             default_value = "kezek-dev-secret"
         )]
         sender_password: String,
+        /// Also run the mock devices of `deploy/lanes/cn-nur-zholy.json` (two barriers, a
+        /// board) and push the two cameras' heartbeats to this gateway push listener.
+        #[arg(long, value_name = "PUSH_LISTENER", num_args = 0..=1, default_missing_value = "127.0.0.1:8450")]
+        devices: Option<SocketAddr>,
     },
     /// Print a named example application (JSON) as `serve` would serve it on that day.
     Example {
@@ -103,7 +107,8 @@ async fn main() -> anyhow::Result<()> {
             data,
             sender_id,
             sender_password,
-        } => serve(listen, &data, sender_id, sender_password).await,
+            devices,
+        } => serve(listen, &data, sender_id, sender_password, devices).await,
         Command::Example { name, data } => {
             let (scenario, today) = data.load()?;
             let scenario = scenario.on(today);
@@ -125,6 +130,7 @@ async fn serve(
     data: &Data,
     sender_id: String,
     sender_password: String,
+    devices: Option<SocketAddr>,
 ) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -159,6 +165,27 @@ async fn serve(
         println!("  {r:<18} {url} (declared by the scenario)");
     }
     println!("  {:<18} {}", "admin", mocks.admin_url());
+    let _devices = match devices {
+        Some(push_to) => {
+            use kezek_mocks::devices::{DEV_BOARD, DEV_ISAPI_BARRIER, DEV_RELAY, DevCheckpoint};
+            let running = DevCheckpoint::start(push_to, std::time::Duration::from_secs(10))
+                .await
+                .context("starting the mock devices")?;
+            println!("mock devices of deploy/lanes/cn-nur-zholy.json:");
+            println!(
+                "  {:<18} http://{DEV_ISAPI_BARRIER} (Hikvision ISAPI)",
+                "barrier"
+            );
+            println!("  {:<18} {DEV_RELAY} (Modbus TCP)", "relay");
+            println!("  {:<18} {DEV_BOARD} (text lines)", "board");
+            println!(
+                "  {:<18} heartbeats every 10 s to http://{push_to}",
+                "cameras"
+            );
+            Some(running)
+        }
+        None => None,
+    };
     tokio::signal::ctrl_c()
         .await
         .context("waiting for Ctrl-C")?;

@@ -19,6 +19,7 @@ struct Served {
     world: World,
     api: SocketAddr,
     admin: SocketAddr,
+    device_push: SocketAddr,
     ca: Option<PathBuf>,
 }
 
@@ -48,11 +49,12 @@ async fn serve_world(world: World, tls: bool, admin_token: Option<&str>) -> Serv
     let mut gateway: Gateway = world.gateway.clone();
     gateway.admin_token = admin_token.map(str::to_owned);
     let per_peer = kezek::config::ApiConfig::default().max_connections_per_peer;
-    let (api_addr, admin_addr) = kezek_tests::serve(gateway, tls_acceptor, per_peer).await;
+    let listening = kezek_tests::serve_all(gateway, tls_acceptor, per_peer).await;
     Served {
         world,
-        api: api_addr,
-        admin: admin_addr,
+        api: listening.api,
+        admin: listening.admin,
+        device_push: listening.device_push,
         ca,
     }
 }
@@ -522,8 +524,9 @@ async fn every_documented_operation_is_served_by_its_listener_only() {
         let servers = item.get("servers").unwrap_or(&top).to_string();
         let on_admin = servers.contains(":8444");
         let on_public = servers.contains(":8443");
+        let on_push = servers.contains(":8450");
         assert!(
-            on_admin || on_public,
+            on_admin || on_public || on_push,
             "{template}: no listener in {servers}"
         );
         let path = with_parameters(template);
@@ -532,7 +535,11 @@ async fn every_documented_operation_is_served_by_its_listener_only() {
                 continue;
             }
             let method = method.to_uppercase();
-            for (addr, serves) in [(s.api, on_public), (s.admin, on_admin)] {
+            for (addr, serves) in [
+                (s.api, on_public),
+                (s.admin, on_admin),
+                (s.device_push, on_push),
+            ] {
                 let reply = request(addr, &method, &path, &[], vec![], None)
                     .await
                     .unwrap();
@@ -540,7 +547,11 @@ async fn every_documented_operation_is_served_by_its_listener_only() {
                     && reply.json()["detail"]
                         .as_str()
                         .is_some_and(|d| d.starts_with("no route for"));
-                let listener = if addr == s.api { "public" } else { "admin" };
+                let listener = match addr {
+                    a if a == s.api => "public",
+                    a if a == s.admin => "admin",
+                    _ => "device push",
+                };
                 assert_eq!(
                     no_route,
                     !serves,
@@ -553,7 +564,7 @@ async fn every_documented_operation_is_served_by_its_listener_only() {
         }
     }
     assert!(
-        checked >= 2 * 23,
+        checked >= 3 * 23,
         "only {checked} requests: the document lost operations"
     );
 }

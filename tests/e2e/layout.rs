@@ -102,6 +102,15 @@ const ROOMS: &[(&str, &[&str])] = &[
         &["kezek-domain", "kezek-schema", "kezek-store"],
     ),
     (
+        "kezek-devices",
+        &[
+            "kezek-domain",
+            "kezek-schema",
+            "kezek-host",
+            "kezek-catalogue",
+        ],
+    ),
+    (
         "kezek-api",
         &[
             "kezek-domain",
@@ -111,6 +120,7 @@ const ROOMS: &[(&str, &[&str])] = &[
             "kezek-pipeline",
             "kezek-store",
             "kezek-booking",
+            "kezek-devices",
         ],
     ),
     (
@@ -124,6 +134,7 @@ const ROOMS: &[(&str, &[&str])] = &[
             "kezek-pipeline",
             "kezek-store",
             "kezek-booking",
+            "kezek-devices",
             "kezek-api",
         ],
     ),

@@ -12,6 +12,7 @@ mod declared_registries;
 mod devices;
 mod hot_reload;
 mod integrator;
+mod lanes;
 mod layout;
 mod logs;
 mod personal_data;

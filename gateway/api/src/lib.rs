@@ -20,6 +20,7 @@ pub mod booking;
 pub mod config;
 mod devices;
 mod health;
+pub mod lanes;
 mod layers;
 pub mod limits;
 pub mod openapi;
@@ -30,7 +31,7 @@ mod verifications;
 
 pub use body::MAX_IDEMPOTENCY_KEY;
 pub use problem::Problem;
-pub use routes::{Surface, routers};
+pub use routes::{Routers, Surface, routers};
 pub use serve::{HEADER_READ_TIMEOUT, Listeners, MAX_CONNECTIONS, TLS_HANDSHAKE_TIMEOUT, serve};
 pub use verifications::{VerificationOwners, iin_check_digit_ok};
 
@@ -64,4 +65,6 @@ pub struct Services {
     pub limits: Arc<limits::VerificationLimits>,
     /// The booking engine; `None` when `booking.enabled = false`.
     pub booking: Option<Arc<BookingEngine>>,
+    /// The checkpoint devices of the lane profiles; `None` when `[devices]` is not set.
+    pub devices: Option<Arc<kezek_devices::DeviceRuntime>>,
 }

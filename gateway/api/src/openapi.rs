@@ -10,8 +10,8 @@
 //! Which listener serves an operation is its tag: `admin` is the admin listener, `health`
 //! both, anything else the public one ([`surfaces_of`]).
 
-use crate::routes::{ADMIN, BOTH, PUBLIC, Surface};
-use crate::{adapters, booking, devices, health, verifications};
+use crate::routes::{ADMIN, BOTH, DEVICE_PUSH, PUBLIC, Surface};
+use crate::{adapters, booking, devices, health, lanes, verifications};
 use axum::http::header;
 use axum::response::IntoResponse;
 use kezek_schema::Schema;
@@ -24,6 +24,7 @@ pub const PROBLEM: &str = "application/problem+json";
 
 const PUBLIC_SERVER: &str = "https://localhost:8443";
 const ADMIN_SERVER: &str = "http://127.0.0.1:8444";
+const DEVICE_PUSH_SERVER: &str = "http://127.0.0.1:8450";
 
 /// The JSON Schemas of `schemas/` that request (and some response) bodies are, by their
 /// component name.
@@ -120,6 +121,8 @@ a new one).",
         adapters::metrics,
         devices::list,
         devices::get,
+        lanes::list,
+        lanes::push,
         booking::capacity,
         booking::debt,
         booking::priority_list,
@@ -132,7 +135,8 @@ a new one).",
         (name = "checkpoints", description = "The Order 707 appendix and free capacity"),
         (name = "health", description = "Liveness and readiness, on both listeners"),
         (name = "meta", description = "This document"),
-        (name = "admin", description = "The admin listener: adapters, device drivers, metrics, booking operations"),
+        (name = "admin", description = "The admin listener: adapters, device drivers, lanes, metrics, booking operations"),
+        (name = "device-push", description = "The device push listener: cameras post their events here, each only from its provisioned address"),
     ),
 )]
 struct ApiDoc;
@@ -143,11 +147,13 @@ pub fn document() -> Value {
     let server = |url: &str, description: &str| json!({ "url": url, "description": description });
     let public = server(PUBLIC_SERVER, "The public listener");
     let admin = server(ADMIN_SERVER, "The admin listener");
+    let device_push = server(DEVICE_PUSH_SERVER, "The device push listener");
     if let Some(paths) = doc["paths"].as_object_mut() {
         for item in paths.values_mut() {
             let tags: Vec<&str> = operations(item).flat_map(|(_, op)| tags(op)).collect();
             let servers = match surfaces_of(&tags) {
                 s if s == ADMIN => json!([admin]),
+                s if s == DEVICE_PUSH => json!([device_push]),
                 s if s == BOTH => json!([public, admin]),
                 _ => continue,
             };
@@ -182,7 +188,9 @@ pub fn document() -> Value {
 
 /// The listeners that serve an operation with these tags.
 pub fn surfaces_of(tags: &[&str]) -> &'static [Surface] {
-    if tags.contains(&"admin") {
+    if tags.contains(&"device-push") {
+        DEVICE_PUSH
+    } else if tags.contains(&"admin") {
         ADMIN
     } else if tags.contains(&"health") {
         BOTH

@@ -4,7 +4,9 @@
 //! served without a verified caller unless the table says it is open (ADR 0014).
 
 use crate::problem::Problem;
-use crate::{Services, adapters, auth, booking, devices, health, layers, openapi, verifications};
+use crate::{
+    Services, adapters, auth, booking, devices, health, lanes, layers, openapi, verifications,
+};
 use axum::Router;
 use axum::handler::Handler;
 use axum::http::{Method, Uri};
@@ -17,11 +19,15 @@ pub enum Surface {
     Public,
     /// The admin API: plain HTTP, loopback unless a token is set.
     Admin,
+    /// The device push listener: plain HTTP for cameras; a push is accepted only from its
+    /// device's provisioned address (issue 13).
+    DevicePush,
 }
 
 pub(crate) const PUBLIC: &[Surface] = &[Surface::Public];
 pub(crate) const ADMIN: &[Surface] = &[Surface::Admin];
 pub(crate) const BOTH: &[Surface] = &[Surface::Public, Surface::Admin];
+pub(crate) const DEVICE_PUSH: &[Surface] = &[Surface::DevicePush];
 
 /// One row of the table.
 #[derive(Debug)]
@@ -92,15 +98,25 @@ pub fn table() -> Vec<Route<Services>> {
         route(ADMIN, M::GET, "/metrics", adapters::metrics),
         route(ADMIN, M::GET, "/admin/devices", devices::list),
         route(ADMIN, M::GET, "/admin/devices/{id}", devices::get),
+        route(ADMIN, M::GET, "/admin/lanes", lanes::list),
+        route(DEVICE_PUSH, M::POST, "/devices/{id}/push", lanes::push),
     ];
     rows.extend(booking::routes());
     rows
 }
 
-/// The routers of the public and the admin listener, each with the shared layers; on the
-/// public one every route but the open ones verifies its caller, the admin one checks the
-/// admin token.
-pub fn routers(services: &Services) -> (Router, Router) {
+/// The routers of the listeners, by surface.
+#[derive(Debug, Clone)]
+pub struct Routers {
+    pub public: Router,
+    pub admin: Router,
+    pub device_push: Router,
+}
+
+/// The routers of the listeners, each with the shared layers; on the public one every route
+/// but the open ones verifies its caller, the admin one checks the admin token, the device
+/// push one checks the pushing device's address (in its handler).
+pub fn routers(services: &Services) -> Routers {
     let rows = |surface: Surface| {
         table()
             .into_iter()
@@ -114,10 +130,12 @@ pub fn routers(services: &Services) -> (Router, Router) {
         row
     }));
     let admin = layers::admin_token(router(rows(Surface::Admin)), services);
-    (
-        layers::shared(public.with_state(services.clone()), &services.metrics),
-        layers::shared(admin.with_state(services.clone()), &services.metrics),
-    )
+    let device_push = router(rows(Surface::DevicePush));
+    Routers {
+        public: layers::shared(public.with_state(services.clone()), &services.metrics),
+        admin: layers::shared(admin.with_state(services.clone()), &services.metrics),
+        device_push: layers::shared(device_push.with_state(services.clone()), &services.metrics),
+    }
 }
 
 /// A router of these rows. Anything else, a known path with another method included, is a

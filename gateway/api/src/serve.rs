@@ -6,6 +6,7 @@
 
 use crate::auth::ClientCertificate;
 use crate::config::ApiConfig;
+use crate::lanes::PeerIp;
 use crate::{Services, Surface};
 use anyhow::Context;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -24,6 +25,8 @@ pub struct Listeners {
     pub api: TcpListener,
     /// `None` serves no admin API (tests that do not need it).
     pub admin: Option<TcpListener>,
+    /// The device push listener (`devices.push_listen`); `None` when no device pushes.
+    pub device_push: Option<TcpListener>,
     /// `None` serves the public API in plain HTTP.
     pub tls: Option<TlsAcceptor>,
     /// Connections one peer address may hold open on a listener (`api.max_connections_per_peer`).
@@ -35,6 +38,7 @@ impl std::fmt::Debug for Listeners {
         f.debug_struct("Listeners")
             .field("api", &self.api)
             .field("admin", &self.admin)
+            .field("device_push", &self.device_push)
             .field("tls", &self.tls.is_some())
             .finish()
     }
@@ -63,6 +67,7 @@ impl Listeners {
         Ok(Self {
             api,
             admin: Some(admin),
+            device_push: None,
             tls,
             per_peer: config.max_connections_per_peer,
         })
@@ -84,21 +89,24 @@ pub async fn serve(
     gateway: Services,
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
-    let (public, admin_router) = crate::routes::routers(&gateway);
+    let routers = crate::routes::routers(&gateway);
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let Listeners {
         api,
         admin,
+        device_push,
         tls,
         per_peer,
     } = listeners;
     let (api_slots, admin_slots) = (Slots::new(per_peer), Slots::new(per_peer));
+    let push_slots = Slots::new(per_peer);
     let mut backoff = Backoff::default();
     tokio::pin!(shutdown);
     loop {
         let accepted = tokio::select! {
             accepted = accept(Some(&api), &api_slots) => (accepted, Surface::Public),
             accepted = accept(admin.as_ref(), &admin_slots) => (accepted, Surface::Admin),
+            accepted = accept(device_push.as_ref(), &push_slots) => (accepted, Surface::DevicePush),
             () = &mut shutdown => break,
         };
         let (stream, slot, surface) = match accepted {
@@ -123,8 +131,13 @@ pub async fn serve(
         };
         let _ = stream.set_nodelay(true);
         let router = match surface {
-            Surface::Public => public.clone(),
-            Surface::Admin => admin_router.clone(),
+            Surface::Public => routers.public.clone(),
+            Surface::Admin => routers.admin.clone(),
+            // A push is judged by the address it came from: the connection's, never a header.
+            Surface::DevicePush => {
+                let peer = PeerIp(slot.peer);
+                routers.device_push.clone().layer(axum::Extension(peer))
+            }
         };
         let mut builder = hyper::server::conn::http1::Builder::new();
         builder

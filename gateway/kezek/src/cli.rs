@@ -373,7 +373,14 @@ async fn serve(config_path: &Path) -> anyhow::Result<ExitCode> {
     } else {
         None
     };
-    let listeners = kezek_api::Listeners::bind(&config.api).await?;
+    let mut listeners = kezek_api::Listeners::bind(&config.api).await?;
+    if let Some(addr) = config.devices.push_listen {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|e| anyhow::anyhow!("binding devices.push_listen {addr}: {e}"))?;
+        eprintln!("kezek: device pushes on http://{}", listener.local_addr()?);
+        listeners.device_push = Some(listener);
+    }
     let scheme = if listeners.tls.is_some() {
         "https"
     } else {

@@ -35,6 +35,9 @@ pub struct Config {
     /// The audit log: group commit, back-pressure, signed anchors of the chain (ADR 0015).
     #[serde(default)]
     pub audit: AuditConfig,
+    /// The checkpoint devices: lane profiles and the push listener (issue 13).
+    #[serde(default)]
+    pub devices: kezek_devices::DevicesConfig,
     /// The file this was read from: a reload re-reads `[egress]` from it (issue 12).
     #[serde(skip)]
     pub source: Option<std::path::PathBuf>,
@@ -60,6 +63,7 @@ impl Config {
         self.booking.resolve_paths(base);
         self.store.resolve_paths(base);
         self.audit.resolve_paths(base);
+        self.devices.resolve_paths(base);
     }
 }
 

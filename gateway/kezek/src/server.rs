@@ -39,6 +39,8 @@ pub struct Gateway {
     pub booking: Option<Arc<kezek_booking::BookingEngine>>,
     /// Verification rate limits, counted in the store (issue 11).
     pub limits: Arc<kezek_api::limits::VerificationLimits>,
+    /// The devices of the lane profiles (issue 13); `None` without `[devices] lanes`.
+    pub devices: Option<Arc<kezek_devices::DeviceRuntime>>,
 }
 
 impl Gateway {
@@ -89,6 +91,7 @@ impl Gateway {
             .with_audit(Some(audit.clone())),
         );
         let auth = kezek_api::auth::Authenticator::from_config(config.api.auth.as_ref()).await?;
+        let devices = start_devices(config, &host, &catalogue, &clock)?;
         // The booking engine verifies through this pipeline before it holds a slot (P20).
         let booking = kezek_booking::start(
             &config.booking,
@@ -120,6 +123,7 @@ impl Gateway {
             admin_token,
             auth,
             owners: kezek_api::VerificationOwners::new(),
+            devices,
         })
     }
 }
@@ -158,6 +162,43 @@ pub async fn load_adapters(
     let catalogue = Arc::new(catalogue);
     let report = catalogue.reload().await?;
     Ok((host, catalogue, report))
+}
+
+/// The devices of `[devices] lanes`, checked against the drivers the catalogue loaded: a
+/// profile naming a driver that is not loaded, or broken otherwise, stops the start with
+/// every problem named (a checkpoint must not run with lanes half configured).
+fn start_devices(
+    config: &Config,
+    host: &Arc<AdapterHost>,
+    catalogue: &Arc<Catalogue>,
+    clock: &SharedClock,
+) -> anyhow::Result<Option<Arc<kezek_devices::DeviceRuntime>>> {
+    let Some(dir) = &config.devices.lanes else {
+        return Ok(None);
+    };
+    let set = catalogue.snapshot();
+    let facts = |id: &str| {
+        set.driver(id).map(|d| kezek_devices::DriverFacts {
+            kind: d.descriptor.kind,
+            transport: d.descriptor.transport,
+        })
+    };
+    let profiles = kezek_devices::profile::load_dir(dir, &facts).map_err(|problems| {
+        anyhow::anyhow!(
+            "[devices] lanes {}: {} problem(s):\n  {}",
+            dir.display(),
+            problems.len(),
+            problems.join("\n  ")
+        )
+    })?;
+    let runtime = kezek_devices::DeviceRuntime::start(
+        &profiles,
+        host.clone(),
+        catalogue.clone(),
+        clock.clone(),
+    )?;
+    tracing::info!(lanes = runtime.lanes().len(), "devices started");
+    Ok(Some(Arc::new(runtime)))
 }
 
 /// The anchor key and file of `[audit]`: both or neither. Key files are read here, with
@@ -234,6 +275,7 @@ impl Gateway {
             audit: self.audit.clone(),
             booking: self.booking.clone(),
             limits: self.limits.clone(),
+            devices: self.devices.clone(),
         }
     }
 }

@@ -24,10 +24,12 @@ pub enum Schema {
     Checkpoints,
     /// The P6 quotas, edition by edition (Order 707, Order 505).
     PriorityPolicy,
+    /// Which devices serve which lane of a checkpoint (issue 13 item 3).
+    LaneProfile,
 }
 
 impl Schema {
-    pub const ALL: [Schema; 13] = [
+    pub const ALL: [Schema; 14] = [
         Schema::AdapterManifest,
         Schema::RuleSet,
         Schema::Application,
@@ -41,6 +43,7 @@ impl Schema {
         Schema::BookingPriorityList,
         Schema::Checkpoints,
         Schema::PriorityPolicy,
+        Schema::LaneProfile,
     ];
 
     /// The schema's text, as `schemas/` holds it (the API's OpenAPI document embeds it).
@@ -69,6 +72,7 @@ impl Schema {
             Schema::PriorityPolicy => {
                 include_str!("../../../schemas/priority-policy.schema.json")
             }
+            Schema::LaneProfile => include_str!("../../../schemas/lane-profile.schema.json"),
         }
     }
 

@@ -51,12 +51,17 @@ pub struct BoardMock {
 
 impl BoardMock {
     pub async fn start(rows: usize) -> io::Result<BoardMock> {
+        Self::start_at("127.0.0.1:0".parse().expect("an address"), rows).await
+    }
+
+    pub async fn start_at(addr: SocketAddr, rows: usize) -> io::Result<BoardMock> {
         let display = Arc::new(Mutex::new(Display {
             rows: vec![String::new(); rows],
             received: Vec::new(),
         }));
         let shared = display.clone();
-        let server = Server::start(move |stream| connection(stream, shared.clone())).await?;
+        let server =
+            Server::start_at(addr, move |stream| connection(stream, shared.clone())).await?;
         Ok(BoardMock { server, display })
     }
 

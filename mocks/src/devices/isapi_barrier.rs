@@ -30,6 +30,10 @@ pub enum Arm {
 struct Gate {
     arm: Arm,
     commands: Vec<String>,
+    /// A fault: commands are accepted, and the arm does not move.
+    stuck: bool,
+    /// `Authorization` the gate requires (HTTP Basic, as `user:password`), if any.
+    basic: Option<String>,
 }
 
 /// A running barrier.
@@ -42,12 +46,18 @@ pub struct BarrierMock {
 impl BarrierMock {
     /// Starts with the arm closed.
     pub async fn start() -> io::Result<BarrierMock> {
+        Self::start_at("127.0.0.1:0".parse().expect("an address")).await
+    }
+
+    pub async fn start_at(addr: SocketAddr) -> io::Result<BarrierMock> {
         let gate = Arc::new(Mutex::new(Gate {
             arm: Arm::Closed,
             commands: Vec::new(),
+            stuck: false,
+            basic: None,
         }));
         let shared = gate.clone();
-        let server = Server::start(move |stream| {
+        let server = Server::start_at(addr, move |stream| {
             let gate = shared.clone();
             async move {
                 let service = hyper::service::service_fn(move |req| handle(gate.clone(), req));
@@ -71,6 +81,18 @@ impl BarrierMock {
     /// Sets the arm as if it moved by hand or lost its sensor.
     pub fn set_arm(&self, arm: Arm) {
         self.gate.lock().expect("gate lock").arm = arm;
+    }
+
+    /// A fault: accept commands and leave the arm where it is (a jammed arm, a cut wire).
+    pub fn set_stuck(&self, stuck: bool) {
+        self.gate.lock().expect("gate lock").stuck = stuck;
+    }
+
+    /// Answer 401 to any request without this HTTP Basic `user:password`.
+    pub fn require_basic(&self, user: &str, password: &str) {
+        use base64::Engine as _;
+        let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+        self.gate.lock().expect("gate lock").basic = Some(format!("Basic {token}"));
     }
 
     /// The `ctrlMode`s received, oldest first.
@@ -120,6 +142,18 @@ async fn handle(
     };
     let body = String::from_utf8_lossy(&body.to_bytes()).into_owned();
     let path = parts.uri.path();
+    let required = gate.lock().expect("gate lock").basic.clone();
+    if let Some(required) = required {
+        let given = parts.headers.get(hyper::header::AUTHORIZATION);
+        if given.and_then(|v| v.to_str().ok()) != Some(required.as_str()) {
+            return Ok(response_status(
+                StatusCode::UNAUTHORIZED,
+                path,
+                4,
+                "unauthorized",
+            ));
+        }
+    }
     Ok(match (&parts.method, path) {
         (&Method::PUT, CONTROL) => {
             let mode = crate::xml::parse(&body)
@@ -143,7 +177,9 @@ async fn handle(
             if gate.arm == Arm::NoSignal {
                 return Ok(response_status(StatusCode::OK, path, 4, "deviceError"));
             }
-            gate.arm = arm;
+            if !gate.stuck {
+                gate.arm = arm;
+            }
             gate.commands.extend(mode);
             response_status(StatusCode::OK, path, 1, "ok")
         }

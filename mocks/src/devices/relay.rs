@@ -19,6 +19,12 @@ struct Module {
     writes: Vec<(u16, bool)>,
     /// Answer every request with this exception code.
     exception: Option<u8>,
+    /// The barrier behind the module: (open coil, arm-open input, arm-closed input). Its
+    /// arm follows the coil: on opens it, off leaves it open (it closes behind the vehicle,
+    /// by [`RelayMock::set_input`]).
+    arm: Option<(u16, u16, u16)>,
+    /// A fault: the module keeps the connection open and answers nothing.
+    stalled: bool,
 }
 
 impl Module {
@@ -34,6 +40,13 @@ impl Module {
             Request::WriteSingleCoil { address, on } => {
                 self.coils.insert(address, on);
                 self.writes.push((address, on));
+                if let Some((coil, open, closed)) = self.arm
+                    && coil == address
+                    && on
+                {
+                    self.inputs.insert(open, true);
+                    self.inputs.insert(closed, false);
+                }
                 Response::WriteSingleCoil { address, on }
             }
             Request::ReadDiscreteInputs { address, count } => Response::DiscreteInputs(
@@ -57,10 +70,24 @@ pub struct RelayMock {
 
 impl RelayMock {
     pub async fn start() -> io::Result<RelayMock> {
+        Self::start_at("127.0.0.1:0".parse().expect("an address")).await
+    }
+
+    /// On a given address: a module coming back where it was (reconnect tests).
+    pub async fn start_at(addr: SocketAddr) -> io::Result<RelayMock> {
         let module = Arc::new(Mutex::new(Module::default()));
         let shared = module.clone();
-        let server = Server::start(move |stream| connection(stream, shared.clone())).await?;
+        let server =
+            Server::start_at(addr, move |stream| connection(stream, shared.clone())).await?;
         Ok(RelayMock { server, module })
+    }
+
+    /// Wires a barrier arm that follows `coil` (see [`Module`]'s `arm`), closed now.
+    pub fn with_arm(&self, coil: u16, open_input: u16, closed_input: u16) {
+        let mut module = self.module();
+        module.arm = Some((coil, open_input, closed_input));
+        module.inputs.insert(open_input, false);
+        module.inputs.insert(closed_input, true);
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -82,6 +109,11 @@ impl RelayMock {
 
     pub fn coil(&self, address: u16) -> bool {
         self.module().coils.get(&address).copied().unwrap_or(false)
+    }
+
+    /// Keep connections open and answer nothing (a hung module), or answer again.
+    pub fn set_stalled(&self, stalled: bool) {
+        self.module().stalled = stalled;
     }
 
     /// Answer everything with this Modbus exception (None: answer normally).
@@ -110,7 +142,13 @@ async fn connection(mut stream: TcpStream, module: Arc<Mutex<Module>>) {
                     used,
                 )) => {
                     buffer.drain(..used);
-                    let body = module.lock().expect("relay module lock").answer(body);
+                    let answered = {
+                        let mut module = module.lock().expect("relay module lock");
+                        (!module.stalled).then(|| module.answer(body))
+                    };
+                    let Some(body) = answered else {
+                        continue;
+                    };
                     let answer = modbus::encode_response(&Frame {
                         transaction,
                         unit,

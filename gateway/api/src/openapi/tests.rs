@@ -27,6 +27,7 @@ fn names(surfaces: &[Surface]) -> Vec<&'static str> {
         .map(|s| match s {
             Surface::Public => "public",
             Surface::Admin => "admin",
+            Surface::DevicePush => "device-push",
         })
         .collect()
 }
