@@ -7,7 +7,8 @@
 
 use kezek::server::Gateway;
 use kezek_devices::{CommandError, DeviceEvent, DeviceRuntime, Happening};
-use kezek_domain::device::Event;
+use kezek_domain::device::{Command, Event};
+use kezek_mocks::devices::board::BoardMock;
 use kezek_mocks::devices::camera::{CameraMock, Sighting};
 use kezek_mocks::devices::isapi_barrier::{Arm, BarrierMock};
 use kezek_mocks::devices::relay::RelayMock;
@@ -568,6 +569,79 @@ async fn issue_13_a_hung_module_and_a_cut_push_leave_the_other_lane_working() {
         lanes.ready_within("entry-1", Duration::from_secs(4)).await,
         "answers again"
     );
+}
+
+/// Issue 13 items 2 and 4, P12: the JSON ALPR source's read reaches its lane with every
+/// candidate, normalised; the board shows what it is told, as the mock board records it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue_13_a_json_camera_reads_and_a_board_shows_through_the_runtime() {
+    let board = BoardMock::start(2).await.unwrap();
+    let lanes = Lanes::start(
+        json!([{
+            "id": "wz-exit", "role": "waiting-zone-exit",
+            "devices": [
+                { "id": "cam-json", "driver": "alpr-json", "address": "127.0.0.1" },
+                { "id": "board-1", "driver": "text-board", "address": board.addr().to_string(),
+                  "config": { "rows": "2", "width": "16" } }
+            ]
+        }]),
+        &[driver("alpr-json"), driver("text-board")],
+    )
+    .await;
+    let mut rx = lanes.runtime().subscribe();
+    let push = |body: &'static str| {
+        kezek_mocks::devices::http_exchange(
+            lanes.push,
+            "POST",
+            "/devices/cam-json/push",
+            "application/json",
+            body.as_bytes(),
+        )
+    };
+    assert_eq!(
+        push(r#"{"results":[]}"#).await.unwrap().0,
+        200,
+        "a heartbeat"
+    );
+    let read = r#"{"results":[{"plate":"123abc02","score":0.91,
+        "candidates":[{"plate":"123abc02","score":0.91},{"plate":"l23 abc 02","score":0.4}]}]}"#;
+    assert_eq!(push(read).await.unwrap().0, 200);
+    let candidates = next_event(
+        &mut rx,
+        "cam-json",
+        Duration::from_secs(2),
+        |what| match what {
+            Happening::Event(Event::PlateRead(read)) => Some(
+                read.candidates
+                    .iter()
+                    .map(|c| c.plate.clone())
+                    .collect::<Vec<_>>(),
+            ),
+            _ => None,
+        },
+    )
+    .await;
+    assert_eq!(
+        candidates,
+        Some(vec!["123ABC02".to_owned(), "L23ABC02".to_owned()])
+    );
+
+    assert!(
+        lanes.ready_within("wz-exit", Duration::from_secs(3)).await,
+        "{:?}",
+        lanes.lane("wz-exit")
+    );
+    let text = vec!["123ABC02".to_owned(), "GATE 2".to_owned()];
+    lanes
+        .runtime()
+        .command("board-1", Command::ShowText(text.clone()))
+        .await
+        .expect("the board takes text");
+    let until = tokio::time::Instant::now() + Duration::from_secs(2);
+    while board.shown() != text && tokio::time::Instant::now() < until {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(board.shown(), text);
 }
 
 /// Issue 13 item 3: a lane profile naming a driver that is not loaded stops the start,

@@ -637,7 +637,9 @@ impl Supervisor {
             .descriptor
             .poll_interval_ms
             .map(|ms| Duration::from_millis(u64::from(ms.max(10))));
-        let mut next_poll = poll_every.map(|p| Instant::now() + p);
+        // The first poll at once: a device's state is read when the session starts, not
+        // one interval later (a board polled every 10 s would be unknown for 10 s).
+        let mut next_poll = poll_every.map(|_| Instant::now());
         let mut buf = vec![0u8; 4096];
         loop {
             // Each turn, not only on a quiet one: a chatty device must not starve the
@@ -770,25 +772,31 @@ impl Supervisor {
                     }
                     other => other,
                 };
-                if step.is_ok() {
+                let encoded = step.is_ok();
+                let mut reply = Some(reply);
+                if encoded && let Some(want) = want {
                     // Recorded before anything is sent: the answer to this very step may
                     // already say the position.
-                    match want {
-                        Some(want) => {
-                            self.device.health().unconfirmed = None;
-                            self.awaiting = Some(Awaiting {
-                                want,
-                                by: Instant::now()
-                                    + Duration::from_millis(self.device.profile.confirm_ms()),
-                                reply: Some(reply),
-                            });
-                        }
-                        None => {
-                            let _ = reply.send(Ok(()));
-                        }
-                    }
+                    self.device.health().unconfirmed = None;
+                    self.awaiting = Some(Awaiting {
+                        want,
+                        by: Instant::now()
+                            + Duration::from_millis(self.device.profile.confirm_ms()),
+                        reply: reply.take(),
+                    });
                 }
                 let result = self.apply(step, false, stream).await;
+                // A command without a position to confirm (a board's text) is done once sent.
+                if let Some(reply) = reply {
+                    let _ = reply.send(if encoded && result.is_ok() {
+                        Ok(())
+                    } else {
+                        Err(CommandError::Refused {
+                            device: self.device.profile.id.clone(),
+                            reason: "the driver faulted or the link broke while sending it; the lane's health says which".into(),
+                        })
+                    });
+                }
                 // Already where it was told to be (an open barrier told to open): no change
                 // will be reported, and none is owed.
                 let already = self.device.health().barrier;
