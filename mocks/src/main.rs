@@ -45,6 +45,10 @@ enum Command {
         /// board) and push the two cameras' heartbeats to this gateway push listener.
         #[arg(long, value_name = "PUSH_LISTENER", num_args = 0..=1, default_missing_value = "127.0.0.1:8450")]
         devices: Option<SocketAddr>,
+        /// With --devices: make them misbehave on a timetable (a fault script, e.g.
+        /// mocks/scenarios/device-faults.json).
+        #[arg(long, value_name = "FILE", requires = "devices")]
+        device_faults: Option<PathBuf>,
     },
     /// Print a named example application (JSON) as `serve` would serve it on that day.
     Example {
@@ -108,7 +112,17 @@ async fn main() -> anyhow::Result<()> {
             sender_id,
             sender_password,
             devices,
-        } => serve(listen, &data, sender_id, sender_password, devices).await,
+            device_faults,
+        } => {
+            serve(
+                listen,
+                &data,
+                sender_id,
+                sender_password,
+                devices.map(|push_to| (push_to, device_faults)),
+            )
+            .await
+        }
         Command::Example { name, data } => {
             let (scenario, today) = data.load()?;
             let scenario = scenario.on(today);
@@ -130,7 +144,7 @@ async fn serve(
     data: &Data,
     sender_id: String,
     sender_password: String,
-    devices: Option<SocketAddr>,
+    devices: Option<(SocketAddr, Option<PathBuf>)>,
 ) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -166,11 +180,24 @@ async fn serve(
     }
     println!("  {:<18} {}", "admin", mocks.admin_url());
     let _devices = match devices {
-        Some(push_to) => {
-            use kezek_mocks::devices::{DEV_BOARD, DEV_ISAPI_BARRIER, DEV_RELAY, DevCheckpoint};
-            let running = DevCheckpoint::start(push_to, std::time::Duration::from_secs(10))
-                .await
-                .context("starting the mock devices")?;
+        Some((push_to, faults)) => {
+            use kezek_mocks::devices::checkpoint::{
+                DEV_BOARD, DEV_ISAPI_BARRIER, DEV_RELAY, DevAddresses, DevCheckpoint, FaultScript,
+            };
+            let script = match &faults {
+                Some(path) => FaultScript::from_file(path)
+                    .with_context(|| format!("reading the fault script {}", path.display()))?,
+                None => FaultScript::default(),
+            };
+            let scripted = script.faults.len();
+            let running = DevCheckpoint::start(
+                DevAddresses::profile(),
+                push_to,
+                std::time::Duration::from_secs(10),
+                script,
+            )
+            .await
+            .context("starting the mock devices")?;
             println!("mock devices of deploy/lanes/cn-nur-zholy.json:");
             println!(
                 "  {:<18} http://{DEV_ISAPI_BARRIER} (Hikvision ISAPI)",
@@ -182,6 +209,13 @@ async fn serve(
                 "  {:<18} heartbeats every 10 s to http://{push_to}",
                 "cameras"
             );
+            if let Some(path) = &faults {
+                println!(
+                    "  {:<18} {scripted} from {}",
+                    "scripted faults",
+                    path.display()
+                );
+            }
             Some(running)
         }
         None => None,

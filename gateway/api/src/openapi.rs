@@ -7,8 +7,9 @@
 //! answers the rooms serialise (a verification, a booking…) are described by the types below;
 //! `tests/e2e/api.rs` validates real answers against them.
 //!
-//! Which listener serves an operation is its tag: `admin` is the admin listener, `health`
-//! both, anything else the public one ([`surfaces_of`]).
+//! Which listener serves an operation is its tag: `admin` is the admin listener,
+//! `device-push` the device push listener, `health` both public and admin, anything else the
+//! public one ([`surfaces_of`]).
 
 use crate::routes::{ADMIN, BOTH, DEVICE_PUSH, PUBLIC, Surface};
 use crate::{adapters, booking, devices, health, lanes, verifications};

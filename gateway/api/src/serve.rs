@@ -1,5 +1,6 @@
-//! The listeners: the public API (TLS, or plain behind a terminating proxy) and the admin API
-//! (plain, loopback unless a token is set), served until shutdown. hyper drives each
+//! The listeners: the public API (TLS, or plain behind a terminating proxy), the admin API
+//! (plain, loopback unless a token is set) and, when devices push, the device push listener
+//! (plain; each connection's peer address goes with its requests), served until shutdown. hyper drives each
 //! connection with the listener's axum router as its service; the header read time, the TLS
 //! handshake and the connections per listener are bounded here, the body and the request in
 //! the routers' shared layers (DESIGN.md "Trust").

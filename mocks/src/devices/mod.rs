@@ -8,6 +8,7 @@
 
 pub mod board;
 pub mod camera;
+pub mod checkpoint;
 pub mod isapi_barrier;
 /// The drivers' Modbus TCP codec (`adapters/device-sdk`), compiled in: one definition of
 /// the frames on both sides of the wire.
@@ -104,62 +105,4 @@ pub async fn http_exchange(
         .and_then(|code| code.parse().ok())
         .ok_or_else(bad)?;
     Ok((status, answer[end + 4..].to_vec()))
-}
-
-/// The mock devices of one checkpoint's lanes, as `deploy/lanes/cn-nur-zholy.json` provisions
-/// them, for `make run` (`kezek-mocks serve --devices`): the barriers and the board listen
-/// on their ports; the two cameras push a heartbeat to the gateway's push listener every
-/// `every` (a plate read is pushed by hand: see the README).
-#[derive(Debug)]
-pub struct DevCheckpoint {
-    pub isapi_barrier: isapi_barrier::BarrierMock,
-    pub relay: relay::RelayMock,
-    pub board: board::BoardMock,
-    heartbeats: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for DevCheckpoint {
-    fn drop(&mut self) {
-        self.heartbeats.abort();
-    }
-}
-
-/// Where `deploy/lanes/cn-nur-zholy.json` expects the devices.
-pub const DEV_ISAPI_BARRIER: &str = "127.0.0.1:8711";
-pub const DEV_RELAY: &str = "127.0.0.1:8712";
-pub const DEV_BOARD: &str = "127.0.0.1:8713";
-
-impl DevCheckpoint {
-    pub async fn start(push_to: SocketAddr, every: std::time::Duration) -> io::Result<Self> {
-        let addr = |s: &str| s.parse::<SocketAddr>().expect("a loopback address");
-        let relay = relay::RelayMock::start_at(addr(DEV_RELAY)).await?;
-        // The arm behind the relay follows its open coil (the profile's wiring: coil 0,
-        // arm-open input 1, arm-closed input 2).
-        relay.with_arm(0, 1, 2);
-        let heartbeats = tokio::spawn(async move {
-            let hikvision = camera::CameraMock::new(push_to, "/devices/nz-wz-entry-cam/push");
-            loop {
-                let now = time::OffsetDateTime::now_utc();
-                let beat = hikvision.heartbeat(now).await;
-                let alpr = http_exchange(
-                    push_to,
-                    "POST",
-                    "/devices/nz-cp-entry-cam/push",
-                    "application/json",
-                    br#"{"results":[]}"#,
-                )
-                .await;
-                if beat.is_err() || alpr.is_err() {
-                    tracing::debug!("the gateway's push listener is not up yet");
-                }
-                tokio::time::sleep(every).await;
-            }
-        });
-        Ok(Self {
-            isapi_barrier: isapi_barrier::BarrierMock::start_at(addr(DEV_ISAPI_BARRIER)).await?,
-            relay,
-            board: board::BoardMock::start_at(addr(DEV_BOARD), 2).await?,
-            heartbeats,
-        })
-    }
 }
