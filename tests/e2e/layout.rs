@@ -106,6 +106,7 @@ const ROOMS: &[(&str, &[&str])] = &[
         &[
             "kezek-domain",
             "kezek-schema",
+            "kezek-egress",
             "kezek-host",
             "kezek-catalogue",
         ],

@@ -135,11 +135,11 @@ pub async fn serve(
             Surface::Public => routers.public.clone(),
             Surface::Admin => routers.admin.clone(),
             // A push is judged by the address it came from: the connection's, never a header.
-            Surface::DevicePush => {
-                let peer = PeerIp(slot.peer);
-                routers.device_push.clone().layer(axum::Extension(peer))
-            }
+            Surface::DevicePush => routers.device_push.clone(),
         };
+        // Every request carries the address its connection came from (a device's push is
+        // judged by it: the connection's, never a header).
+        let peer = PeerIp(slot.peer);
         let mut builder = hyper::server::conn::http1::Builder::new();
         builder
             .timer(TokioTimer::new())
@@ -163,6 +163,7 @@ pub async fn serve(
                                 .map(|c| ClientCertificate(c.clone().into_owned()));
                             let service = TowerToHyperService::new(router.map_request(
                                 move |mut req: axum::http::Request<hyper::body::Incoming>| {
+                                    req.extensions_mut().insert(peer);
                                     if let Some(c) = &certificate {
                                         req.extensions_mut().insert(c.clone());
                                     }
@@ -181,7 +182,12 @@ pub async fn serve(
                 });
             }
             _ => {
-                let service = TowerToHyperService::new(router);
+                let service = TowerToHyperService::new(router.map_request(
+                    move |mut req: axum::http::Request<hyper::body::Incoming>| {
+                        req.extensions_mut().insert(peer);
+                        req
+                    },
+                ));
                 let connection =
                     graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
                 tokio::spawn(async move {

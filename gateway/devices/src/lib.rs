@@ -8,14 +8,14 @@
 pub mod profile;
 pub mod runtime;
 
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
 pub use profile::{DeviceProfile, DriverFacts, Lane, LaneProfile, LaneRole};
 pub use runtime::{
     CommandError, DeviceEvent, DeviceHealth, DeviceRuntime, Happening, LaneHealth, PushAnswer,
 };
-
-use serde::Deserialize;
-use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
 
 /// `[devices]` of the gateway's config. Without `lanes`, the gateway runs no devices.
 #[derive(Debug, Clone, Default, Deserialize)]

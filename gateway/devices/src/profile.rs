@@ -4,6 +4,7 @@
 //! by `schemas/lane-profile.schema.json`; every refusal names the file and the JSON pointer.
 
 use kezek_domain::device::{DeviceKind, Transport};
+use kezek_egress::config::Secret;
 use kezek_schema::{Schema, violations};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
@@ -85,16 +86,15 @@ impl std::fmt::Debug for Credential {
 }
 
 impl Credential {
-    /// `Authorization: Basic …`, read now (a rotated secret is picked up on the next request).
+    /// `Authorization: Basic …`, read now (a rotated secret is picked up on the next request)
+    /// by the egress's one secret reader.
     pub fn basic(&self) -> Result<String, String> {
         use base64::Engine as _;
-        let password = match &self.password {
-            PasswordSource::PasswordEnv(name) => std::env::var(name)
-                .map_err(|_| format!("environment variable {name} is not set"))?,
-            PasswordSource::PasswordFile(path) => std::fs::read_to_string(path)
-                .map(|s| s.trim_end_matches(['\r', '\n']).to_owned())
-                .map_err(|e| format!("password file {}: {}", path.display(), e.kind()))?,
+        let secret = match &self.password {
+            PasswordSource::PasswordEnv(name) => Secret::Env(name.clone()),
+            PasswordSource::PasswordFile(path) => Secret::File(path.clone()),
         };
+        let password = secret.resolve().map_err(|e| e.to_string())?;
         let token = base64::engine::general_purpose::STANDARD
             .encode(format!("{}:{password}", self.username));
         Ok(format!("Basic {token}"))

@@ -275,7 +275,6 @@ impl DeviceRuntime {
                         fault: None,
                         wake_at: None,
                         awaiting: None,
-                        pushes: VecDeque::new(),
                     };
                     runtime.tasks.push(tokio::spawn(supervisor.run(rx)));
                     runtime.devices.insert(p.id.clone(), device.clone());
@@ -439,8 +438,6 @@ struct Supervisor {
     fault: Option<String>,
     wake_at: Option<Instant>,
     awaiting: Option<Awaiting>,
-    /// Replies owed to pushes decoded in the current step.
-    pushes: VecDeque<oneshot::Sender<PushAnswer>>,
 }
 
 /// Why a session with the device ended.
@@ -704,7 +701,7 @@ impl Supervisor {
         if let Some(awaiting) = &mut self.awaiting
             && Instant::now() >= awaiting.by
         {
-            let position = position_name(awaiting.want);
+            let position = awaiting.want.as_str();
             let ms = self.device.profile.confirm_ms();
             let owed =
                 format!("did not report the barrier {position} within {ms} ms of the command");
@@ -728,18 +725,28 @@ impl Supervisor {
     ) -> Result<(), Ended> {
         match control {
             Control::Push(request, reply) => {
-                self.pushes.push_back(reply);
-                let result = self.drive(Input::Push(request), stream).await;
-                // Decoded, with or without events (a re-sent alert has none): 200. The
-                // driver faulted on it: 503, and the device sends it again.
-                let answer = if result.is_ok() {
-                    PushAnswer::Accepted
+                let stamp = self.now();
+                let step = self
+                    .host
+                    .decode(&self.driver, &self.state, Input::Push(request), stamp)
+                    .await;
+                // Decoded, with or without events (a re-sent alert has none): 200; unreadable:
+                // 400; the driver faulted on it: 503, and the device sends it again. A device
+                // that pushes is alive, whatever it pushed.
+                let answer = match &step {
+                    Ok(_) => PushAnswer::Accepted,
+                    Err(DriverError::Malformed(_)) => PushAnswer::Malformed,
+                    Err(_) => PushAnswer::Busy,
+                };
+                if answer != PushAnswer::Busy {
+                    self.heard();
+                }
+                let result = self.apply(step, true, stream).await;
+                let _ = reply.send(if result.is_ok() {
+                    answer
                 } else {
                     PushAnswer::Busy
-                };
-                while let Some(reply) = self.pushes.pop_front() {
-                    let _ = reply.send(answer);
-                }
+                });
                 result
             }
             Control::Command(command, reply) => {
@@ -801,7 +808,7 @@ impl Supervisor {
                 // will be reported, and none is owed.
                 let already = self.device.health().barrier;
                 if let Some(awaiting) = &mut self.awaiting
-                    && already == Some(position_name(awaiting.want))
+                    && already == Some(awaiting.want.as_str())
                 {
                     if let Some(reply) = awaiting.reply.take() {
                         let _ = reply.send(Ok(()));
@@ -813,28 +820,14 @@ impl Supervisor {
         }
     }
 
-    /// Hands the driver one input and carries out the step it answers.
+    /// Hands the driver one input from the stream and carries out the step it answers.
     async fn drive(&mut self, input: Input, stream: &mut Option<TcpStream>) -> Result<(), Ended> {
-        let push = matches!(input, Input::Push(_));
-        let said = matches!(input, Input::Push(_) | Input::Bytes(_) | Input::Response(_));
+        let said = matches!(input, Input::Bytes(_));
         let stamp = self.now();
         let step = self
             .host
             .decode(&self.driver, &self.state, input, stamp)
             .await;
-        if push {
-            match &step {
-                // A device that pushes is alive, whatever it pushed.
-                Ok(_) => self.heard(),
-                Err(DriverError::Malformed(_)) => {
-                    self.heard();
-                    if let Some(reply) = self.pushes.pop_front() {
-                        let _ = reply.send(PushAnswer::Malformed);
-                    }
-                }
-                Err(_) => {}
-            }
-        }
         self.apply(step, said, stream).await
     }
 
@@ -935,7 +928,7 @@ impl Supervisor {
     fn on_event(&mut self, event: &Event) {
         match event {
             Event::Barrier(position) => {
-                self.device.health().barrier = Some(position_name(*position));
+                self.device.health().barrier = Some(position.as_str());
                 if let Some(awaiting) = &mut self.awaiting
                     && awaiting.want == *position
                 {
@@ -1032,14 +1025,5 @@ async fn refuse_all(rx: &mut mpsc::Receiver<Control>, device: &str, why: &str) {
                 }));
             }
         }
-    }
-}
-
-pub fn position_name(position: BarrierPosition) -> &'static str {
-    match position {
-        BarrierPosition::Closed => "closed",
-        BarrierPosition::Open => "open",
-        BarrierPosition::Moving => "moving",
-        BarrierPosition::Unknown => "unknown",
     }
 }

@@ -204,6 +204,17 @@ pub enum BarrierPosition {
     Unknown,
 }
 
+impl BarrierPosition {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Closed => "closed",
+            Self::Open => "open",
+            Self::Moving => "moving",
+            Self::Unknown => "unknown",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum InputRole {
     LoopDetector,
